@@ -1,0 +1,86 @@
+# Shared shell functions of slim's scripts. Sourced, never run.
+DEBIAN_BASE=${SLIM_DEBIAN_BASE:-slim-base/debian:bookworm}
+ALPINE_BASE=${SLIM_ALPINE_BASE:-slim-base/alpine:3.20}
+DEBIAN_MIRROR=${SLIM_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+ALPINE_TARBALL="$ROOT/samples/base/alpine-minirootfs-3.20.3-x86_64.tar.gz"
+ALPINE_SHA512=9d5405f61f8a6ebc02461ba75346fbf1a63a4eab8510a0158dd321cee0c4dafe28c2a3d2cb7c3d75e2a8130dae0c3c92382f5b6adeea309eafc97621c5bf6400
+DOCKERD_LOG=${SLIM_DOCKERD_LOG:-/var/log/slim-dockerd.log}
+
+log() { echo "[setup] $*" >&2; }
+die() { echo "[setup] error: $*" >&2; exit 1; }
+
+install_host_tools() {
+  local missing=()
+  command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
+  command -v strace >/dev/null 2>&1 || missing+=(strace)
+  [ -x /usr/bin/tini-static ] || missing+=(tini)
+  command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
+  [ ${#missing[@]} -eq 0 ] && return 0
+  [ "$(id -u)" = 0 ] || die "need root to install ${missing[*]} (apt-get)"
+  log "installing ${missing[*]} (apt-get)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null || die "apt-get update failed"
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || die "apt-get install ${missing[*]} failed"
+}
+
+ensure_docker() {
+  if docker info >/dev/null 2>&1; then return 0; fi
+  [ -z "${DOCKER_HOST:-}" ] || die "DOCKER_HOST=$DOCKER_HOST does not answer; start that engine or unset DOCKER_HOST"
+  log "starting dockerd (log: $DOCKERD_LOG)"
+  # setsid: the engine outlives this script, and is not killed with the caller's process group.
+  setsid nohup dockerd >>"$DOCKERD_LOG" 2>&1 < /dev/null &
+  for _ in $(seq 1 90); do
+    if docker info >/dev/null 2>&1; then log "Docker engine is up"; return 0; fi
+    sleep 1
+  done
+  echo "--- last lines of $DOCKERD_LOG ---" >&2
+  tail -n 20 "$DOCKERD_LOG" >&2 || true
+  die "dockerd did not answer within 90 s"
+}
+
+ensure_venv() {
+  local stamp="$ROOT/.venv/.slim-installed" want
+  want=$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)
+  if [ -x "$ROOT/.venv/bin/slim" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then return 0; fi
+  python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || die "slim needs Python >= 3.11 (python3 is $(python3 --version))"
+  log "creating .venv and installing slim"
+  [ -x "$ROOT/.venv/bin/python" ] || python3 -m venv "$ROOT/.venv"
+  "$ROOT/.venv/bin/pip" install -q --disable-pip-version-check -e "$ROOT[test]" 2>&1 | grep -v '^WARNING: Location' || true
+  "$ROOT/.venv/bin/slim" --version >/dev/null || die "slim did not install"
+  echo "$want" >"$stamp"
+}
+
+image_exists() { docker image inspect "$1" >/dev/null 2>&1; }
+
+ensure_base_images() {
+  image_exists "$DEBIAN_BASE" || build_debian_base
+  image_exists "$ALPINE_BASE" || import_alpine_base
+}
+
+build_debian_base() {
+  local dir
+  dir=$(mktemp -d /var/tmp/slim-debootstrap.XXXXXX)
+  # shellcheck disable=SC2064
+  trap "rm -rf '$dir'" RETURN
+  log "building $DEBIAN_BASE with debootstrap --variant=minbase bookworm (about 30 s)"
+  debootstrap --variant=minbase bookworm "$dir" "$DEBIAN_MIRROR" >"$dir.log" 2>&1 \
+    || { tail -n 20 "$dir.log" >&2; rm -f "$dir.log"; die "debootstrap failed"; }
+  rm -f "$dir.log"
+  # As the official image does: no apt lists or caches inside, and apt cleans its cache after each install.
+  rm -rf "$dir"/var/lib/apt/lists/* "$dir"/var/cache/apt/*.bin "$dir"/var/cache/apt/archives/*.deb "$dir"/var/log/*.log
+  cat >"$dir/etc/apt/apt.conf.d/docker-clean" <<'CONF'
+DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+Dir::Cache::pkgcache ""; Dir::Cache::srcpkgcache "";
+CONF
+  echo 'APT::Install-Recommends "false";' >"$dir/etc/apt/apt.conf.d/docker-no-recommends"
+  tar -C "$dir" --numeric-owner -c . | docker import --change 'CMD ["bash"]' - "$DEBIAN_BASE" >/dev/null \
+    || die "docker import of the Debian base failed"
+  log "built $DEBIAN_BASE"
+}
+
+import_alpine_base() {
+  echo "$ALPINE_SHA512  $ALPINE_TARBALL" | sha512sum -c --quiet - || die "$ALPINE_TARBALL is damaged (sha512 mismatch)"
+  docker import --change 'CMD ["/bin/sh"]' "$ALPINE_TARBALL" "$ALPINE_BASE" >/dev/null || die "docker import of Alpine failed"
+  log "imported $ALPINE_BASE"
+}

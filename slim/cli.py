@@ -1,0 +1,97 @@
+"""slim's command line. Commands parse options, build the pieces, call the pipeline; errors become exit codes here only."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from slim import __version__, pipeline
+from slim.errors import SlimError
+from slim.image.reference import parse_reference
+from slim.image.sink import parse_output
+from slim.progress import Phases
+from slim.workspace import Workspace
+
+
+class _SlimGroup(click.Group):
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except SlimError as exc:
+            click.echo(f"slim: error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("slim: interrupted; cleaned up", err=True)
+            ctx.exit(130)
+
+
+@click.group(cls=_SlimGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="slim")
+@click.option("--work-dir", envvar="SLIM_WORK_DIR", type=click.Path(file_okay=False),
+              help="Where slim unpacks images while it runs (removed afterwards). Default: the system temp dir.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress output on stderr.")
+@click.pass_context
+def main(ctx: click.Context, work_dir: str | None, quiet: bool) -> None:
+    """Turn a container image into a minimal FROM-scratch image that still works, and prove it.
+
+    IMAGE references: NAME[:TAG] or docker://NAME[:TAG] (the Docker engine), docker-archive:FILE[:TAG]
+    (a `docker save` tarball), oci:DIR[:TAG] (an OCI image layout). The original image is only ever read.
+    """
+    ctx.obj = {"work_dir": work_dir, "quiet": quiet}
+
+
+def _run(ctx: click.Context):
+    """Workspace, progress display and a lazily connected engine for one command."""
+    return Workspace(ctx.obj["work_dir"]), Phases(quiet=ctx.obj["quiet"]), pipeline.Engine()
+
+
+@main.command()
+@click.argument("image")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (shape documented in the README).")
+@click.pass_context
+def inspect(ctx: click.Context, image: str, as_json: bool) -> None:
+    """Show what IMAGE holds: layers and their sizes, file count, total size, distribution."""
+    ws, phases, engine = _run(ctx)
+    with ws:
+        info = pipeline.inspect(parse_reference(image), ws, engine, phases)
+    if as_json:
+        from slim.inspect import info_json
+
+        click.echo(json.dumps(info_json(info), indent=2))
+        return
+    from slim.render import print_inspect
+
+    print_inspect(info)
+
+
+@main.command()
+@click.argument("image")
+@click.option("-t", "--tag", "tags", multiple=True, help="Tag for the result (repeatable). Default: NAME:TAG-squashed.")
+@click.option("-o", "--output", default="docker", show_default=True,
+              help="docker (load into the engine), docker-archive:FILE, or oci:DIR.")
+@click.pass_context
+def squash(ctx: click.Context, image: str, tags: tuple[str, ...], output: str) -> None:
+    """Copy IMAGE into a FROM-scratch image of one layer holding every file, with the same config.
+
+    Nothing is removed: this is the writer slim build uses, on the whole filesystem. Useful to flatten
+    history or to convert between the engine, docker-archive files and OCI layouts.
+    """
+    ref = parse_reference(image)
+    out = parse_output(output)
+    tags = list(tags) or [default_tag(ref.name, "squashed")]
+    ws, phases, engine = _run(ctx)
+    with ws:
+        assembled = pipeline.squash(ref, out, tags, ws, engine, phases)
+    click.echo(f"{assembled.image_id} {' '.join(tags)}")
+
+
+def default_tag(name: str, suffix: str) -> str:
+    """"web:1.2" -> "web:1.2-slim"; the suffix goes on the tag so the repository name stays the user's."""
+    repo, _, tag = name.rpartition(":") if ":" in name.rsplit("/", 1)[-1] else (name, "", "latest")
+    return f"{repo}:{tag}-{suffix}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

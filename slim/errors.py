@@ -1,0 +1,49 @@
+"""The one exception family of slim. Library code raises these; only the CLI turns them into exit codes."""
+
+
+class SlimError(Exception):
+    """Base of every error slim reports to the user. `exit_code` is part of the CLI interface."""
+
+    exit_code = 1
+
+
+class UsageError(SlimError):
+    """The user asked for something that cannot be done as asked (bad reference, bad option value)."""
+
+    exit_code = 2
+
+
+class ImageNotFound(SlimError):
+    """The image reference names nothing the chosen source holds."""
+
+    exit_code = 3
+
+
+class ImageFormatError(SlimError):
+    """An archive, layout or layer could not be read (corrupt, truncated, unsupported)."""
+
+    exit_code = 4
+
+
+class EngineError(SlimError):
+    """The Docker engine could not be reached or refused an operation."""
+
+    exit_code = 5
+
+
+class HostToolMissing(SlimError):
+    """A host program slim relies on (strace, tini) is not installed."""
+
+    exit_code = 6
+
+
+class TraceError(SlimError):
+    """The traced run could not be carried out at all (not: the app failed, which is a result)."""
+
+    exit_code = 7
+
+
+class VerificationFailed(SlimError):
+    """The slim image did not behave like the original."""
+
+    exit_code = 8

@@ -1,0 +1,134 @@
+"""docker-archive: what `docker save` writes and `docker load` reads.
+
+Two layouts exist: the legacy one (`<id>/layer.tar`, `<id>.json`) and, from Docker 25 on, an OCI layout
+(`blobs/sha256/...`, `index.json`) with the same `manifest.json` beside it. Following `manifest.json` reads both.
+The archive is read in one forward pass, so the daemon's save stream never has to be held whole.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import posixpath
+import tarfile
+from typing import BinaryIO
+
+from slim.errors import ImageFormatError, ImageNotFound
+from slim.image.layer import Prefixed, UnpackedLayer, looks_like_layer, unpack_layer
+from slim.image.model import Image
+from slim.workspace import Workspace
+
+_MAX_METADATA_BYTES = 16 << 20  # manifests and configs are small; anything bigger that is no layer is skipped
+
+
+def read_docker_archive(stream: BinaryIO, ws: Workspace, reference: str, want_tag: str | None = None) -> Image:
+    """Read an image from a docker-archive stream. `want_tag` picks one image when the archive holds several."""
+    metadata: dict[str, bytes] = {}
+    layers: dict[str, UnpackedLayer] = {}
+    aliases: dict[str, str] = {}
+    try:
+        with tarfile.open(fileobj=stream, mode="r|*") as outer:
+            for n, member in enumerate(outer):
+                name = posixpath.normpath(member.name).lstrip("/")
+                if member.issym() or member.islnk():
+                    # Legacy archives link repeated layers: "<id>/layer.tar -> ../<other>/layer.tar".
+                    base = posixpath.dirname(name) if member.issym() else ""
+                    aliases[name] = posixpath.normpath(posixpath.join(base, member.linkname))
+                    continue
+                if not member.isfile():
+                    continue
+                data = outer.extractfile(member)
+                head = data.read(512)
+                if looks_like_layer(head):
+                    layers[name] = unpack_layer(Prefixed(head, data), ws.path("blobs", str(n)), name)
+                elif member.size <= _MAX_METADATA_BYTES:
+                    metadata[name] = head + data.read()
+    except (tarfile.TarError, EOFError, OSError) as exc:
+        raise ImageFormatError(f"{reference}: not a readable docker-archive ({exc})") from exc
+    return _assemble(metadata, layers, aliases, reference, want_tag)
+
+
+def _assemble(metadata, layers, aliases, reference, want_tag) -> Image:
+    if "manifest.json" not in metadata:
+        raise ImageFormatError(f"{reference}: archive has no manifest.json (is it a docker-archive?)")
+    try:
+        manifest = json.loads(metadata["manifest.json"])
+    except ValueError as exc:
+        raise ImageFormatError(f"{reference}: manifest.json is not JSON ({exc})") from exc
+    if not isinstance(manifest, list) or not manifest:
+        raise ImageFormatError(f"{reference}: manifest.json lists no image")
+    entry = _pick(manifest, want_tag, reference)
+
+    def lookup(name: str, table: dict):
+        seen = set()
+        name = posixpath.normpath(name)
+        while name in aliases and name not in seen:
+            seen.add(name)
+            name = aliases[name]
+        if name not in table:
+            raise ImageFormatError(f"{reference}: manifest.json names {name}, which the archive does not hold")
+        return table[name]
+
+    config_bytes = lookup(entry.get("Config", ""), metadata)
+    try:
+        config = json.loads(config_bytes)
+    except ValueError as exc:
+        raise ImageFormatError(f"{reference}: image config is not JSON ({exc})") from exc
+    image_layers = [lookup(name, layers) for name in entry.get("Layers") or []]
+    return Image(reference, config, config_bytes, image_layers, list(entry.get("RepoTags") or []))
+
+
+def _pick(manifest: list, want_tag: str | None, reference: str) -> dict:
+    if want_tag is None:
+        if len(manifest) > 1:
+            tags = [t for e in manifest for t in e.get("RepoTags") or []]
+            raise ImageNotFound(f"{reference}: archive holds {len(manifest)} images; name one: {', '.join(tags)}")
+        return manifest[0]
+    for entry in manifest:
+        tags = entry.get("RepoTags") or []
+        if want_tag in tags or any(t.endswith("/" + want_tag) for t in tags):
+            return entry
+    raise ImageNotFound(f"{reference}: archive has no image tagged {want_tag}")
+
+
+def write_docker_archive(assembled, ws: Workspace, target: BinaryIO, tags: list[str]) -> None:
+    """Write a docker-archive that is also an OCI layout: `docker load` follows manifest.json, OCI tools index.json."""
+    from slim.image.oci import REF_NAME  # local: oci imports nothing from here, keep it that way
+
+    blobs = assembled.blob_files(ws)
+    manifest_json = [{
+        "Config": "blobs/sha256/" + assembled.image_id.split(":")[1],
+        "RepoTags": list(tags),
+        "Layers": ["blobs/sha256/" + assembled.layer_digest.split(":")[1]],
+    }]
+    descriptor = {"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                  "digest": assembled.manifest_digest, "size": len(assembled.manifest_bytes)}
+    index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+             "manifests": [dict(descriptor, annotations={REF_NAME: t}) for t in tags] or [descriptor]}
+    with tarfile.open(fileobj=target, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+        _add_dir(tar, "blobs")
+        _add_dir(tar, "blobs/sha256")
+        for digest, path in sorted(set(blobs)):
+            info = tarfile.TarInfo("blobs/sha256/" + digest.split(":")[1])
+            info.size = os.path.getsize(path)
+            info.mode = 0o644
+            with open(path, "rb") as fh:
+                tar.addfile(info, fh)
+        _add_bytes(tar, "index.json", json.dumps(index, sort_keys=True).encode())
+        _add_bytes(tar, "manifest.json", json.dumps(manifest_json, sort_keys=True).encode())
+        _add_bytes(tar, "oci-layout", b'{"imageLayoutVersion":"1.0.0"}')
+
+
+def _add_dir(tar: tarfile.TarFile, name: str) -> None:
+    info = tarfile.TarInfo(name)
+    info.type = tarfile.DIRTYPE
+    info.mode = 0o755
+    tar.addfile(info)
+
+
+def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mode = 0o644
+    tar.addfile(info, io.BytesIO(data))

@@ -1,0 +1,188 @@
+"""Unpack one layer tar stream into entries plus blob files in slim's work directory.
+
+No name taken from the tar ever becomes a host path: file bytes are written to blob files whose names slim
+chooses (a counter), and links and device nodes are recorded as entries only. That is what keeps untrusted
+layers from writing or reading anywhere on the host.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import lzma
+import zlib
+import os
+import shutil
+import tarfile
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from slim.errors import ImageFormatError
+from slim.image.paths import member_path
+from slim.model import BLOCK, CHAR, DIR, FIFO, FILE, HARDLINK, SYMLINK, Entry, Warning_
+
+WHITEOUT_PREFIX = ".wh."
+OPAQUE_MARKER = ".wh..wh..opq"
+
+_KINDS = {
+    tarfile.REGTYPE: FILE,
+    tarfile.AREGTYPE: FILE,
+    tarfile.CONTTYPE: FILE,
+    tarfile.DIRTYPE: DIR,
+    tarfile.SYMTYPE: SYMLINK,
+    tarfile.LNKTYPE: HARDLINK,
+    tarfile.CHRTYPE: CHAR,
+    tarfile.BLKTYPE: BLOCK,
+    tarfile.FIFOTYPE: FIFO,
+}
+
+
+@dataclass
+class UnpackedLayer:
+    """One layer as entries (in tar order), whiteouts and opaque directories, with its digest and size."""
+
+    name: str
+    entries: list[Entry] = field(default_factory=list)
+    whiteouts: list[str] = field(default_factory=list)  # in-image paths deleted from lower layers
+    opaque_dirs: list[str] = field(default_factory=list)  # directories whose lower contents are hidden
+    warnings: list[Warning_] = field(default_factory=list)
+    digest: str = ""  # sha256 of the uncompressed tar bytes, as Docker's diff_id
+    size_bytes: int = 0
+
+
+class _HashingReader:
+    """Wraps the uncompressed tar stream to compute its digest and size while tarfile reads it."""
+
+    def __init__(self, raw: BinaryIO):
+        self._raw = raw
+        self.sha = hashlib.sha256()
+        self.size = 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._raw.read(n)
+        self.sha.update(data)
+        self.size += len(data)
+        return data
+
+    def drain(self) -> None:
+        while self.read(1 << 20):
+            pass
+
+
+class Prefixed:
+    """A stream with some already-read bytes put back in front, so sniffing the format consumes nothing."""
+
+    def __init__(self, head: bytes, raw: BinaryIO):
+        self._head = head
+        self._raw = raw
+
+    def read(self, n: int = -1) -> bytes:
+        if not self._head:
+            return self._raw.read(n)
+        if n < 0:
+            data, self._head = self._head + self._raw.read(), b""
+            return data
+        data, self._head = self._head[:n], self._head[n:]
+        if len(data) < n:
+            data += self._raw.read(n - len(data))
+        return data
+
+
+def decompressed(stream: BinaryIO) -> BinaryIO:
+    """Open gzip/bzip2/xz transparently: layers come plain or compressed depending on who wrote them."""
+    head = stream.read(6)
+    prefixed = Prefixed(head, stream)
+    if head.startswith(b"\x1f\x8b"):
+        import gzip
+
+        return gzip.GzipFile(fileobj=prefixed, mode="rb")
+    if head.startswith(b"BZh"):
+        import bz2
+
+        return bz2.BZ2File(prefixed)
+    if head.startswith(b"\xfd7zXZ\x00"):
+        return lzma.LZMAFile(prefixed)
+    if head.startswith(b"\x28\xb5\x2f\xfd"):
+        raise ImageFormatError("zstd-compressed layers are not supported; re-save the image with gzip layers")
+    return prefixed
+
+
+def looks_like_layer(head: bytes) -> bool:
+    """True when the first bytes of a blob are a tar header or a compressed stream (gzip, bzip2, xz, zstd)."""
+    if head[:2] == b"\x1f\x8b" or head[:3] == b"BZh" or head[:6] == b"\xfd7zXZ\x00" or head[:4] == b"\x28\xb5\x2f\xfd":
+        return True
+    if len(head) >= 512 and not head.strip(b"\0"):
+        return True  # an empty layer is just the tar trailer: zero blocks
+    return len(head) >= 263 and head[257:262] == b"ustar"
+
+
+def unpack_layer(stream: BinaryIO, blob_dir: str, name: str) -> UnpackedLayer:
+    """Read a layer tar (plain or compressed) from `stream`; file bytes go to new files under `blob_dir`."""
+    os.makedirs(blob_dir, exist_ok=True)
+    layer = UnpackedLayer(name=name)
+    hashed = _HashingReader(decompressed(stream))
+    counter = 0
+    try:
+        with tarfile.open(fileobj=hashed, mode="r|") as tar:
+            for member in tar:
+                counter += 1
+                _add_member(tar, member, layer, blob_dir, counter)
+        hashed.drain()  # the digest covers the tar's trailing zero blocks too
+    except (tarfile.TarError, EOFError, OSError, ValueError, zlib.error, lzma.LZMAError) as exc:
+        raise ImageFormatError(f"layer {name}: corrupt or truncated tar ({exc})") from exc
+    layer.digest = "sha256:" + hashed.sha.hexdigest()
+    layer.size_bytes = hashed.size
+    return layer
+
+
+def _add_member(tar: tarfile.TarFile, member: tarfile.TarInfo, layer: UnpackedLayer, blob_dir: str, n: int) -> None:
+    path = member_path(member.name)
+    if path is None:
+        layer.warnings.append(Warning_(layer.name, f"skipped unsafe member name {member.name!r}"))
+        return
+    base = path.rsplit("/", 1)[-1]
+    if base == OPAQUE_MARKER:
+        layer.opaque_dirs.append(path.rsplit("/", 1)[0] or "/")
+        return
+    if base.startswith(WHITEOUT_PREFIX):
+        if not base.startswith(WHITEOUT_PREFIX + WHITEOUT_PREFIX):  # ".wh..wh.*" are aufs internals, not deletions
+            layer.whiteouts.append(path[: -len(base)] + base[len(WHITEOUT_PREFIX):])
+        return
+    kind = _KINDS.get(member.type)
+    if kind is None:
+        layer.warnings.append(Warning_(layer.name, f"skipped {member.name!r}: unsupported tar type {member.type!r}"))
+        return
+    blob = None
+    if kind == FILE:
+        blob = os.path.join(blob_dir, str(n))
+        source = tar.extractfile(member)
+        with open(blob, "wb") as out:
+            if source is not None:
+                shutil.copyfileobj(source, out, 1 << 20)
+    linkname = member.linkname
+    if kind == HARDLINK:
+        target = member_path(member.linkname)
+        if target is None:
+            layer.warnings.append(Warning_(layer.name, f"skipped hardlink {member.name!r} -> {member.linkname!r}: unsafe target"))
+            return
+        linkname = target
+    if path == "/" and kind != DIR:
+        layer.warnings.append(Warning_(layer.name, "skipped a non-directory entry for the root"))
+        return
+    layer.entries.append(
+        Entry(
+            path=path,
+            kind=kind,
+            mode=member.mode & 0o7777,
+            uid=member.uid,
+            gid=member.gid,
+            size=member.size if kind == FILE else 0,
+            mtime=int(member.mtime),
+            linkname=linkname if kind in (SYMLINK, HARDLINK) else "",
+            devmajor=member.devmajor if kind in (CHAR, BLOCK) else 0,
+            devminor=member.devminor if kind in (CHAR, BLOCK) else 0,
+            uname=member.uname,
+            gname=member.gname,
+            xattrs=tuple(sorted((k, v) for k, v in member.pax_headers.items() if k.startswith("SCHILY.xattr."))),
+            blob=blob,
+        )
+    )

@@ -1,0 +1,47 @@
+"""An image as slim holds it: its config JSON and its layers, already unpacked into the work directory."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from slim.image.flatten import flatten
+from slim.image.layer import UnpackedLayer
+from slim.model import LayerSummary
+from slim.rootfs import RootFS
+
+
+@dataclass
+class Image:
+    reference: str
+    config: dict  # the image config document: "config" (Entrypoint, Cmd, Env...), "rootfs", "history"
+    config_bytes: bytes
+    layers: list[UnpackedLayer]
+    repo_tags: list[str] = field(default_factory=list)
+
+    @property
+    def image_id(self) -> str:
+        return "sha256:" + hashlib.sha256(self.config_bytes).hexdigest()
+
+    @property
+    def run_config(self) -> dict:
+        return self.config.get("config") or {}
+
+    def rootfs(self) -> RootFS:
+        return flatten(self.layers)
+
+    def layer_summaries(self) -> list[LayerSummary]:
+        # History rows for empty layers (ENV, CMD...) have no layer; the rest line up with layers in order.
+        built = [h.get("created_by", "") for h in self.config.get("history", []) if not h.get("empty_layer")]
+        if len(built) != len(self.layers):
+            built = [""] * len(self.layers)
+        return [
+            LayerSummary(
+                digest=layer.digest,
+                size_bytes=layer.size_bytes,
+                entries=len(layer.entries),
+                whiteouts=len(layer.whiteouts) + len(layer.opaque_dirs),
+                created_by=by,
+            )
+            for layer, by in zip(self.layers, built)
+        ]

@@ -1,0 +1,99 @@
+"""OCI image layout directories: read an image out of one, write one."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+
+from slim.errors import ImageFormatError, ImageNotFound
+from slim.image.layer import unpack_layer
+from slim.image.model import Image
+from slim.workspace import Workspace
+
+REF_NAME = "org.opencontainers.image.ref.name"
+_DIGEST = re.compile(r"^(sha256|sha512):([0-9a-f]{64}|[0-9a-f]{128})$")
+_INDEX_TYPES = ("application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json")
+
+
+def blob_path(layout: str, digest: str) -> str:
+    """Host path of a blob. The digest comes from untrusted JSON, so only a well-formed one becomes a path."""
+    m = _DIGEST.match(digest or "")
+    if not m:
+        raise ImageFormatError(f"{layout}: malformed digest {digest!r}")
+    return os.path.join(layout, "blobs", m.group(1), m.group(2))
+
+
+def _read_json(layout: str, digest: str) -> tuple[dict, bytes]:
+    try:
+        with open(blob_path(layout, digest), "rb") as fh:
+            raw = fh.read()
+        return json.loads(raw), raw
+    except FileNotFoundError as exc:
+        raise ImageFormatError(f"{layout}: blob {digest} is missing") from exc
+    except ValueError as exc:
+        raise ImageFormatError(f"{layout}: blob {digest} is not JSON ({exc})") from exc
+
+
+def read_oci_layout(layout: str, ws: Workspace, reference: str, tag: str | None = None) -> Image:
+    try:
+        with open(os.path.join(layout, "index.json"), "rb") as fh:
+            index = json.load(fh)
+    except FileNotFoundError as exc:
+        raise ImageNotFound(f"{reference}: {layout} has no index.json (not an OCI layout)") from exc
+    except ValueError as exc:
+        raise ImageFormatError(f"{reference}: index.json is not JSON ({exc})") from exc
+    descriptor = _pick(index.get("manifests") or [], tag, reference)
+    manifest, _ = _read_json(layout, descriptor["digest"])
+    while manifest.get("mediaType") in _INDEX_TYPES or "manifests" in manifest:
+        manifest, _ = _read_json(layout, _platform(manifest.get("manifests") or [], reference)["digest"])
+    config, config_bytes = _read_json(layout, manifest.get("config", {}).get("digest", ""))
+    layers = []
+    for n, desc in enumerate(manifest.get("layers") or []):
+        path = blob_path(layout, desc.get("digest", ""))
+        try:
+            with open(path, "rb") as fh:
+                layers.append(unpack_layer(fh, ws.path("blobs", f"oci{n}"), desc["digest"]))
+        except FileNotFoundError as exc:
+            raise ImageFormatError(f"{reference}: layer blob {desc.get('digest')} is missing") from exc
+    tags = [descriptor.get("annotations", {}).get(REF_NAME)] if descriptor.get("annotations", {}).get(REF_NAME) else []
+    return Image(reference, config, config_bytes, layers, tags)
+
+
+def _pick(descriptors: list, tag: str | None, reference: str) -> dict:
+    if tag is None:
+        if len(descriptors) == 1:
+            return descriptors[0]
+        if not descriptors:
+            raise ImageNotFound(f"{reference}: the layout's index.json lists no image")
+        names = [d.get("annotations", {}).get(REF_NAME, "?") for d in descriptors]
+        raise ImageNotFound(f"{reference}: the layout holds {len(descriptors)} images; name one: {', '.join(names)}")
+    for d in descriptors:
+        name = d.get("annotations", {}).get(REF_NAME, "")
+        if name == tag or name.endswith(":" + tag):
+            return d
+    raise ImageNotFound(f"{reference}: no image named {tag!r} in the layout")
+
+
+def _platform(descriptors: list, reference: str) -> dict:
+    for d in descriptors:
+        p = d.get("platform") or {}
+        if p.get("os", "linux") == "linux" and p.get("architecture", "amd64") == "amd64":
+            return d
+    raise ImageNotFound(f"{reference}: the index has no linux/amd64 image")
+
+
+def write_oci_layout(blobs: list[tuple[str, str]], manifest_digest: str, manifest_size: int, layout: str, tags: list[str]) -> None:
+    """Write an OCI layout holding one image. `blobs` are (digest, host file) pairs, the manifest among them."""
+    os.makedirs(os.path.join(layout, "blobs", "sha256"), exist_ok=True)
+    for digest, source in blobs:
+        target = blob_path(layout, digest)
+        if not os.path.exists(target):
+            shutil.copyfile(source, target)
+    descriptor = {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": manifest_digest, "size": manifest_size}
+    manifests = [dict(descriptor, annotations={REF_NAME: t}) for t in tags] or [descriptor]
+    with open(os.path.join(layout, "oci-layout"), "w") as fh:
+        json.dump({"imageLayoutVersion": "1.0.0"}, fh)
+    with open(os.path.join(layout, "index.json"), "w") as fh:
+        json.dump({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": manifests}, fh, indent=2)

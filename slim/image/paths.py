@@ -1,0 +1,34 @@
+"""Path rules for untrusted layer members: every name becomes an absolute path inside the image, or is refused."""
+
+from __future__ import annotations
+
+import posixpath
+
+
+def member_path(name: str) -> str | None:
+    """The absolute in-image path of a tar member name, or None when the name is unsafe.
+
+    Unsafe: a `..` component anywhere, or an absolute name. Docker's own layers use relative names
+    ("usr/bin/env", "./usr/bin/env"), so refusing the rest loses nothing legitimate.
+    """
+    if name.startswith("/"):
+        return None
+    parts = [p for p in name.split("/") if p not in ("", ".")]
+    if any(p == ".." for p in parts):
+        return None
+    return "/" + "/".join(parts)
+
+
+def parent(path: str) -> str:
+    return posixpath.dirname(path) or "/"
+
+
+def ancestors(path: str) -> list[str]:
+    """Every directory above `path`, from the root down, excluding `path` itself: "/a/b/c" -> ["/", "/a", "/a/b"]."""
+    out = ["/"]
+    parts = path.strip("/").split("/")[:-1]
+    cur = ""
+    for p in parts:
+        cur += "/" + p
+        out.append(cur)
+    return out if path != "/" else []

@@ -1,0 +1,84 @@
+"""Plain frozen values handed from one stage of slim to the next."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Entry kinds. Hardlinks are not a kind of their own once flattened: they are files sharing one blob.
+FILE = "file"
+DIR = "dir"
+SYMLINK = "symlink"
+CHAR = "char"
+BLOCK = "block"
+FIFO = "fifo"
+HARDLINK = "hardlink"  # only inside an unpacked layer, before flattening resolves it
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One filesystem entry of an image, keyed by its absolute path inside the image ("/usr/bin/env")."""
+
+    path: str
+    kind: str
+    mode: int = 0o644  # permission bits, including setuid/setgid/sticky; no file-type bits
+    uid: int = 0
+    gid: int = 0
+    size: int = 0
+    mtime: int = 0
+    linkname: str = ""  # symlink target as stored, or (in a layer) the hardlink target path
+    devmajor: int = 0
+    devminor: int = 0
+    uname: str = ""
+    gname: str = ""
+    xattrs: tuple[tuple[str, str], ...] = ()  # PAX "SCHILY.xattr.*" records, e.g. security.capability
+    blob: str | None = None  # host path of the file's bytes inside slim's work directory
+
+    @property
+    def is_dir(self) -> bool:
+        return self.kind == DIR
+
+    @property
+    def is_file(self) -> bool:
+        return self.kind == FILE
+
+    @property
+    def is_symlink(self) -> bool:
+        return self.kind == SYMLINK
+
+
+@dataclass(frozen=True, slots=True)
+class LayerSummary:
+    """What one layer of an image holds, for inspection and reports."""
+
+    digest: str  # sha256 of the uncompressed layer tar ("sha256:...")
+    size_bytes: int  # bytes of the uncompressed layer tar
+    entries: int
+    whiteouts: int
+    created_by: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Warning_:
+    """A non-fatal problem found while reading untrusted input: said to the user, never raised."""
+
+    where: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}"
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """The facts `slim inspect` reports about one image."""
+
+    reference: str
+    image_id: str
+    size_bytes: int  # uncompressed layer tars, summed
+    content_bytes: int  # regular files of the flattened filesystem
+    file_count: int  # every entry that is not a directory
+    dir_count: int
+    layers: tuple[LayerSummary, ...]
+    os: dict[str, str]
+    config: dict = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()

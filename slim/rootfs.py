@@ -1,0 +1,134 @@
+"""A read-only view of a flattened image: path -> Entry, with symlinks resolved inside the image root.
+
+Nothing here touches the host's own filesystem except the blob files slim wrote into its work directory.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass
+from typing import BinaryIO, Iterator
+
+from slim.model import DIR, FILE, SYMLINK, Entry
+
+MAX_SYMLINK_HOPS = 40  # the kernel's own limit (ELOOP)
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """Where a path leads inside the root: the final path, and every symlink crossed on the way."""
+
+    path: str
+    symlinks: tuple[str, ...]
+    entry: Entry | None  # None: the final path does not exist (or a loop was met)
+
+
+class RootFS:
+    """Entries of a flattened image, keyed by absolute path. The root "/" is always present."""
+
+    def __init__(self, entries: dict[str, Entry], warnings: list[str] | None = None):
+        if "/" not in entries:
+            entries["/"] = Entry(path="/", kind=DIR, mode=0o755)
+        self._entries = entries
+        self._children: dict[str, list[str]] | None = None
+        self.warnings: list[str] = list(warnings or [])
+
+    # --- plain look-ups, no symlink following -------------------------------------------------
+    def lstat(self, path: str) -> Entry | None:
+        return self._entries.get(normalize(path))
+
+    def readlink(self, path: str) -> str | None:
+        entry = self.lstat(path)
+        return entry.linkname if entry is not None and entry.kind == SYMLINK else None
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, path: str) -> bool:
+        return normalize(path) in self._entries
+
+    def walk(self) -> Iterator[Entry]:
+        """Every entry, sorted by path (so parents come before their children)."""
+        for path in sorted(self._entries):
+            yield self._entries[path]
+
+    def listdir(self, path: str) -> list[str]:
+        """Names directly inside directory `path` (not following a symlink at `path`)."""
+        if self._children is None:
+            children: dict[str, list[str]] = {}
+            for p in self._entries:
+                if p != "/":
+                    children.setdefault(posixpath.dirname(p), []).append(posixpath.basename(p))
+            self._children = {k: sorted(v) for k, v in children.items()}
+        return self._children.get(normalize(path), [])
+
+    # --- symlink-aware look-ups, confined to the root -----------------------------------------
+    def resolve(self, path: str, follow_last: bool = True) -> Resolution:
+        """Resolve `path` like the kernel would inside a chroot at this root.
+
+        Absolute link targets restart at the image root and `..` never climbs above it, so no
+        link, however hostile, leads outside the image.
+        """
+        pending = [p for p in normalize(path).split("/") if p]
+        pending.reverse()
+        current = "/"
+        crossed: list[str] = []
+        hops = 0
+        while pending:
+            name = pending.pop()
+            if name == ".":
+                continue
+            if name == "..":
+                current = posixpath.dirname(current) or "/"
+                continue
+            candidate = posixpath.join(current, name)
+            entry = self._entries.get(candidate)
+            if entry is None:
+                rest = "/".join(reversed(pending))
+                return Resolution(posixpath.join(candidate, rest) if rest else candidate, tuple(crossed), None)
+            if entry.kind == SYMLINK and (pending or follow_last):
+                hops += 1
+                if hops > MAX_SYMLINK_HOPS:
+                    return Resolution(candidate, tuple(crossed), None)
+                crossed.append(candidate)
+                target = entry.linkname
+                if target.startswith("/"):
+                    current = "/"
+                parts = [p for p in target.split("/") if p]
+                pending.extend(reversed(parts))
+                continue
+            if pending and entry.kind != DIR:
+                return Resolution(candidate, tuple(crossed), None)  # ENOTDIR
+            current = candidate
+        return Resolution(current, tuple(crossed), self._entries.get(current))
+
+    def realpath(self, path: str) -> str | None:
+        res = self.resolve(path)
+        return res.path if res.entry is not None else None
+
+    def stat(self, path: str) -> Entry | None:
+        return self.resolve(path).entry
+
+    def exists(self, path: str) -> bool:
+        return self.stat(path) is not None
+
+    def is_file(self, path: str) -> bool:
+        entry = self.stat(path)
+        return entry is not None and entry.kind == FILE
+
+    def open(self, path: str) -> BinaryIO:
+        """Open a regular file's bytes (following symlinks inside the root)."""
+        entry = self.stat(path)
+        if entry is None or entry.kind != FILE or entry.blob is None:
+            raise FileNotFoundError(path)
+        return open(entry.blob, "rb")
+
+    def read_bytes(self, path: str, limit: int = -1) -> bytes:
+        with self.open(path) as fh:
+            return fh.read(limit)
+
+
+def normalize(path: str) -> str:
+    """"usr//bin/./env" -> "/usr/bin/env" (lexical only: `..` is kept for resolve() to handle)."""
+    parts = [p for p in path.split("/") if p not in ("", ".")]
+    return "/" + "/".join(parts)

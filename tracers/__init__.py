@@ -1,0 +1,1 @@
+"""Tracing backends. Each backend runs an image with probes and returns a `slim.model.Trace`."""

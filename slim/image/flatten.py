@@ -43,29 +43,34 @@ class _Tree:
             self.children[posixpath.dirname(entry.path)].add(entry.path)
 
     def place(self, path: str, where: str) -> str | None:
-        """The path an entry really lands at: parent symlinks are followed inside the root, missing parents made.
+        """The path an entry really lands at: parent symlinks followed inside the root, missing parents made.
 
         A layer may name "lib/x" while "lib" is a symlink in a lower layer; Docker writes through the link,
-        inside the root. Returns None (with a warning) when a parent is a file or a link that leads nowhere.
+        inside the root, creating what is missing. Returns None (with a warning) when a parent is not a directory.
         """
         parent, name = posixpath.split(path)
         if parent == "/" or self.entries.get(parent, _NONE).kind == DIR:
             return path
         real = RootFS(self.entries).resolve(parent)
-        if real.entry is not None and real.entry.kind != DIR:
+        if real.entry is None:
+            made = self._make_dir(real.path, where)
+            return None if made is None else posixpath.join(made, name)
+        if real.entry.kind != DIR:
             self.warnings.append(f"{where}: skipped {path}: parent {real.path} is not a directory")
             return None
-        if real.entry is None and real.symlinks:
-            self.warnings.append(f"{where}: skipped {path}: parent is a symlink to missing {real.path}")
-            return None
-        self._make_dirs(real.path)
         return posixpath.join(real.path, name)
 
-    def _make_dirs(self, path: str) -> None:
-        if path in self.entries:
-            return
-        self._make_dirs(posixpath.dirname(path))
-        self.put(Entry(path=path, kind=DIR, mode=0o755))
+    def _make_dir(self, path: str, where: str) -> str | None:
+        placed = self.place(path, where)
+        if placed is None:
+            return None
+        existing = self.entries.get(placed)
+        if existing is None:
+            self.put(Entry(path=placed, kind=DIR, mode=0o755))
+        elif existing.kind != DIR:
+            self.warnings.append(f"{where}: cannot create directory {placed}: a {existing.kind} is there")
+            return None
+        return placed
 
 
 _NONE = Entry(path="", kind="")

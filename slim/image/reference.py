@@ -48,6 +48,9 @@ def _split_tag(rest: str) -> tuple[str, str | None]:
     # A path that exists as written wins, so paths with colons still work.
     if os.path.exists(rest) or ":" not in rest:
         return rest, None
+    for i, ch in enumerate(rest):
+        if ch == ":" and os.path.exists(rest[:i]):
+            return rest[:i], rest[i + 1:] or None  # "img.tar:web:1" -> the image tagged "web:1"
     path, tag = rest.rsplit(":", 1)
     return path, tag or None
 

@@ -1,0 +1,1 @@
+"""The notes package of the sample app."""

@@ -10,11 +10,11 @@ from slim.rootfs import RootFS
 
 def content_bytes(rootfs: RootFS) -> int:
     """Bytes of regular files, each hardlink group counted once (as the filesystem stores it)."""
-    seen: set[str] = set()
+    seen: set[tuple[str, int]] = set()
     total = 0
     for entry in rootfs.walk():
-        if entry.kind == FILE and entry.blob not in seen:
-            seen.add(entry.blob)
+        if entry.kind == FILE and entry.content_key not in seen:
+            seen.add(entry.content_key)
             total += entry.size
     return total
 

@@ -31,7 +31,13 @@ class Entry:
     uname: str = ""
     gname: str = ""
     xattrs: tuple[tuple[str, str], ...] = ()  # PAX "SCHILY.xattr.*" records, e.g. security.capability
-    blob: str | None = None  # host path of the file's bytes inside slim's work directory
+    blob: str | None = None  # host path of the layer's pack file (in slim's work directory) holding the bytes
+    blob_offset: int = 0  # where the bytes start in that pack file; `size` of them
+
+    @property
+    def content_key(self) -> tuple[str, int] | None:
+        """Identifies the stored bytes: paths sharing a key are one hardlink group (one inode)."""
+        return (self.blob, self.blob_offset) if self.blob is not None else None
 
     @property
     def is_dir(self) -> bool:

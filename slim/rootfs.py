@@ -121,7 +121,7 @@ class RootFS:
         entry = self.stat(path)
         if entry is None or entry.kind != FILE or entry.blob is None:
             raise FileNotFoundError(path)
-        return open(entry.blob, "rb")
+        return _Slice(entry.blob, entry.blob_offset, entry.size)
 
     def read_bytes(self, path: str, limit: int = -1) -> bytes:
         with self.open(path) as fh:
@@ -132,3 +132,40 @@ def normalize(path: str) -> str:
     """"usr//bin/./env" -> "/usr/bin/env" (lexical only: `..` is kept for resolve() to handle)."""
     parts = [p for p in path.split("/") if p not in ("", ".")]
     return "/" + "/".join(parts)
+
+
+class _Slice:
+    """A read-only file over `size` bytes at `offset` of a layer's pack file."""
+
+    def __init__(self, pack: str, offset: int, size: int):
+        self._fh = open(pack, "rb")
+        self._fh.seek(offset)
+        self._start = offset
+        self._left = size
+        self._size = size
+
+    def read(self, n: int = -1) -> bytes:
+        if n < 0 or n > self._left:
+            n = self._left
+        data = self._fh.read(n)
+        self._left -= len(data)
+        return data
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        base = {0: 0, 1: self._size - self._left, 2: self._size}[whence]
+        pos = min(max(base + pos, 0), self._size)
+        self._fh.seek(self._start + pos)
+        self._left = self._size - pos
+        return pos
+
+    def tell(self) -> int:
+        return self._size - self._left
+
+    def close(self) -> None:
+        self._fh.close()
+
+    def __enter__(self) -> "_Slice":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -41,7 +41,7 @@ def read_docker_archive(stream: BinaryIO, ws: Workspace, reference: str, want_ta
                 data = outer.extractfile(member)
                 head = data.read(512)
                 if looks_like_layer(head):
-                    layers[name] = unpack_layer(Prefixed(head, data), ws.path("blobs", str(n)), name)
+                    layers[name] = unpack_layer(Prefixed(head, data), ws.path("layers", f"{n}.pack"), name)
                 elif member.size <= _MAX_METADATA_BYTES:
                     metadata[name] = head + data.read()
     except (tarfile.TarError, EOFError, OSError) as exc:

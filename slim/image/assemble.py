@@ -78,7 +78,7 @@ def with_parents(rootfs: RootFS, paths: Iterable[str]) -> list[str]:
 
 def write_layer(rootfs: RootFS, paths: Iterable[str], target: str) -> tuple[str, int, int, int]:
     """Write the layer tar; returns (digest, size, file count, regular-file bytes)."""
-    first_path_of_blob: dict[str, str] = {}
+    first_path_of_blob: dict[tuple[str, int], str] = {}
     files = 0
     file_bytes = 0
     with open(target, "wb") as raw:
@@ -86,15 +86,15 @@ def write_layer(rootfs: RootFS, paths: Iterable[str], target: str) -> tuple[str,
             for path in with_parents(rootfs, paths):
                 entry = rootfs.lstat(path)
                 info = _tarinfo(entry)
-                if entry.kind == FILE and entry.blob in first_path_of_blob:
-                    info.type = tarfile.LNKTYPE  # same blob as an earlier path: the hardlink group stays one inode
-                    info.linkname = first_path_of_blob[entry.blob][1:]
+                if entry.kind == FILE and entry.content_key in first_path_of_blob:
+                    info.type = tarfile.LNKTYPE  # same bytes as an earlier path: the hardlink group stays one inode
+                    info.linkname = first_path_of_blob[entry.content_key][1:]
                     info.size = 0
                     tar.addfile(info)
                 elif entry.kind == FILE:
-                    first_path_of_blob[entry.blob] = path
+                    first_path_of_blob[entry.content_key] = path
                     file_bytes += entry.size
-                    with open(entry.blob, "rb") as fh:
+                    with rootfs.open(path) as fh:
                         tar.addfile(info, fh)
                 else:
                     tar.addfile(info)

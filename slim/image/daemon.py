@@ -42,17 +42,23 @@ class _ChunkStream:
     def __init__(self, chunks: Iterator[bytes]):
         self._chunks = chunks
         self._buf = b""
+        self._pos = 0  # an offset, not re-slicing: tarfile reads in small pieces and chunks are 1 MiB
 
     def read(self, n: int = -1) -> bytes:
-        while n < 0 or len(self._buf) < n:
-            try:
-                self._buf += next(self._chunks)
-            except StopIteration:
-                break
+        available = len(self._buf) - self._pos
+        if n < 0 or available < n:
+            parts = [self._buf[self._pos:]]
+            while n < 0 or available < n:
+                chunk = next(self._chunks, None)
+                if chunk is None:
+                    break
+                parts.append(chunk)
+                available += len(chunk)
+            self._buf, self._pos = b"".join(parts), 0
         if n < 0:
-            data, self._buf = self._buf, b""
-        else:
-            data, self._buf = self._buf[:n], self._buf[n:]
+            n = len(self._buf)
+        data = self._buf[self._pos:self._pos + n]
+        self._pos += len(data)
         return data
 
 

@@ -115,17 +115,19 @@ def looks_like_layer(head: bytes) -> bool:
     return len(head) >= 263 and head[257:262] == b"ustar"
 
 
-def unpack_layer(stream: BinaryIO, blob_dir: str, name: str) -> UnpackedLayer:
-    """Read a layer tar (plain or compressed) from `stream`; file bytes go to new files under `blob_dir`."""
-    os.makedirs(blob_dir, exist_ok=True)
+def unpack_layer(stream: BinaryIO, pack_file: str, name: str) -> UnpackedLayer:
+    """Read a layer tar (plain or compressed) from `stream`; all file bytes go, one after another, to `pack_file`.
+
+    One pack file per layer, not one host file per image file: creating thousands of small files costs far more
+    than the copying, and no name from the layer ever has to become a host name.
+    """
+    os.makedirs(os.path.dirname(pack_file), exist_ok=True)
     layer = UnpackedLayer(name=name)
     hashed = _HashingReader(decompressed(stream))
-    counter = 0
     try:
-        with tarfile.open(fileobj=hashed, mode="r|") as tar:
+        with tarfile.open(fileobj=hashed, mode="r|") as tar, open(pack_file, "wb") as pack:
             for member in tar:
-                counter += 1
-                _add_member(tar, member, layer, blob_dir, counter)
+                _add_member(tar, member, layer, pack)
         hashed.drain()  # the digest covers the tar's trailing zero blocks too
     except (tarfile.TarError, EOFError, OSError, ValueError, zlib.error, lzma.LZMAError) as exc:
         raise ImageFormatError(f"layer {name}: corrupt or truncated tar ({exc})") from exc
@@ -134,7 +136,7 @@ def unpack_layer(stream: BinaryIO, blob_dir: str, name: str) -> UnpackedLayer:
     return layer
 
 
-def _add_member(tar: tarfile.TarFile, member: tarfile.TarInfo, layer: UnpackedLayer, blob_dir: str, n: int) -> None:
+def _add_member(tar: tarfile.TarFile, member: tarfile.TarInfo, layer: UnpackedLayer, pack: BinaryIO) -> None:
     path = member_path(member.name)
     if path is None:
         layer.warnings.append(Warning_(layer.name, f"skipped unsafe member name {member.name!r}"))
@@ -151,13 +153,12 @@ def _add_member(tar: tarfile.TarFile, member: tarfile.TarInfo, layer: UnpackedLa
     if kind is None:
         layer.warnings.append(Warning_(layer.name, f"skipped {member.name!r}: unsupported tar type {member.type!r}"))
         return
-    blob = None
+    blob, offset = None, 0
     if kind == FILE:
-        blob = os.path.join(blob_dir, str(n))
+        blob, offset = pack.name, pack.tell()
         source = tar.extractfile(member)
-        with open(blob, "wb") as out:
-            if source is not None:
-                shutil.copyfileobj(source, out, 1 << 20)
+        if source is not None:
+            shutil.copyfileobj(source, pack, 1 << 20)
     linkname = member.linkname
     if kind == HARDLINK:
         target = member_path(member.linkname)
@@ -184,5 +185,6 @@ def _add_member(tar: tarfile.TarFile, member: tarfile.TarInfo, layer: UnpackedLa
             gname=member.gname,
             xattrs=tuple(sorted((k, v) for k, v in member.pax_headers.items() if k.startswith("SCHILY.xattr."))),
             blob=blob,
+            blob_offset=offset,
         )
     )

@@ -54,7 +54,7 @@ def read_oci_layout(layout: str, ws: Workspace, reference: str, tag: str | None 
         path = blob_path(layout, desc.get("digest", ""))
         try:
             with open(path, "rb") as fh:
-                layers.append(unpack_layer(fh, ws.path("blobs", f"oci{n}"), desc["digest"]))
+                layers.append(unpack_layer(fh, ws.path("layers", f"oci{n}.pack"), desc["digest"]))
         except FileNotFoundError as exc:
             raise ImageFormatError(f"{reference}: layer blob {desc.get('digest')} is missing") from exc
     tags = [descriptor.get("annotations", {}).get(REF_NAME)] if descriptor.get("annotations", {}).get(REF_NAME) else []

@@ -87,6 +87,39 @@ def squash(ctx: click.Context, image: str, tags: tuple[str, ...], output: str) -
     click.echo(f"{assembled.image_id} {' '.join(tags)}")
 
 
+@main.command()
+@click.argument("image")
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="Each kept path with why it is kept (shape in the README).")
+@click.option("--strict", is_flag=True, help="Exit 9 when a library or interpreter cannot be found.")
+@click.pass_context
+def deps(ctx: click.Context, image: str, paths: tuple[str, ...], as_json: bool, strict: bool) -> None:
+    """Print what PATHS need inside IMAGE, resolved like the image's own loader.
+
+    Follows symlinks, ELF interpreters and libraries (DT_NEEDED through RPATH, LD_LIBRARY_PATH from the
+    image's ENV, RUNPATH, ld.so.cache or ld.so.conf, default directories; musl's path file), and script
+    interpreters (#! lines, /usr/bin/env NAME through the image's PATH). One path per line; directories kept
+    only as parents are left out of the plain listing.
+    """
+    ws, phases, engine = _run(ctx)
+    with ws:
+        closure = pipeline.deps(parse_reference(image), [p if p.startswith("/") else "/" + p for p in paths],
+                                ws, engine, phases)
+    if as_json:
+        from slim.render import closure_json
+
+        click.echo(json.dumps(closure_json(closure), indent=2))
+    else:
+        for path in closure.files():
+            click.echo(path)
+    for name, needed_by in closure.missing_libraries:
+        click.echo(f"slim: warning: {name} (needed by {needed_by}) not found", err=True)
+    for path, reason in closure.missing_paths:
+        click.echo(f"slim: warning: {path} ({reason.kind} {reason.of or 'the command line'}) does not exist", err=True)
+    if strict and (closure.missing_libraries or closure.missing_paths):
+        ctx.exit(9)
+
+
 def default_tag(name: str, suffix: str) -> str:
     """"web:1.2" -> "web:1.2-slim"; the suffix goes on the tag so the repository name stays the user's."""
     repo, _, tag = name.rpartition(":") if ":" in name.rsplit("/", 1)[-1] else (name, "", "latest")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from slim.closure import Closure, closure_of, env_dict
 from slim.image.assemble import AssembledImage, assemble
 from slim.image.model import Image
 from slim.image.reference import Reference
@@ -63,3 +64,11 @@ def squash(ref: Reference, output: Output, tags: list[str], ws: Workspace, engin
     with phases.phase("write", f"writing to {output.kind}{':' + output.path if output.path else ''}"):
         write_image(assembled, output, tags, ws, engine)
     return assembled
+
+
+def deps(ref: Reference, paths: list[str], ws: Workspace, engine: Engine, phases: Phases) -> Closure:
+    """The static closure of `paths` inside the image, resolved as the image's own loader would."""
+    loaded = load(ref, ws, engine, phases)
+    run = loaded.image.run_config
+    with phases.phase("closure", f"resolving the closure of {len(paths)} path(s)"):
+        return closure_of(loaded.rootfs, paths, env_dict(run.get("Env")), run.get("WorkingDir") or "/")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from slim.closure import Closure
 from slim.model import ImageInfo
 
 
@@ -30,3 +31,16 @@ def print_inspect(info: ImageInfo, console: Console | None = None) -> None:
     console.print(table)
     for warning in info.warnings:
         console.print(f"[yellow]warning:[/yellow] {warning}")
+
+
+def closure_json(closure: Closure) -> dict:
+    """The documented `slim deps --json` shape (see README)."""
+    return {
+        "paths": [
+            {"path": path, "reasons": [{"kind": r.kind, "of": r.of} for r in sorted(closure.keep[path])]}
+            for path in closure.paths()
+        ],
+        "missing_libraries": [{"name": n, "needed_by": by} for n, by in closure.missing_libraries],
+        "missing_paths": [{"path": p, "kind": r.kind, "of": r.of} for p, r in closure.missing_paths],
+        "warnings": list(closure.warnings),
+    }

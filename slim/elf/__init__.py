@@ -1,0 +1,1 @@
+"""ELF facts and dynamic-loader resolution inside an image root."""

@@ -15,6 +15,10 @@ install_host_tools() {
   command -v strace >/dev/null 2>&1 || missing+=(strace)
   [ -x /usr/bin/tini-static ] || missing+=(tini)
   command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
+  # for the tests: compiled ELF fixtures (32-bit decoys, musl binaries)
+  command -v gcc >/dev/null 2>&1 || missing+=(gcc)
+  [ -d /usr/lib/gcc/x86_64-linux-gnu/12/32 ] || missing+=(gcc-multilib)
+  command -v musl-gcc >/dev/null 2>&1 || missing+=(musl-tools)
   [ ${#missing[@]} -eq 0 ] && return 0
   [ "$(id -u)" = 0 ] || die "need root to install ${missing[*]} (apt-get)"
   log "installing ${missing[*]} (apt-get)"

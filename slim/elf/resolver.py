@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from slim.elf.ldcache import FLAG_ELF_LIBC6, FLAG_X8664_LIB64, LdCacheError, parse_ld_cache
 from slim.elf.ldconf import ld_conf_dirs
 from slim.elf.reader import EM_386, EM_X86_64, ElfError, ElfInfo, is_elf, read_elf
+from slim.rootfs import normalize
 
 GLIBC, MUSL = "glibc", "musl"
 HWCAPS_X86_64 = ("x86-64-v4", "x86-64-v3", "x86-64-v2")
@@ -28,7 +29,8 @@ _DEFAULT_DIRS = {
     EM_386: ("/lib/i386-linux-gnu", "/usr/lib/i386-linux-gnu", "/lib", "/usr/lib"),
 }
 _LIB_TOKEN = {EM_X86_64: "lib/x86_64-linux-gnu", EM_386: "lib/i386-linux-gnu"}
-_PLATFORM = {EM_X86_64: "x86_64", EM_386: "i686"}
+# AT_PLATFORM depends on the CPU the image will run on ("haswell" on AVX2 machines): try each, best first.
+_PLATFORMS = {EM_X86_64: ("haswell", "xeon_phi", "x86_64"), EM_386: ("i686", "i586", "i486", "i386")}
 _CACHE_FLAGS = {EM_X86_64: FLAG_ELF_LIBC6 | FLAG_X8664_LIB64, EM_386: FLAG_ELF_LIBC6}
 _MUSL_DEFAULT = ("/lib", "/usr/local/lib", "/usr/lib")
 _MUSL_RESERVED = {"c", "pthread", "rt", "m", "dl", "util", "xnet"}
@@ -42,7 +44,7 @@ class LoadedObject:
     name: str
     path: str  # as found by the search (may pass through symlinks)
     real: str  # the file itself, symlinks resolved inside the root
-    needed_by: str | None  # `path` of the object whose DT_NEEDED named it; None for the root object
+    needed_by: str | None  # the file (real path) whose DT_NEEDED named it; None for the root object
     info: ElfInfo = field(repr=False, compare=False)
 
 
@@ -134,19 +136,24 @@ class Resolver:
             for name in obj.info.needed:
                 if name in by_name:
                     continue
-                if flavor == MUSL and _musl_reserved(name) and interpreter is not None:
-                    by_name[name] = interpreter
-                    continue
+                if flavor == MUSL and _musl_reserved(name):
+                    libc = interpreter or self._musl_loader(name, obj)
+                    if libc is not None:
+                        if libc is not interpreter and libc.real not in by_real:
+                            by_real[libc.real] = libc
+                            objects.append(libc)
+                        by_name[name] = by_real.get(libc.real, libc)
+                        continue
                 found = self._find(name, obj, loaders, root, flavor)
                 if found is None:
-                    missing.append((name, obj.path))
+                    missing.append((name, obj.real))
                     continue
                 found_path, found_real = found
                 existing = by_real.get(found_real)
                 if existing is not None:  # same file under another name: mapped once
                     by_name[name] = existing
                     continue
-                new = LoadedObject(name, found_path, found_real, obj.path, self._elf[found_real])
+                new = LoadedObject(name, found_path, found_real, obj.real, self._elf[found_real])
                 by_name[name] = new
                 if new.info.soname:
                     by_name.setdefault(new.info.soname, new)
@@ -166,10 +173,23 @@ class Resolver:
             return None
         return LoadedObject(info.interpreter, info.interpreter, real, None, interp_info)
 
+    def _musl_loader(self, name: str, needed_by: LoadedObject) -> LoadedObject | None:
+        """musl's libc is its loader: a library with no PT_INTERP of its own gets it for "libc.so" and kin."""
+        for path in ("/lib/ld-musl-x86_64.so.1",):
+            real = self.rootfs.realpath(path)
+            info = self.elf_info(path) if real else None
+            if info is not None:
+                return LoadedObject(name, path, real, needed_by.real, info)
+        return None
+
     # --- searching for one name --------------------------------------------------------------
     def _find(self, name: str, loader: LoadedObject, loaders: dict, root: LoadedObject, flavor: str):
         if "/" in name:
-            return self._try_file(self._expand(name, loader, root), loader.info)
+            for candidate in self._expand(name, loader, root):
+                found = self._try_file(candidate, loader.info)
+                if found:
+                    return found
+            return None
         if flavor == MUSL:
             return self._search_dirs(name, self._musl_dirs_for(loader, loaders, root), loader.info, False)
         chain_dirs: list[str] = []
@@ -177,10 +197,10 @@ class Resolver:
             obj = loader
             while obj is not None:
                 if not obj.info.runpath:
-                    chain_dirs.extend(self._expand(d, obj, root) for d in obj.info.rpath)
+                    chain_dirs.extend(x for d in obj.info.rpath for x in self._expand(d, obj, root))
                 obj = loaders.get(obj.path)
         chain_dirs.extend(self.ld_library_path)
-        chain_dirs.extend(self._expand(d, loader, root) for d in loader.info.runpath)
+        chain_dirs.extend(x for d in loader.info.runpath for x in self._expand(d, loader, root))
         found = self._search_dirs(name, tuple(chain_dirs), loader.info, True)
         if found is not None or loader.info.nodeflib:
             return found
@@ -193,7 +213,7 @@ class Resolver:
         dirs = list(self.ld_library_path)
         obj = loader
         while obj is not None:
-            dirs.extend(self._expand(d, obj, root) for d in (obj.info.runpath or obj.info.rpath))
+            dirs.extend(x for d in (obj.info.runpath or obj.info.rpath) for x in self._expand(d, obj, root))
             obj = loaders.get(obj.path)
         if self._musl_dirs is None:
             self._musl_dirs = self._read_musl_path()
@@ -236,7 +256,8 @@ class Resolver:
         return None
 
     def _try_file(self, path: str, loader_info: ElfInfo):
-        path = posixpath.normpath(path)
+        # No lexical normpath: "bin/../lib" must follow a symlinked "bin" as the kernel does.
+        path = normalize(path)
         real = self.rootfs.realpath(path)
         if real is None:
             return None
@@ -269,17 +290,16 @@ class Resolver:
                 return found
         return None
 
-    def _expand(self, text: str, obj: LoadedObject, root: LoadedObject) -> str:
-        def sub(m: re.Match) -> str:
-            token = m.group(1) or m.group(2)
-            if token == "ORIGIN":
-                # the main program's origin is its real location (/proc/self/exe); a library's, where it was found
-                where = obj.real if obj is root else obj.path
-                return posixpath.dirname(where)
-            if token == "LIB":
-                return _LIB_TOKEN.get(obj.info.machine, "lib")
-            return _PLATFORM.get(obj.info.machine, "")
-        return _DST.sub(sub, text)
+    def _expand(self, text: str, obj: LoadedObject, root: LoadedObject) -> list[str]:
+        """`text` with $ORIGIN, $LIB, $PLATFORM substituted; several results when $PLATFORM has several values."""
+        # the main program's origin is its real location (/proc/self/exe); a library's, where it was found
+        origin = posixpath.dirname(obj.real if obj is root else obj.path)
+        platforms = _PLATFORMS.get(obj.info.machine, ("",)) if "PLATFORM" in text else ("",)
+        out = []
+        for platform in platforms:
+            values = {"ORIGIN": origin, "LIB": _LIB_TOKEN.get(obj.info.machine, "lib"), "PLATFORM": platform}
+            out.append(_DST.sub(lambda m: values[m.group(1) or m.group(2)], text))
+        return out
 
     def hwcaps_variants(self, path: str) -> list[str]:
         """Other glibc-hwcaps builds of the library at `path` (kept too, so the image runs on any CPU level)."""

@@ -67,7 +67,8 @@ class ClosureBuilder:
     def _keep_chain(self, path: str, reason: Reason) -> str | None:
         """Keep `path`, the links crossed to reach it and what it leads to; return the real path if it exists."""
         res = self.rootfs.resolve(path)
-        if self.rootfs.lstat(path) is not None:
+        named = self.rootfs.lstat(path) is not None  # false for "bin/../lib/x": only the real file can carry it
+        if named:
             self._keep(path, reason)
         for link in res.symlinks:
             self._keep(link, Reason(SYMLINK, path))
@@ -75,7 +76,7 @@ class ClosureBuilder:
             self.closure.missing_paths.append((path, reason))
             return None
         if res.path != path:
-            self._keep(res.path, Reason(TARGET, path))
+            self._keep(res.path, Reason(TARGET, path) if named else reason)
         return res.path
 
     def _dependencies(self, real: str) -> list[tuple[str, Reason, bool]]:

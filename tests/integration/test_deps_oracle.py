@@ -131,3 +131,37 @@ def test_musl_binaries_and_alpine_match_musl_loader(engine, musl_image):
         rootfs = read_image(parse_reference(musl_image), ws, lambda: engine).rootfs()
         got = {o.path for o in Resolver(rootfs).resolve("/opt/rp/bin/hello-runpath").objects}
         assert "/opt/rp/bin/../lib/libgreet.so" in got
+
+
+def test_reader_agrees_with_pyelftools_on_every_elf_file(engine, build_sample):
+    """pyelftools, an independent reader, is the oracle for the fields slim's fast reader takes from PT_DYNAMIC."""
+    from elftools.elf.elffile import ELFFile
+
+    with Workspace() as ws:
+        rootfs = read_image(parse_reference(build_sample("many-libs")), ws, lambda: engine).rootfs()
+        files = elf_files(rootfs)
+        disagreements = []
+        for path in files:
+            size = rootfs.lstat(path).size
+            with rootfs.open(path) as fh:
+                ours = read_elf(fh, size)
+                fh.seek(0)
+                elf = ELFFile(fh)
+                interp, tags = None, {}
+                for seg in elf.iter_segments():
+                    if seg["p_type"] == "PT_INTERP":
+                        interp = seg.get_interp_name()
+                    elif seg["p_type"] == "PT_DYNAMIC":
+                        for tag in seg.iter_tags():
+                            tags.setdefault(tag.entry.d_tag, []).append(tag)
+            theirs = (
+                interp,
+                tuple(t.needed for t in tags.get("DT_NEEDED", [])),
+                tags["DT_SONAME"][0].soname if "DT_SONAME" in tags else None,
+                tuple(p for t in tags.get("DT_RPATH", []) for p in t.rpath.split(":") if p),
+                tuple(p for t in tags.get("DT_RUNPATH", []) for p in t.runpath.split(":") if p),
+            )
+            if (ours.interpreter, ours.needed, ours.soname, ours.rpath, ours.runpath) != theirs:
+                disagreements.append(f"{path}: slim {ours} pyelftools {theirs}")
+    assert len(files) > 500
+    assert not disagreements, "\n".join(disagreements[:20])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 
 import click
@@ -12,11 +13,18 @@ from slim.errors import SlimError
 from slim.image.reference import parse_reference
 from slim.image.sink import parse_output
 from slim.progress import Phases
+from slim.runopts import build_run_options, run_options
 from slim.workspace import Workspace
+
+
+def _terminate(signum, frame):
+    # SIGTERM unwinds like Ctrl-C, so every `finally` removes what it created.
+    raise KeyboardInterrupt
 
 
 class _SlimGroup(click.Group):
     def invoke(self, ctx: click.Context):
+        signal.signal(signal.SIGTERM, _terminate)
         try:
             return super().invoke(ctx)
         except SlimError as exc:
@@ -118,6 +126,36 @@ def deps(ctx: click.Context, image: str, paths: tuple[str, ...], as_json: bool, 
         click.echo(f"slim: warning: {path} ({reason.kind} {reason.of or 'the command line'}) does not exist", err=True)
     if strict and (closure.missing_libraries or closure.missing_paths):
         ctx.exit(9)
+
+
+@main.command()
+@click.argument("image")
+@run_options
+@click.option("--syscall-profile/--no-syscall-profile", default=True, show_default=True,
+              help="Trace every syscall (a complete syscall list for seccomp profiles), or only the ones that "
+                   "reveal files and processes (faster).")
+@click.option("--seccomp-bpf/--no-seccomp-bpf", default=True, show_default=True,
+              help="With --no-syscall-profile, let strace filter in the kernel. It sets no_new_privs, so setuid "
+                   "programs do not elevate while traced: turn it off for images that need them to.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (shape documented in the README).")
+@click.pass_context
+def trace(ctx: click.Context, image: str, syscall_profile: bool, seccomp_bpf: bool, as_json: bool, **kw) -> None:
+    """Run IMAGE with tracing while probing it, and show every file it touched.
+
+    The image runs in Docker under the host's strace (no privileged container; SYS_PTRACE only), with its
+    Entrypoint + Cmd, while probes exercise it. Files are grouped by how they were accessed; failed lookups,
+    processes, syscalls and probe results follow. The app failing is a result, not an error: the exit code
+    is 0 whenever the trace itself could be taken.
+    """
+    options = build_run_options(image, kw)
+    _, phases, engine = _run(ctx)
+    result = pipeline.trace(options, syscall_profile, seccomp_bpf, engine, phases)
+    from slim.render import print_trace, trace_json
+
+    if as_json:
+        click.echo(json.dumps(trace_json(image, result), indent=2))
+    else:
+        print_trace(image, result)
 
 
 def default_tag(name: str, suffix: str) -> str:

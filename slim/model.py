@@ -88,3 +88,71 @@ class ImageInfo:
     os: dict[str, str]
     config: dict = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+
+
+# Kinds of file access a trace records.
+EXEC, READ, WRITE, CREATE, DELETE, STAT, READLINK, LISTDIR, CHDIR = (
+    "exec", "read", "write", "create", "delete", "stat", "readlink", "listdir", "chdir")
+ACCESS_KINDS = (EXEC, READ, WRITE, CREATE, DELETE, STAT, READLINK, LISTDIR, CHDIR)
+
+
+@dataclass(frozen=True, order=True)
+class FileAccess:
+    """One kind of access to one path, as the traced processes made it (repeats folded into `count`)."""
+
+    path: str  # as requested, made absolute against the cwd or directory fd of the call
+    kind: str  # one of ACCESS_KINDS
+    ok: bool  # False: the call failed (a lookup of a missing file, say)
+    resolved: str = ""  # the path the kernel opened (strace -y), when the call reveals it
+    count: int = 1
+
+
+@dataclass(frozen=True)
+class ProcessInfo:
+    pid: int
+    ppid: int | None
+    argv: tuple[str, ...]
+    exe: str  # the last program it exec'd ("" if it never exec'd)
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """What one probe saw. `signature` is what verification compares between original and slim image."""
+
+    kind: str  # "http", "exec" or "host"
+    target: str  # URL, or the command
+    ok: bool  # the probe itself could run (connected, command started)
+    status: int | None = None  # HTTP status or exit code
+    body_sha256: str = ""
+    body_bytes: int = 0
+    detail: str = ""  # error text or a short excerpt of the output
+    seconds: float = 0.0
+
+    @property
+    def signature(self) -> tuple:
+        return (self.kind, self.target, self.ok, self.status)
+
+
+@dataclass(frozen=True)
+class Trace:
+    """Everything one traced (or plain) run of an image showed."""
+
+    accesses: tuple[FileAccess, ...] = ()
+    processes: tuple[ProcessInfo, ...] = ()
+    syscalls: tuple[tuple[str, int], ...] = ()  # (name, count), sorted by name
+    exit_code: int | None = None
+    stdout: str = ""
+    stderr: str = ""
+    probes: tuple[ProbeResult, ...] = ()
+    seconds: tuple[tuple[str, float], ...] = ()  # phase -> wall time
+    warnings: tuple[str, ...] = ()
+
+    def paths(self, ok_only: bool = True) -> set[str]:
+        """Every requested and resolved path of the accesses (successful ones unless ok_only is False)."""
+        out: set[str] = set()
+        for a in self.accesses:
+            if a.ok or not ok_only:
+                out.add(a.path)
+                if a.resolved:
+                    out.add(a.resolved)
+        return out

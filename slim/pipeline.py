@@ -72,3 +72,12 @@ def deps(ref: Reference, paths: list[str], ws: Workspace, engine: Engine, phases
     run = loaded.image.run_config
     with phases.phase("closure", f"resolving the closure of {len(paths)} path(s)"):
         return closure_of(loaded.rootfs, paths, env_dict(run.get("Env")), run.get("WorkingDir") or "/")
+
+
+def trace(options, syscall_profile: bool, seccomp_bpf: bool, engine: Engine, phases: Phases):
+    """Run the image under strace with its probes; the Trace of what it touched."""
+    from tracers.strace import StraceTracer
+
+    tracer = StraceTracer(engine(), syscall_profile=syscall_profile, seccomp_bpf=seccomp_bpf)
+    with phases.phase("trace", f"running {options.image} under strace with probes"):
+        return tracer.trace(options)

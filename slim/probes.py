@@ -1,0 +1,163 @@
+"""Probes that exercise a running container: HTTP requests, commands inside it, commands on the host.
+
+The container-facing parts are given as plain values (host, ports) and one callable (run a command inside),
+so the same probes run against the traced original and the untraced slim image.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import os
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from typing import Callable
+from urllib.parse import urljoin, urlsplit
+
+from slim.errors import UsageError
+from slim.model import ProbeResult
+
+MAX_BODY = 16 << 20
+
+
+@dataclass(frozen=True)
+class ProbePlan:
+    http: bool | None = None  # None: on when the image exposes TCP ports or paths/ports were given
+    http_paths: tuple[str, ...] = ()  # besides "/"
+    http_ports: tuple[int, ...] = ()  # instead of the exposed ports
+    crawl: bool = False
+    crawl_max_pages: int = 20
+    crawl_max_depth: int = 2
+    execs: tuple[str, ...] = ()  # run inside the container (argv split like a shell, no shell)
+    host_cmds: tuple[str, ...] = ()  # run on this host through /bin/sh
+    port_wait: float = 60.0  # longest wait for a port to accept connections
+    request_timeout: float = 15.0
+    command_timeout: float = 120.0
+
+    def wants_http(self, exposed: list[int]) -> bool:
+        if self.http is not None:
+            return self.http
+        return bool(exposed or self.http_ports or self.http_paths or self.crawl)
+
+    @property
+    def any(self) -> bool:
+        return bool(self.http or self.http_paths or self.http_ports or self.crawl or self.execs or self.host_cmds)
+
+
+@dataclass(frozen=True)
+class ContinueAfter:
+    mode: str  # "exit", "probe", "timeout", "signal"
+    seconds: float = 0.0
+
+
+def parse_continue_after(text: str) -> ContinueAfter:
+    if text in ("exit", "probe", "signal"):
+        return ContinueAfter(text)
+    if text.startswith("timeout:"):
+        try:
+            seconds = float(text.split(":", 1)[1])
+        except ValueError:
+            seconds = -1
+        if seconds > 0:
+            return ContinueAfter("timeout", seconds)
+    raise UsageError(f"--continue-after {text!r}: expected exit, probe, timeout:SECONDS or signal")
+
+
+def wait_for_port(host: str, port: int, deadline: float, alive: Callable[[], bool]) -> str | None:
+    """None once `port` accepts a connection; else why not (timed out, or the container stopped)."""
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=1.0):
+                return None
+        except OSError:
+            pass
+        if not alive():
+            return "the container exited before the port opened"
+        time.sleep(0.1)
+    return "timed out waiting for the port"
+
+
+def http_get(host: str, port: int, path: str, timeout: float) -> tuple[ProbeResult, bytes, str]:
+    """GET path; the result, the body and its content type."""
+    url = f"http://{host}:{port}{path}"
+    start = time.monotonic()
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        conn.request("GET", path, headers={"User-Agent": "slim-probe", "Connection": "close"})
+        resp = conn.getresponse()
+        body = resp.read(MAX_BODY)
+        ctype = resp.getheader("Content-Type", "") or ""
+        result = ProbeResult("http", url, True, resp.status, hashlib.sha256(body).hexdigest(), len(body),
+                             body[:120].decode("utf-8", "replace"), time.monotonic() - start)
+        return result, body, ctype
+    except (OSError, http.client.HTTPException) as exc:
+        return ProbeResult("http", url, False, None, detail=f"{type(exc).__name__}: {exc}",
+                           seconds=time.monotonic() - start), b"", ""
+    finally:
+        conn.close()
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        for name, value in attrs:
+            if name in ("href", "src") and value:
+                self.links.append(value)
+
+
+def same_origin_links(base_url: str, html: str) -> list[str]:
+    """Paths of the links in an HTML page that stay on the same host and port, fragments dropped."""
+    parser = _Links()
+    try:
+        parser.feed(html)
+    except Exception:  # a broken page still yields the links found before the break
+        pass
+    origin = urlsplit(base_url)
+    out = []
+    for link in parser.links:
+        target = urlsplit(urljoin(base_url, link))
+        if target.scheme == "http" and target.netloc == origin.netloc:
+            path = target.path or "/"
+            out.append(path + (f"?{target.query}" if target.query else ""))
+    return out
+
+
+def http_probes(plan: ProbePlan, host: str, ports: list[int], alive: Callable[[], bool]) -> list[ProbeResult]:
+    results: list[ProbeResult] = []
+    for port in ports:
+        reason = wait_for_port(host, port, time.monotonic() + plan.port_wait, alive)
+        if reason is not None:
+            results.append(ProbeResult("http", f"http://{host}:{port}/", False, detail=reason))
+            continue
+        queue = [(p, 0) for p in dict.fromkeys(("/",) + plan.http_paths)]
+        seen = {p for p, _ in queue}
+        while queue:
+            path, depth = queue.pop(0)
+            result, body, ctype = http_get(host, port, path, plan.request_timeout)
+            results.append(result)
+            if plan.crawl and depth < plan.crawl_max_depth and "html" in ctype and len(seen) < plan.crawl_max_pages:
+                for link in same_origin_links(result.target, body.decode("utf-8", "replace")):
+                    if link not in seen and len(seen) < plan.crawl_max_pages:
+                        seen.add(link)
+                        queue.append((link, depth + 1))
+    return results
+
+
+def host_probe(command: str, host: str, port: int | None, timeout: float) -> ProbeResult:
+    """Run `command` through /bin/sh on this host, told where the container is."""
+    env = dict(os.environ, SLIM_TARGET_HOST=host, SLIM_TARGET_PORT=str(port or ""))
+    start = time.monotonic()
+    try:
+        proc = subprocess.run(["/bin/sh", "-c", command], env=env, capture_output=True, timeout=timeout)
+        out = (proc.stdout + proc.stderr)[-200:].decode("utf-8", "replace")
+        return ProbeResult("host", command, True, proc.returncode, hashlib.sha256(proc.stdout).hexdigest(),
+                           len(proc.stdout), out, time.monotonic() - start)
+    except subprocess.TimeoutExpired:
+        return ProbeResult("host", command, False, detail=f"timed out after {timeout:.0f}s",
+                           seconds=time.monotonic() - start)

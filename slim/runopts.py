@@ -1,0 +1,69 @@
+"""The command-line options shared by every command that runs an image (trace, build), and their parsing."""
+
+from __future__ import annotations
+
+import shlex
+from typing import Callable
+
+import click
+
+from slim.probes import ProbePlan, parse_continue_after
+from tracers.base import RunOptions
+
+_OPTIONS = [
+    click.option("--http-probe/--no-http-probe", "http_probe", default=None,
+                 help="GET / and each --http-probe-path on each exposed TCP port. Default: on when ports are exposed."),
+    click.option("--http-probe-path", "http_paths", multiple=True, metavar="PATH", help="Also GET PATH (repeatable)."),
+    click.option("--http-probe-port", "http_ports", multiple=True, type=int, metavar="PORT",
+                 help="Probe PORT instead of the exposed ports (repeatable)."),
+    click.option("--http-probe-crawl", "crawl", is_flag=True,
+                 help="Follow same-origin links from HTML pages (depth 2, at most 20 pages)."),
+    click.option("--exec", "execs", multiple=True, metavar="CMD",
+                 help="Run CMD inside the container once it is up (repeatable; split like a shell, run without one)."),
+    click.option("--probe-cmd", "host_cmds", multiple=True, metavar="CMD",
+                 help="Run CMD on this host through /bin/sh, with SLIM_TARGET_HOST and SLIM_TARGET_PORT set (repeatable)."),
+    click.option("--continue-after", "continue_after", metavar="exit|probe|timeout:SECONDS|signal",
+                 help="When to stop the app: when it exits (batch jobs), after the probes (servers), after a time, "
+                      "or on Enter/Ctrl-C. Default: probe when there is something to probe, else exit."),
+    click.option("--port-wait", type=float, default=60.0, show_default=True, help="Longest wait for a port to open (s)."),
+    click.option("--exit-timeout", type=float, default=600.0, show_default=True,
+                 help="Longest wait for an app to exit by itself (s)."),
+    click.option("--env", "env", multiple=True, metavar="K=V", help="Set an environment variable (repeatable)."),
+    click.option("--user", help="Run as this user (like docker run --user)."),
+    click.option("--workdir", help="Run in this directory."),
+    click.option("--entrypoint", help="Override the entrypoint (split like a shell); drops the image's Cmd."),
+    click.option("--cmd", help="Override the command (split like a shell)."),
+    click.option("--mount", "mounts", multiple=True, metavar="SRC:DST[:ro]",
+                 help="Mount a host path or volume (repeatable). Not baked into the result."),
+]
+
+
+def run_options(fn: Callable) -> Callable:
+    for option in reversed(_OPTIONS):
+        fn = option(fn)
+    return fn
+
+
+def build_run_options(image: str, kw: dict) -> RunOptions:
+    """RunOptions from the parsed click options; consumes the keys it knows."""
+    for key in ("env",):
+        for item in kw.get(key) or ():
+            if "=" not in item:
+                raise click.BadParameter(f"{item!r}: expected K=V", param_hint="--env")
+    plan = ProbePlan(http=kw.pop("http_probe"), http_paths=tuple(kw.pop("http_paths")),
+                     http_ports=tuple(kw.pop("http_ports")), crawl=kw.pop("crawl"), execs=tuple(kw.pop("execs")),
+                     host_cmds=tuple(kw.pop("host_cmds")), port_wait=kw.pop("port_wait"))
+    continue_after = kw.pop("continue_after")
+    entrypoint, cmd = kw.pop("entrypoint"), kw.pop("cmd")
+    return RunOptions(
+        image=image,
+        entrypoint=tuple(shlex.split(entrypoint)) if entrypoint is not None else None,
+        cmd=tuple(shlex.split(cmd)) if cmd is not None else None,
+        env=tuple(kw.pop("env")),
+        user=kw.pop("user"),
+        workdir=kw.pop("workdir"),
+        mounts=tuple(kw.pop("mounts")),
+        probes=plan,
+        continue_after=parse_continue_after(continue_after) if continue_after else None,
+        exit_timeout=kw.pop("exit_timeout"),
+    )

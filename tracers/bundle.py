@@ -1,0 +1,129 @@
+"""The tracer bundle: the host's strace and tini-static with the loader and libraries strace needs.
+
+Resolved with slim's own closure code over the host's filesystem, delivered into a Docker volume through the
+API (no host bind mount, so a remote engine works too), named by a hash of its contents and reused while it
+stays the same. Inside the container it runs under its own loader, so it works in images with no libc at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import tarfile
+from dataclasses import dataclass
+
+import docker.errors
+
+from slim.elf.resolver import Resolver
+from slim.errors import EngineError, HostToolMissing
+from slim.hostfs import HostFS
+
+MOUNT = "/slim-tracer"
+STRACE = "/usr/bin/strace"
+TINI = "/usr/bin/tini-static"
+VOLUME_PREFIX = "slim-tracer-bundle-"
+
+
+@dataclass(frozen=True)
+class Bundle:
+    files: tuple[tuple[str, str], ...]  # (name inside the bundle, host file)
+    digest: str
+
+    @property
+    def volume(self) -> str:
+        return VOLUME_PREFIX + self.digest[:16]
+
+    def strace_argv(self) -> list[str]:
+        """How to start strace inside the container: through the bundle's loader, with the bundle's libraries."""
+        return [f"{MOUNT}/ld.so", "--inhibit-cache", "--library-path", f"{MOUNT}/lib", f"{MOUNT}/strace"]
+
+    @property
+    def tini(self) -> str:
+        return f"{MOUNT}/tini"
+
+
+def host_bundle() -> Bundle:
+    for path, package in ((STRACE, "strace"), (TINI, "tini")):
+        if not os.path.isfile(path):
+            raise HostToolMissing(f"{path} is missing: install Debian's {package} package (apt-get install {package})")
+    closure = Resolver(HostFS()).resolve(STRACE)
+    if closure is None or closure.interpreter is None:
+        raise HostToolMissing(f"{STRACE} is not a dynamically linked ELF program slim can bundle")
+    if closure.missing:
+        names = ", ".join(n for n, _ in closure.missing)
+        raise HostToolMissing(f"{STRACE} needs {names}, which this host lacks")
+    files = [("strace", STRACE), ("tini", TINI), ("ld.so", closure.interpreter.real)]
+    files += sorted((f"lib/{obj.name}", obj.real) for obj in closure.objects)
+    sha = hashlib.sha256()
+    for name, path in files:
+        sha.update(name.encode() + b"\0")
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                sha.update(chunk)
+    return Bundle(tuple(files), sha.hexdigest())
+
+
+def _tar(bundle: Bundle) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        lib = tarfile.TarInfo("lib")
+        lib.type, lib.mode = tarfile.DIRTYPE, 0o755
+        tar.addfile(lib)
+        for name, path in bundle.files:
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = os.path.getsize(path), 0o755
+            with open(path, "rb") as fh:
+                tar.addfile(info, fh)
+        done = tarfile.TarInfo(".complete")  # written last: a volume without it was never filled
+        tar.addfile(done, io.BytesIO(b""))
+    return buf.getvalue()
+
+
+def ensure_volume(client, bundle: Bundle, image: str) -> str:
+    """The bundle's volume, filled once and reused. `image` only hosts a never-started helper container."""
+    try:
+        client.volumes.get(bundle.volume)
+        if _complete(client, bundle, image):
+            return bundle.volume
+        client.volumes.get(bundle.volume).remove(force=True)
+    except docker.errors.NotFound:
+        pass
+    client.volumes.create(bundle.volume, labels={"slim.cache": "tracer-bundle"})
+    helper = None
+    try:
+        helper = client.containers.create(image, entrypoint=[f"{MOUNT}/tini"], command=[],
+                                          volumes={bundle.volume: {"bind": MOUNT, "mode": "rw"}})
+        if not helper.put_archive(MOUNT, _tar(bundle)):
+            raise EngineError("could not copy the tracer bundle into its volume")
+    except BaseException:
+        _remove(helper)
+        try:
+            client.volumes.get(bundle.volume).remove(force=True)
+        except docker.errors.APIError:
+            pass
+        raise
+    _remove(helper)
+    return bundle.volume
+
+
+def _complete(client, bundle: Bundle, image: str) -> bool:
+    helper = None
+    try:
+        helper = client.containers.create(image, entrypoint=[f"{MOUNT}/tini"], command=[],
+                                          volumes={bundle.volume: {"bind": MOUNT, "mode": "ro"}})
+        helper.get_archive(f"{MOUNT}/.complete")
+        return True
+    except docker.errors.NotFound:
+        return False
+    finally:
+        _remove(helper)
+
+
+def _remove(container) -> None:
+    if container is not None:
+        try:
+            container.remove(force=True)
+        except docker.errors.APIError:
+            pass
+

@@ -1,0 +1,150 @@
+"""The default tracer: the host's strace, run inside the container from the tracer bundle.
+
+The container runs `tini -g -s -- LOADER --library-path LIB strace -f -y ... -- ENTRYPOINT CMD`: tini is PID 1
+so `docker stop` reaches the app (strace alone would hold the signal back), and forwards it to the whole
+process group. `--exec` probes run under strace too, each into its own output file. Output goes to a
+per-run volume, read back through the API, then removed.
+"""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import time
+import uuid
+
+import docker.errors
+
+from slim.model import Trace
+from tracers import bundle as bundle_mod
+from tracers.base import RunOptions
+from tracers.runner import Hooks, run
+from tracers.strace_parser import ParsedTrace, parse_strace
+
+OUTPUT = "/slim-trace"
+# Data-carrying calls are printed raw: their buffers would bloat the trace and are never needed.
+_RAW = "read,write,pread64,pwrite64,readv,writev,recvfrom,sendto,recvmsg,sendmsg,recvmmsg,sendmmsg"
+# Without the whole syscall profile, only what reveals paths and processes is traced (much cheaper).
+_PATH_SYSCALLS = "%file,%process,getdents,getdents64,fchdir"
+
+
+class StraceHooks(Hooks):
+    use_docker_init = False  # the bundle's tini is the init
+
+    def __init__(self, syscall_profile: bool, seccomp_bpf: bool):
+        self.bundle = bundle_mod.host_bundle()
+        self.output_volume = "slim-trace-" + uuid.uuid4().hex[:12]
+        self.syscall_profile = syscall_profile
+        self.seccomp_bpf = seccomp_bpf
+        self.raw_files: dict[str, str] = {}
+        self._client = None
+
+    def prepare(self, client, image: str) -> None:
+        self._client = client
+        bundle_mod.ensure_volume(client, self.bundle, image)
+        client.volumes.create(self.output_volume, labels={"slim.run": "trace-output"})
+        # The app may run as any user: the output directory must be writable by it.
+        helper = client.containers.create(image, entrypoint=[self.bundle.tini], command=[],
+                                          volumes={self.output_volume: {"bind": OUTPUT, "mode": "rw"}})
+        try:
+            info = tarfile.TarInfo("out")
+            info.type, info.mode = tarfile.DIRTYPE, 0o1777
+            buf = io.BytesIO()
+            with tarfile.open(fileobj=buf, mode="w") as tar:
+                tar.addfile(info)
+            helper.put_archive(OUTPUT, buf.getvalue())
+        finally:
+            helper.remove(force=True)
+
+    def volumes(self) -> dict:
+        return {self.bundle.volume: {"bind": bundle_mod.MOUNT, "mode": "ro"},
+                self.output_volume: {"bind": OUTPUT, "mode": "rw"}}
+
+    def cap_add(self) -> list[str]:
+        # Without it, children that switch user (nginx workers) turn non-dumpable and cannot be traced.
+        return ["SYS_PTRACE"]
+
+    def _strace(self, output: str) -> list[str]:
+        argv = self.bundle.strace_argv() + ["-f", "-qq", "-y", "-s", "256", "-e", f"raw={_RAW}",
+                                            "-o", f"{OUTPUT}/out/{output}"]
+        if not self.syscall_profile:
+            argv += ["-e", f"trace={_PATH_SYSCALLS}"]
+            if self.seccomp_bpf:
+                argv.append("--seccomp-bpf")  # only useful when not every syscall is traced
+        return argv + ["--"]
+
+    def entrypoint(self, argv: list[str]) -> list[str]:
+        return [self.bundle.tini, "-g", "-s", "--"] + self._strace("main.trace") + argv
+
+    def exec_argv(self, argv: list[str], n: int) -> list[str]:
+        return self._strace(f"exec-{n}.trace") + argv
+
+    def collect(self, container) -> None:
+        try:
+            stream, _ = container.get_archive(f"{OUTPUT}/out")
+        except docker.errors.NotFound:
+            return
+        with tarfile.open(fileobj=io.BytesIO(b"".join(stream)), mode="r|") as tar:
+            for member in tar:
+                if member.isfile() and member.name.endswith(".trace"):
+                    data = tar.extractfile(member).read()
+                    self.raw_files[member.name.rsplit("/", 1)[-1]] = data.decode("utf-8", "surrogateescape")
+
+    def cleanup(self, client) -> None:
+        try:
+            client.volumes.get(self.output_volume).remove(force=True)
+        except docker.errors.APIError:
+            pass
+
+
+class StraceTracer:
+    name = "strace"
+
+    def __init__(self, client, syscall_profile: bool = True, seccomp_bpf: bool = True):
+        self.client = client
+        self.syscall_profile = syscall_profile
+        self.seccomp_bpf = seccomp_bpf
+
+    def trace(self, options: RunOptions) -> Trace:
+        hooks = StraceHooks(self.syscall_profile, self.seccomp_bpf)
+        result = run(self.client, options, hooks)
+        start = time.monotonic()
+        workdir = options.workdir or (self.client.api.inspect_image(options.image).get("Config") or {}).get("WorkingDir") or "/"
+        ignore = (bundle_mod.MOUNT, OUTPUT)
+        parsed = [parse_strace(io.StringIO(text), workdir, ignore) for _, text in sorted(hooks.raw_files.items())]
+        merged = merge(parsed)
+        result.seconds["parse"] = time.monotonic() - start
+        warnings = list(result.warnings) + merged.warnings[:20]
+        if "main.trace" not in hooks.raw_files:
+            warnings.append("strace wrote no trace: the program may not have started")
+        return Trace(
+            accesses=tuple(merged.accesses),
+            processes=tuple(merged.processes),
+            syscalls=tuple(sorted(merged.syscalls.items())),
+            exit_code=result.exit_code,
+            stdout=result.stdout,
+            stderr=result.stderr,
+            probes=tuple(result.probes),
+            seconds=tuple(sorted(result.seconds.items())),
+            warnings=tuple(warnings),
+        )
+
+
+def merge(parts: list[ParsedTrace]) -> ParsedTrace:
+    """One ParsedTrace from several (the main run and each traced --exec)."""
+    from dataclasses import replace
+
+    counts: dict[tuple, int] = {}
+    out = ParsedTrace()
+    for part in parts:
+        for a in part.accesses:
+            key = (a.path, a.kind, a.ok, a.resolved)
+            counts[key] = counts.get(key, 0) + a.count
+        out.processes.extend(part.processes)
+        for name, n in part.syscalls.items():
+            out.syscalls[name] = out.syscalls.get(name, 0) + n
+        out.warnings.extend(part.warnings)
+    from slim.model import FileAccess
+
+    out.accesses = [FileAccess(p, k, ok, r, n) for (p, k, ok, r), n in sorted(counts.items())]
+    return out

@@ -105,6 +105,7 @@ class FileAccess:
     ok: bool  # False: the call failed (a lookup of a missing file, say)
     resolved: str = ""  # the path the kernel opened (strace -y), when the call reveals it
     count: int = 1
+    pids: tuple[int, ...] = ()  # the processes that made it
 
 
 @dataclass(frozen=True)

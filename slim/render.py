@@ -62,8 +62,8 @@ def trace_json(image: str, trace: Trace) -> dict:
         "exit_code": trace.exit_code,
         "files": files_by_kind(trace),
         "failed_lookups": sorted({a.path for a in trace.accesses if not a.ok}),
-        "accesses": [{"path": a.path, "kind": a.kind, "ok": a.ok, "resolved": a.resolved, "count": a.count}
-                     for a in trace.accesses],
+        "accesses": [{"path": a.path, "kind": a.kind, "ok": a.ok, "resolved": a.resolved, "count": a.count,
+                      "pids": list(a.pids)} for a in trace.accesses],
         "processes": [{"pid": p.pid, "ppid": p.ppid, "argv": list(p.argv), "exe": p.exe} for p in trace.processes],
         "syscalls": dict(trace.syscalls),
         "probes": [probe_json(p) for p in trace.probes],

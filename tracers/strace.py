@@ -15,7 +15,7 @@ import uuid
 
 import docker.errors
 
-from slim.model import Trace
+from slim.model import FileAccess, Trace
 from tracers import bundle as bundle_mod
 from tracers.base import RunOptions
 from tracers.runner import Hooks, run
@@ -132,19 +132,18 @@ class StraceTracer:
 
 def merge(parts: list[ParsedTrace]) -> ParsedTrace:
     """One ParsedTrace from several (the main run and each traced --exec)."""
-    from dataclasses import replace
-
     counts: dict[tuple, int] = {}
+    pids: dict[tuple, set[int]] = {}
     out = ParsedTrace()
     for part in parts:
         for a in part.accesses:
             key = (a.path, a.kind, a.ok, a.resolved)
             counts[key] = counts.get(key, 0) + a.count
+            pids.setdefault(key, set()).update(a.pids)
         out.processes.extend(part.processes)
         for name, n in part.syscalls.items():
             out.syscalls[name] = out.syscalls.get(name, 0) + n
         out.warnings.extend(part.warnings)
-    from slim.model import FileAccess
-
-    out.accesses = [FileAccess(p, k, ok, r, n) for (p, k, ok, r), n in sorted(counts.items())]
+    out.accesses = [FileAccess(p, k, ok, r, n, tuple(sorted(pids[(p, k, ok, r)])))
+                    for (p, k, ok, r), n in sorted(counts.items())]
     return out

@@ -75,6 +75,7 @@ class _State:
         self.pending: dict[int, str] = {}
         self.counts: Counter[str] = Counter()
         self.accesses: Counter[tuple[str, str, bool, str]] = Counter()
+        self.access_pids: dict[tuple[str, str, bool, str], set[int]] = {}
         self.order: list[int] = []
         self.threads: set[int] = set()
         self.warnings: list[str] = []
@@ -115,10 +116,12 @@ class _State:
         self.counts[name] += 1
         self.handle(pid, name, args, ret)
 
-    def add(self, path: str, kind: str, ok: bool, resolved: str = "") -> None:
+    def add(self, pid: int, path: str, kind: str, ok: bool, resolved: str = "") -> None:
         if not path or any(path == p or path.startswith(p + "/") for p in self.ignore):
             return
-        self.accesses[(normalize(path), kind, ok, normalize(resolved) if resolved else "")] += 1
+        key = (normalize(path), kind, ok, normalize(resolved) if resolved else "")
+        self.accesses[key] += 1
+        self.access_pids.setdefault(key, set()).add(pid)
 
     def absolute(self, pid: int, path: str, dirfd: str | None) -> str:
         if path.startswith("/"):
@@ -147,26 +150,26 @@ class _State:
                 return
             flags = args[fi] if fi is not None and fi < len(args) else "O_WRONLY|O_CREAT"
             kind = CREATE if "O_CREAT" in flags else WRITE if ("O_WRONLY" in flags or "O_RDWR" in flags) else READ
-            self.add(self.absolute(pid, path, _arg(args, di)), kind, ok, note or "")
+            self.add(pid, self.absolute(pid, path, _arg(args, di)), kind, ok, note or "")
             return
         if name in _TWO_PATH_CALLS:
             p1, d1, p2, d2 = _TWO_PATH_CALLS[name]
             old, new = _string_arg(args, p1), _string_arg(args, p2)
             if old is not None:
-                self.add(self.absolute(pid, old, _arg(args, d1)), DELETE if name.startswith("rename") else READ, ok)
+                self.add(pid, self.absolute(pid, old, _arg(args, d1)), DELETE if name.startswith("rename") else READ, ok)
             if new is not None:
-                self.add(self.absolute(pid, new, _arg(args, d2)), CREATE, ok)
+                self.add(pid, self.absolute(pid, new, _arg(args, d2)), CREATE, ok)
             return
         if name in ("getdents", "getdents64"):
             target = _annotation(_arg(args, 0) or "")
             if target:
-                self.add(target, LISTDIR, ok)
+                self.add(pid, target, LISTDIR, ok)
             return
         if name == "fchdir":
             target = _annotation(_arg(args, 0) or "")
             if target and ok:
                 proc.cwd = target
-                self.add(target, CHDIR, ok)
+                self.add(pid, target, CHDIR, ok)
             return
         spec = _PATH_CALLS.get(name)
         if spec is None:
@@ -185,10 +188,11 @@ class _State:
                 proc.exe = resolved or full
         elif kind == CHDIR and ok:
             proc.cwd = normalize(full)
-        self.add(full, kind, ok, resolved)
+        self.add(pid, full, kind, ok, resolved)
 
     def result(self) -> ParsedTrace:
-        accesses = [FileAccess(path=p, kind=k, ok=ok, resolved=r, count=n)
+        accesses = [FileAccess(path=p, kind=k, ok=ok, resolved=r, count=n,
+                               pids=tuple(sorted(self.access_pids[(p, k, ok, r)])))
                     for (p, k, ok, r), n in sorted(self.accesses.items())]
         processes = [ProcessInfo(p.pid, p.ppid, p.argv, p.exe)
                      for p in (self.procs[i] for i in self.order if i not in self.threads)]

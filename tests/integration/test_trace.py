@@ -1,0 +1,127 @@
+"""slim trace against real images: what it sees, that probes ran, that failures are results, that nothing is left."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from click.testing import CliRunner
+
+from slim.cli import main
+from slim.model import EXEC, READ, STAT
+
+HERE = os.path.dirname(__file__)
+
+
+def trace(*args: str) -> dict:
+    result = CliRunner().invoke(main, ["-q", "trace", "--json", *args])
+    assert result.exit_code == 0, result.output + result.stderr
+    return json.loads(result.stdout)
+
+
+def kinds_of(doc: dict, path: str) -> set[str]:
+    return {a["kind"] for a in doc["accesses"] if a["path"] == path and a["ok"]}
+
+
+def test_python_web_app_as_non_root_user(build_sample, no_leftovers):
+    doc = trace(build_sample("python-web"), "--http-probe-path", "/api/notes", "--exec", "id -u")
+    http = [p for p in doc["probes"] if p["kind"] == "http"]
+    assert [(p["target"].split(":8080")[1], p["status"]) for p in http] == [("/", 200), ("/api/notes", 200)]
+    assert {"exec"} <= kinds_of(doc, "/usr/bin/python3")
+    # imported modules Python only looked at (their .pyc was read instead): keeping them is what keeps import working
+    assert kinds_of(doc, "/usr/lib/python3.11/sqlite3/__init__.py") == {STAT}
+    assert READ in kinds_of(doc, "/srv/app/notes/store.py")
+    assert any("libsqlite3.so" in p for p in doc["files"]["read"])
+    exec_probe = next(p for p in doc["probes"] if p["kind"] == "exec")
+    assert exec_probe["status"] == 0 and exec_probe["detail"].strip() == "10001"  # the image's USER
+    assert EXEC in kinds_of(doc, "/usr/bin/id")  # --exec commands are traced too
+    assert not any(a["path"].startswith("/slim-trace") for a in doc["accesses"])
+
+
+def test_nginx_workers_switch_user_and_are_traced(build_sample, no_leftovers):
+    doc = trace(build_sample("nginx-static"), "--http-probe-crawl")
+    master = next(p for p in doc["processes"] if p["ppid"] is None)
+    workers = {p["pid"] for p in doc["processes"] if p["ppid"] == master["pid"]}
+    assert len(workers) == 2  # worker_processes auto on 2 cores
+    pages = {a["path"]: set(a["pids"]) for a in doc["accesses"] if a["path"].startswith("/var/www/site/") and a["kind"] == READ}
+    assert set(pages) == {"/var/www/site/index.html", "/var/www/site/about.html", "/var/www/site/css/site.css"}
+    assert all(pids <= workers for pids in pages.values())  # served by the workers, after they became www-data
+    assert {p["status"] for p in doc["probes"]} == {200}
+    assert len(doc["probes"]) == 3  # /, and what the crawl found: /css/site.css, /about.html
+
+
+def test_shell_batch_job_tools_and_their_libraries(build_sample, no_leftovers):
+    doc = trace(build_sample("batch-job"))
+    assert doc["exit_code"] == 0 and "== digest" in doc["stdout"] and doc["probes"] == []
+    for tool in ("/app/run.sh", "/usr/bin/gawk", "/usr/bin/jq", "/usr/bin/bzip2", "/usr/bin/sort", "/usr/bin/sha256sum"):
+        assert EXEC in kinds_of(doc, tool), tool
+    assert any(p.endswith("/libjq.so.1") for p in doc["files"]["read"])
+    assert any(p.endswith("/libonig.so.5") for p in doc["files"]["read"])  # jq's own dependency
+    argvs = [p["argv"] for p in doc["processes"]]
+    assert ["/app/run.sh", "/data/input.csv"] in argvs
+
+
+@pytest.fixture(scope="module")
+def busybox_scratch(engine, build_sample):
+    build_sample("busybox-httpd")
+    tag = "slim-test/busybox-scratch:1"
+    subprocess.run(["docker", "build", "-q", "-t", tag, os.path.join(HERE, "images", "busybox-scratch")],
+                   check=True, stdout=subprocess.DEVNULL)
+    yield tag
+    subprocess.run(["docker", "rmi", "-f", tag], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def test_static_binary_in_an_image_without_libc(busybox_scratch, no_leftovers):
+    doc = trace(busybox_scratch)
+    assert doc["exit_code"] == 0 and "static hello" in doc["stdout"] and "busybox" in doc["stdout"]
+    assert EXEC in kinds_of(doc, "/bin/busybox")
+    assert {"/bin"} <= set(doc["files"].get("listdir", []))
+
+
+def test_failures_are_results(build_sample, no_leftovers):
+    doc = trace(build_sample("batch-job"), "--entrypoint", "/bin/sh -c 'echo partial; exit 3'")
+    assert doc["exit_code"] == 3 and doc["stdout"].strip() == "partial"
+    doc = trace(build_sample("python-web"), "--cmd", "python3 -c 'import sys; sys.exit(5)'", "--port-wait", "20")
+    assert doc["exit_code"] == 5
+    assert [p["ok"] for p in doc["probes"]] == [False]
+    assert "exited before the port opened" in doc["probes"][0]["detail"]
+
+
+def test_image_without_entrypoint_or_cmd_is_a_clear_error(engine, busybox_scratch, scratch_tags, no_leftovers):
+    tag = "slim-test/no-cmd:1"
+    scratch_tags.append(tag)
+    subprocess.run(["docker", "build", "-q", "-t", tag, "-"], input=b"FROM slim-test/busybox-scratch:1\nENTRYPOINT []\nCMD []\n",
+                   check=True, stdout=subprocess.DEVNULL)
+    result = CliRunner().invoke(main, ["-q", "trace", tag])
+    assert result.exit_code == 7 and "neither Entrypoint nor Cmd" in result.stderr
+
+
+def test_ctrl_c_removes_everything(build_sample, engine):
+    image = build_sample("python-web")
+    before = ({c.id for c in engine.containers.list(all=True)}, {v.name for v in engine.volumes.list()})
+    proc = subprocess.Popen([sys.executable, "-m", "slim.cli", "-q", "trace", image, "--continue-after", "timeout:60"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not engine.containers.list(filters={"label": "slim.run"}):
+        time.sleep(0.2)
+    assert engine.containers.list(filters={"label": "slim.run"}), "the traced container never started"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    after = ({c.id for c in engine.containers.list(all=True)}, {v.name for v in engine.volumes.list()})
+    assert after[0] == before[0]
+    assert {v for v in after[1] - before[1] if not v.startswith("slim-tracer-bundle-")} == set()
+
+
+def test_missing_host_strace_names_the_package(monkeypatch):
+    from slim.errors import HostToolMissing
+    from tracers import bundle
+
+    monkeypatch.setattr(bundle, "STRACE", "/nonexistent/strace")
+    with pytest.raises(HostToolMissing, match="apt-get install strace"):
+        bundle.host_bundle()

@@ -1,0 +1,53 @@
+"""The strace parser on a recorded trace of the Python sample and on a fixture of the awkward cases."""
+
+import os
+
+from slim.model import CHDIR, CREATE, DELETE, EXEC, LISTDIR, READ, READLINK, STAT
+from tracers.strace_parser import parse_strace
+
+FIXTURES = os.path.join(os.path.dirname(__file__), "..", "fixtures", "strace")
+IGNORE = ("/slim-tracer", "/slim-trace")
+
+
+def parse(name, cwd="/"):
+    with open(os.path.join(FIXTURES, name), encoding="utf-8", errors="surrogateescape") as fh:
+        return parse_strace(fh, cwd, IGNORE)
+
+
+def has(trace, path, kind, ok=True, resolved=None):
+    return any(a.path == path and a.kind == kind and a.ok == ok and (resolved is None or a.resolved == resolved)
+               for a in trace.accesses)
+
+
+def test_recorded_python_app_trace():
+    t = parse("python-web.trace", "/srv/app")
+    assert has(t, "/usr/bin/python3", EXEC)
+    # modules Python only stat-ed: removing them would break import
+    assert has(t, "/usr/lib/python3.11/sqlite3/__init__.py", STAT)
+    assert has(t, "/usr/lib/python3.11/sqlite3/__init__.so", STAT, ok=False)
+    assert has(t, "/lib/x86_64-linux-gnu/libsqlite3.so.0", READ, resolved="/usr/lib/x86_64-linux-gnu/libsqlite3.so.0.8.6")
+    assert has(t, "/srv/app/notes/store.py", READ)
+    assert [p.argv for p in t.processes] == [("python3", "/srv/app/server.py")]  # the server thread is no process
+    assert t.syscalls["openat"] > 50 and "accept4" in t.syscalls
+    assert not t.warnings
+
+
+def test_edge_cases():
+    t = parse("edge-cases.trace", "/data")
+    assert has(t, "/srv/data/input.csv", READ)  # relative to the cwd after chdir
+    assert has(t, "/srv/data", CHDIR)
+    assert has(t, "/srv/data/rel/file.txt", READ, ok=False)  # open() without a dirfd: the tracked cwd
+    assert has(t, '/usr/share/locale/a"quote\\back slashé.mo', READ, ok=False)  # escapes and octal UTF-8
+    assert has(t, "/usr/lib/x86_64-linux-gnu/libz.so.1", READ, resolved="/usr/lib/x86_64-linux-gnu/libz.so.1.2.13")
+    assert has(t, "/bin/sh", STAT)
+    assert has(t, "/usr/lib/python3.11/json", LISTDIR)
+    assert has(t, "/proc/self/exe", READLINK)
+    assert has(t, "/srv/app/notes/store.py", READ)  # relative to a directory fd
+    assert has(t, "/tmp/out.txt", CREATE) and has(t, "/tmp/out.txt", DELETE) and has(t, "/tmp/final.txt", CREATE)
+    assert has(t, "/proc/self/exe", EXEC, resolved="/app/run.sh")  # what the process was running
+    assert not any(a.path.startswith("/slim-tracer") for a in t.accesses)  # the bundle never shows
+    procs = {p.pid: p for p in t.processes}
+    assert procs[101].ppid == 100 and procs[101].argv == ("gawk", "-F,", '{print "x\\ty"}')
+    assert procs[100].argv == ("bash", "-c", "true")
+    assert 103 not in procs  # a thread
+    assert t.syscalls["openat"] == 7 and t.syscalls["wait4"] == 1 and t.syscalls["exit_group"] == 1

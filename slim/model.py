@@ -33,11 +33,12 @@ class Entry:
     xattrs: tuple[tuple[str, str], ...] = ()  # PAX "SCHILY.xattr.*" records, e.g. security.capability
     blob: str | None = None  # host path of the layer's pack file (in slim's work directory) holding the bytes
     blob_offset: int = 0  # where the bytes start in that pack file; `size` of them
+    inode: int = 0  # which stored file, within the pack: hardlinks share it (offsets do not tell: empty files)
 
     @property
     def content_key(self) -> tuple[str, int] | None:
-        """Identifies the stored bytes: paths sharing a key are one hardlink group (one inode)."""
-        return (self.blob, self.blob_offset) if self.blob is not None else None
+        """Identifies the stored file: paths sharing a key are one hardlink group (one inode)."""
+        return (self.blob, self.inode) if self.blob is not None else None
 
     @property
     def is_dir(self) -> bool:

@@ -102,7 +102,7 @@ def _apply(tree: _Tree, entry: Entry, where: str) -> None:
             return
         # One blob shared by several paths is how a flattened hardlink group is recorded.
         entry = dataclasses.replace(entry, kind=FILE, size=target.size, blob=target.blob,
-                                    blob_offset=target.blob_offset, linkname="")
+                                    blob_offset=target.blob_offset, inode=target.inode, linkname="")
     if path != entry.path:
         entry = dataclasses.replace(entry, path=path)
     tree.put(entry)  # device nodes and fifos too: recorded as entries, never created on the host

@@ -186,5 +186,6 @@ def _add_member(tar: tarfile.TarFile, member: tarfile.TarInfo, layer: UnpackedLa
             xattrs=tuple(sorted((k, v) for k, v in member.pax_headers.items() if k.startswith("SCHILY.xattr."))),
             blob=blob,
             blob_offset=offset,
+            inode=len(layer.entries),
         )
     )

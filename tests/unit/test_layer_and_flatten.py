@@ -108,3 +108,16 @@ def test_corrupt_gzip_is_a_clear_error(ws):
 def test_zstd_layers_are_refused_with_a_reason(ws):
     with pytest.raises(ImageFormatError, match="zstd"):
         unpack(ws, b"\x28\xb5\x2f\xfd" + b"\0" * 100)
+
+
+def test_empty_files_are_not_mistaken_for_hardlinks_of_their_neighbours(ws, tmp_path):
+    from slim.image.assemble import write_layer
+
+    lay = unpack(ws, layer(("a-empty", "file", b""), ("b-data", "file", b"payload"), ("c-empty", "file", b"")))
+    root = flatten([lay])
+    keys = {root.lstat(p).content_key for p in ("/a-empty", "/b-data", "/c-empty")}
+    assert len(keys) == 3
+    out = tmp_path / "layer.tar"
+    write_layer(root, ["/a-empty", "/b-data", "/c-empty"], str(out))
+    back = flatten([unpack(ws, out.read_bytes(), "back")])
+    assert back.read_bytes("/b-data") == b"payload" and back.lstat("/b-data").size == 7

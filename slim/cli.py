@@ -158,6 +158,71 @@ def trace(ctx: click.Context, image: str, syscall_profile: bool, seccomp_bpf: bo
         print_trace(image, result)
 
 
+@main.command()
+@click.argument("image")
+@click.option("-t", "--tag", "tags", multiple=True, help="Tag for the result (repeatable). Default: NAME:TAG-slim.")
+@click.option("-o", "--output", default="docker", show_default=True,
+              help="docker (load into the engine), docker-archive:FILE, or oci:DIR.")
+@click.option("--report", "report_file", type=click.Path(dir_okay=False), help="Write the JSON report here.")
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON report on stdout instead of the summary.")
+@click.option("--verify/--no-verify", default=True, show_default=True,
+              help="Run the same probes against the slim image and compare.")
+@click.option("--keep-failed", is_flag=True, help="Keep the output tag even when verification fails.")
+@click.option("--include-path", "include_paths", multiple=True, metavar="PATH",
+              help="Keep PATH (a file, or a directory with everything below it) and its closure (repeatable).")
+@click.option("--include-bin", "include_bins", multiple=True, metavar="PATH",
+              help="Keep the binary PATH and what it needs (repeatable).")
+@click.option("--exclude-pattern", "exclude_patterns", multiple=True, metavar="GLOB",
+              help="Never keep paths matching GLOB, even traced ones ('*' crosses '/'; repeatable).")
+@click.option("--include-shell", is_flag=True, help="Keep /bin/sh and what it needs.")
+@click.option("--lang-completion", type=click.Choice(["full", "package", "off"]), default="full", show_default=True,
+              help="full: an interpreter that ran keeps its whole standard library, and every language package "
+                   "with a kept file keeps all of its code; package: only the latter; off: only what was traced.")
+@click.option("--syscall-profile/--no-syscall-profile", default=True, show_default=True,
+              help="Trace every syscall, or only those revealing files and processes (faster).")
+@click.option("--seccomp-bpf/--no-seccomp-bpf", default=True, show_default=True,
+              help="With --no-syscall-profile: strace filters in the kernel (setuid programs do not elevate).")
+@run_options
+@click.pass_context
+def build(ctx: click.Context, image: str, tags, output, report_file, as_json, verify, keep_failed, include_paths,
+          include_bins, exclude_patterns, include_shell, lang_completion, syscall_profile, seccomp_bpf, **kw) -> None:
+    """Make a minimal FROM-scratch image of IMAGE that still works, and prove it.
+
+    Runs IMAGE under strace while probing it (HTTP on exposed ports by default, plus --exec, --probe-cmd),
+    keeps what it touched plus what that needs (libraries, interpreters, symlinks, language packages,
+    essentials such as accounts, /tmp, os-release and a trimmed package database), writes a one-layer image
+    with the original configuration, runs the same probes against it and compares. The original image is
+    never modified. Exit code 8 when the slim image does not behave the same.
+    """
+    from slim.build import BuildOptions, build as run_build
+    from slim.plan import PlanOptions
+
+    ref = parse_reference(image)
+    opts = BuildOptions(
+        run=build_run_options(ref.location, kw),
+        plan=PlanOptions(tuple(include_paths), tuple(include_bins), tuple(exclude_patterns), include_shell,
+                         lang_completion),
+        output=parse_output(output),
+        tags=tuple(tags) or (default_tag(ref.name, "slim"),),
+        verify=verify, keep_failed=keep_failed, syscall_profile=syscall_profile, seccomp_bpf=seccomp_bpf)
+    ws, phases, engine = _run(ctx)
+    with ws:
+        report = run_build(ref, opts, ws, engine, phases)
+    if report_file:
+        with open(report_file, "w") as fh:
+            json.dump(report, fh, indent=2)
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+    else:
+        from slim.report import print_build
+
+        print_build(report)
+    if report["verification"]["passed"] is False:
+        kept = " (kept: --keep-failed)" if keep_failed else "; the output was removed"
+        click.echo(f"slim: error: the slim image does not behave like the original{kept}", err=True)
+        ctx.exit(8)
+
+
 def default_tag(name: str, suffix: str) -> str:
     """"web:1.2" -> "web:1.2-slim"; the suffix goes on the tag so the repository name stays the user's."""
     repo, _, tag = name.rpartition(":") if ":" in name.rsplit("/", 1)[-1] else (name, "", "latest")

@@ -48,15 +48,28 @@ class ClosureBuilder:
         self.closure = Closure()
         self._expanded: set[str] = set()
 
-    def add(self, path: str, reason: Reason = Reason(INPUT)) -> None:
+    def add(self, path: str, reason: Reason = Reason(INPUT), scripts: bool = True) -> None:
+        """Keep `path` and its closure. scripts=False: a `#!` line of `path` itself is not followed (a Python
+        module kept so it can be imported is never executed, whatever its first line says)."""
         work = [(path, reason, True)]
+        first = True
         while work:
             path, reason, expand = work.pop()
             real = self._keep_chain(path, reason)
+            exempt, first = first and not scripts, False
             if real is None or not expand or real in self._expanded:
                 continue
+            if exempt and self._is_script(real):
+                continue  # not marked expanded: should it also be run, its interpreter is followed then
             self._expanded.add(real)
             work.extend(self._dependencies(real))
+
+    def _is_script(self, real: str) -> bool:
+        entry = self.rootfs.lstat(real)
+        if entry is None or not entry.is_file:
+            return False
+        with self.rootfs.open(real) as fh:
+            return fh.read(2) == b"#!"
 
     def _keep(self, path: str, reason: Reason) -> None:
         self.closure.keep.setdefault(path, set()).add(reason)

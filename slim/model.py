@@ -129,10 +129,16 @@ class ProbeResult:
     body_bytes: int = 0
     detail: str = ""  # error text or a short excerpt of the output
     seconds: float = 0.0
+    static: bool = False  # an HTTP response with ETag or Last-Modified: a file, whose body must not change
 
     @property
-    def signature(self) -> tuple:
-        return (self.kind, self.target, self.ok, self.status)
+    def key(self) -> str:
+        """What identifies the probe across runs: the container's address differs, port and path do not."""
+        if self.kind == "http" and self.target.startswith("http://"):
+            rest = self.target[len("http://"):]
+            hostport, _, path = rest.partition("/")
+            return f"http :{hostport.rpartition(':')[2]}/{path}"
+        return f"{self.kind} {self.target}"
 
 
 @dataclass(frozen=True)
@@ -148,6 +154,8 @@ class Trace:
     probes: tuple[ProbeResult, ...] = ()
     seconds: tuple[tuple[str, float], ...] = ()  # phase -> wall time
     warnings: tuple[str, ...] = ()
+    uids: tuple[int, ...] = ()  # users the processes switched to (setuid and kin)
+    gids: tuple[int, ...] = ()
 
     def paths(self, ok_only: bool = True) -> set[str]:
         """Every requested and resolved path of the accesses (successful ones unless ok_only is False)."""

@@ -90,8 +90,9 @@ def http_get(host: str, port: int, path: str, timeout: float) -> tuple[ProbeResu
         resp = conn.getresponse()
         body = resp.read(MAX_BODY)
         ctype = resp.getheader("Content-Type", "") or ""
+        static = bool(resp.getheader("ETag") or resp.getheader("Last-Modified"))
         result = ProbeResult("http", url, True, resp.status, hashlib.sha256(body).hexdigest(), len(body),
-                             body[:120].decode("utf-8", "replace"), time.monotonic() - start)
+                             body[:120].decode("utf-8", "replace"), time.monotonic() - start, static)
         return result, body, ctype
     except (OSError, http.client.HTTPException) as exc:
         return ProbeResult("http", url, False, None, detail=f"{type(exc).__name__}: {exc}",

@@ -66,6 +66,8 @@ def trace_json(image: str, trace: Trace) -> dict:
                       "pids": list(a.pids)} for a in trace.accesses],
         "processes": [{"pid": p.pid, "ppid": p.ppid, "argv": list(p.argv), "exe": p.exe} for p in trace.processes],
         "syscalls": dict(trace.syscalls),
+        "uids": list(trace.uids),
+        "gids": list(trace.gids),
         "probes": [probe_json(p) for p in trace.probes],
         "stdout": trace.stdout,
         "stderr": trace.stderr,

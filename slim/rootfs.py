@@ -62,6 +62,10 @@ class RootFS:
             self._children = {k: sorted(v) for k, v in children.items()}
         return self._children.get(normalize(path), [])
 
+    def derive(self, changes: dict[str, Entry]) -> "RootFS":
+        """A new view with `changes` laid over this one (this one is left as it is)."""
+        return RootFS({**self._entries, **changes}, self.warnings)
+
     # --- symlink-aware look-ups, confined to the root -----------------------------------------
     def resolve(self, path: str, follow_last: bool = True) -> Resolution:
         """Resolve `path` like the kernel would inside a chroot at this root.

@@ -47,14 +47,20 @@ class RunResult:
     warnings: list[str] = field(default_factory=list)
 
 
+def effective_mode(options: RunOptions, config: dict) -> ContinueAfter:
+    """--continue-after as given, else "probe" when there is something to probe, else "exit" (a batch job)."""
+    ports = list(options.probes.http_ports) or exposed_tcp_ports(config)
+    probing = (options.probes.wants_http(ports) and ports) or options.probes.execs or options.probes.host_cmds
+    return options.continue_after or ContinueAfter("probe" if probing else "exit")
+
+
 def run(client, options: RunOptions, hooks: Hooks | None = None) -> RunResult:
     hooks = hooks or Hooks()
     config = _image_config(client, options.image)
     argv = command_of(config, options)
     ports = list(options.probes.http_ports) or exposed_tcp_ports(config)
     wants_http = options.probes.wants_http(ports)
-    mode = options.continue_after or ContinueAfter(
-        "probe" if (wants_http and ports) or options.probes.execs or options.probes.host_cmds else "exit")
+    mode = effective_mode(options, config)
     result = RunResult(argv)
     container = None
     started = time.monotonic()

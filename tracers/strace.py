@@ -25,7 +25,8 @@ OUTPUT = "/slim-trace"
 # Data-carrying calls are printed raw: their buffers would bloat the trace and are never needed.
 _RAW = "read,write,pread64,pwrite64,readv,writev,recvfrom,sendto,recvmsg,sendmsg,recvmmsg,sendmmsg"
 # Without the whole syscall profile, only what reveals paths and processes is traced (much cheaper).
-_PATH_SYSCALLS = "%file,%process,getdents,getdents64,fchdir"
+_PATH_SYSCALLS = ("%file,%process,getdents,getdents64,fchdir,setuid,setgid,setreuid,setregid,setresuid,setresgid,"
+                  "setfsuid,setfsgid,setgroups")
 
 
 class StraceHooks(Hooks):
@@ -127,6 +128,8 @@ class StraceTracer:
             probes=tuple(result.probes),
             seconds=tuple(sorted(result.seconds.items())),
             warnings=tuple(warnings),
+            uids=tuple(sorted(merged.uids)),
+            gids=tuple(sorted(merged.gids)),
         )
 
 
@@ -144,6 +147,8 @@ def merge(parts: list[ParsedTrace]) -> ParsedTrace:
         for name, n in part.syscalls.items():
             out.syscalls[name] = out.syscalls.get(name, 0) + n
         out.warnings.extend(part.warnings)
+        out.uids |= part.uids
+        out.gids |= part.gids
     out.accesses = [FileAccess(p, k, ok, r, n, tuple(sorted(pids[(p, k, ok, r)])))
                     for (p, k, ok, r), n in sorted(counts.items())]
     return out

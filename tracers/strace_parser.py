@@ -39,6 +39,9 @@ _OPEN_CALLS = {"open": (0, None, 1), "openat": (1, 0, 2), "openat2": (1, 0, 2), 
 _TWO_PATH_CALLS = {"rename": (0, None, 1, None), "renameat": (1, 0, 3, 2), "renameat2": (1, 0, 3, 2),
                    "link": (0, None, 1, None), "linkat": (1, 0, 3, 2)}
 _FORKS = {"clone", "clone3", "fork", "vfork"}
+# identity changes: which users and groups the processes become (for a reduced /etc/passwd and /etc/group)
+_UID_CALLS = {"setuid", "setreuid", "setresuid", "setfsuid", "setuid32", "setreuid32", "setresuid32"}
+_GID_CALLS = {"setgid", "setregid", "setresgid", "setfsgid", "setgid32", "setregid32", "setresgid32", "setgroups"}
 
 
 @dataclass
@@ -56,6 +59,8 @@ class ParsedTrace:
     processes: list[ProcessInfo] = field(default_factory=list)
     syscalls: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    uids: set[int] = field(default_factory=set)
+    gids: set[int] = field(default_factory=set)
 
 
 def parse_strace(lines: Iterable[str], cwd: str = "/", ignore_prefixes: tuple[str, ...] = ()) -> ParsedTrace:
@@ -78,6 +83,8 @@ class _State:
         self.access_pids: dict[tuple[str, str, bool, str], set[int]] = {}
         self.order: list[int] = []
         self.threads: set[int] = set()
+        self.uids: set[int] = set()
+        self.gids: set[int] = set()
         self.warnings: list[str] = []
 
     def proc(self, pid: int) -> _Proc:
@@ -143,6 +150,13 @@ class _State:
                 if any("CLONE_THREAD" in a for a in args):
                     self.threads.add(child.pid)  # a thread of `pid`, not a process of its own
             return
+        if name in _UID_CALLS or name in _GID_CALLS:
+            if ok:
+                ids = {int(x) for a in args for x in re.findall(r"(?<![\w-])\d+", a)}
+                if name == "setgroups" and args:
+                    ids = {int(x) for x in re.findall(r"\d+", args[-1])}
+                (self.uids if name in _UID_CALLS else self.gids).update(i for i in ids if i < 0xFFFFFFFF)
+            return
         if name in _OPEN_CALLS:
             pi, di, fi = _OPEN_CALLS[name]
             path = _string_arg(args, pi)
@@ -196,7 +210,8 @@ class _State:
                     for (p, k, ok, r), n in sorted(self.accesses.items())]
         processes = [ProcessInfo(p.pid, p.ppid, p.argv, p.exe)
                      for p in (self.procs[i] for i in self.order if i not in self.threads)]
-        return ParsedTrace(accesses, processes, dict(sorted(self.counts.items())), self.warnings)
+        return ParsedTrace(accesses, processes, dict(sorted(self.counts.items())), self.warnings,
+                           self.uids, self.gids)
 
 
 # --- lexical helpers ---------------------------------------------------------------------------

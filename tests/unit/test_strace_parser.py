@@ -51,3 +51,8 @@ def test_edge_cases():
     assert procs[100].argv == ("bash", "-c", "true")
     assert 103 not in procs  # a thread
     assert t.syscalls["openat"] == 7 and t.syscalls["wait4"] == 1 and t.syscalls["exit_group"] == 1
+
+
+def test_identity_switches_are_recorded():
+    t = parse("edge-cases.trace", "/data")
+    assert t.uids == {33} and t.gids == {33}  # the failed setresuid changed nothing

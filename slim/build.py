@@ -1,0 +1,132 @@
+"""`slim build`: trace -> plan -> assemble -> write -> verify -> report, for one image in the Docker engine."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+
+from slim.errors import UsageError
+from slim.image.assemble import assemble
+from slim.image.overlay import overlay
+from slim.image.reference import DAEMON, Reference
+from slim.image.sink import Output, write_image
+from slim.image.source import read_image
+from slim.inspect import content_bytes
+from slim.model import DIR
+from slim.pkgdb.catalog import read_catalog
+from slim.plan import PlanOptions, plan
+from slim.progress import Phases
+from slim.report import Measured, Verification, build_report
+from slim.verify import differences
+from slim.workspace import Workspace
+from tracers.base import RunOptions, command_of
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    run: RunOptions
+    plan: PlanOptions
+    output: Output
+    tags: tuple[str, ...]
+    verify: bool = True
+    keep_failed: bool = False
+    syscall_profile: bool = True
+    seccomp_bpf: bool = True
+
+
+def build(ref: Reference, opts: BuildOptions, ws: Workspace, engine, phases: Phases) -> dict:
+    if ref.transport != DAEMON:
+        raise UsageError(f"{ref.text}: slim build runs the image in Docker; load it first (docker load -i FILE)")
+    from slim.image import daemon
+    from tracers.runner import effective_mode, run
+
+    client = engine()
+    original = daemon.inspect_image(client, ref.location)
+    created: list[str] = []
+    try:
+        image, rootfs, trace = _trace_and_read(ref, opts, ws, engine, phases, client)
+        config = image.run_config
+        argv = command_of(config, opts.run)
+        with phases.phase("plan", "deciding what to keep"):
+            catalog = read_catalog(rootfs)
+            keep = plan(rootfs, config, trace, catalog, opts.plan, argv)
+            newroot = overlay(rootfs, keep.generated, keep.modes, ws.path("generated.pack"))
+        with phases.phase("assemble", f"assembling {len(keep.paths())} paths into one layer"):
+            assembled = assemble(newroot, keep.paths(), image.config, ref.location, image.image_id, ws)
+        target = ", ".join(opts.tags) if opts.output.kind == "docker" else f"{opts.output.kind}:{opts.output.path}"
+        with phases.phase("write", f"writing {target}"):
+            write_image(assembled, opts.output, list(opts.tags), ws, engine)
+            created += list(opts.tags) if opts.output.kind == "docker" else []
+            in_engine = opts.tags[0] if opts.output.kind == "docker" else None
+            if in_engine is None and opts.verify:
+                in_engine = f"slim-verify/{uuid.uuid4().hex[:12]}:latest"
+                write_image(assembled, Output("docker"), [in_engine], ws, engine)
+                created.append(in_engine)
+        verification = Verification(ran=False)
+        if opts.verify:
+            with phases.phase("verify", "verifying the slim image with the same probes"):
+                batch = effective_mode(opts.run, config).mode == "exit"
+                result = run(client, dataclasses.replace(opts.run, image=in_engine))
+                diffs = differences(trace.exit_code, trace.stdout, trace.probes, result.exit_code, result.stdout,
+                                    result.probes, batch)
+                verification = Verification(True, not diffs, diffs, result.exit_code, result.probes)
+        slim_docker = daemon.inspect_image(client, in_engine).get("Size") if in_engine else None
+        before = Measured(original.get("Size"), sum(l.size_bytes for l in image.layers), content_bytes(rootfs),
+                          sum(1 for e in rootfs.walk() if e.kind != DIR))
+        after = Measured(slim_docker, assembled.layer_size, assembled.files_bytes, assembled.file_count)
+        phases.seconds.setdefault("total", sum(phases.seconds.values()))
+        report = build_report(
+            image=ref.location, image_id=assembled.image_id,
+            output={"kind": opts.output.kind, "path": opts.output.path, "tags": list(opts.tags),
+                    "layer_digest": assembled.layer_digest},
+            before=before, after=after, keep=keep, rootfs=newroot, trace=trace, verification=verification,
+            lang_level=opts.plan.lang_completion, package_kind=catalog.kind, seconds=dict(phases.seconds),
+            warnings=list(trace.warnings) + keep.warnings + rootfs.warnings[:20])
+    except BaseException:
+        _remove(client, created)
+        raise
+    # the temporary verification tag always goes; the output goes too when it failed verification
+    _remove(client, [t for t in created if t.startswith("slim-verify/")])
+    if verification.passed is False and not opts.keep_failed:
+        _remove(client, [t for t in created if not t.startswith("slim-verify/")])
+    return report
+
+
+def _trace_and_read(ref, opts: BuildOptions, ws, engine, phases: Phases, client):
+    """The traced run and the reading of the image are independent: do them at the same time."""
+    from tracers.strace import StraceTracer
+
+    box: dict = {}
+
+    def read() -> None:
+        start = time.monotonic()
+        try:
+            image = read_image(ref, ws, engine)
+            box["image"], box["rootfs"] = image, image.rootfs()
+        except BaseException as exc:  # handed to the main thread, which raises it
+            box["error"] = exc
+        box["seconds"] = time.monotonic() - start
+
+    reader = threading.Thread(target=read, name="slim-read", daemon=True)
+    reader.start()
+    tracer = StraceTracer(client, syscall_profile=opts.syscall_profile, seccomp_bpf=opts.seccomp_bpf)
+    with phases.phase("trace", f"tracing {ref.location} while probing it (and reading its layers)"):
+        trace = tracer.trace(opts.run)
+        reader.join()
+    phases.seconds["read"] = box.get("seconds", 0.0)
+    if "error" in box:
+        raise box["error"]
+    return box["image"], box["rootfs"], trace
+
+
+def _remove(client, tags: list[str]) -> None:
+    from slim.image import daemon
+
+    for tag in tags:
+        try:
+            daemon.remove_image(client, tag)
+        except Exception:  # cleanup must not hide the error being raised
+            pass

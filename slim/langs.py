@@ -1,0 +1,161 @@
+"""Language-aware completion: so code the probes never reached still imports in the minimized image.
+
+Python: the interpreter's whole standard library (no test suites, idle, tkinter, ensurepip), and every
+package directory (one holding __init__.py) that keeps any file, with its *.dist-info/*.egg-info. Node: the
+package directory of every module that keeps any file, and the packages it depends on (package.json).
+Pure: a RootFS and a set of kept paths in, paths to add out.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import re
+
+FULL, PACKAGE, OFF = "full", "package", "off"
+LEVELS = (FULL, PACKAGE, OFF)
+_PY_EXE = re.compile(r"^/usr(?:/local)?/bin/python(\d\.\d+)$")
+_STDLIB_SKIP = {"test", "tests", "idlelib", "tkinter", "turtledemo", "ensurepip", "lib2to3", "site-packages",
+                "dist-packages", "__pycache__", "pydoc_data", "unittest/test"}
+_SITE_DIRS = ("site-packages", "dist-packages")
+
+
+def completion(rootfs, kept: set[str], level: str) -> dict[str, str]:
+    """path -> why, for what the level adds on top of `kept`."""
+    if level == OFF:
+        return {}
+    out: dict[str, str] = {}
+    if level == FULL:
+        for version in python_versions(kept):
+            for prefix in ("/usr/lib", "/usr/local/lib"):
+                _walk(rootfs, f"{prefix}/python{version}", out, f"python{version} standard library",
+                      lambda p: p.endswith((".py", ".so")), skip=_STDLIB_SKIP)
+    _python_packages(rootfs, kept, out)
+    _node_packages(rootfs, kept, out)
+    return out
+
+
+def python_versions(kept: set[str]) -> set[str]:
+    out = set()
+    for path in kept:
+        m = _PY_EXE.match(path)
+        if m:
+            out.add(m.group(1))
+    return out
+
+
+def _walk(rootfs, top: str, out: dict[str, str], why: str, want, skip=frozenset()) -> None:
+    real = rootfs.realpath(top)
+    if real is None or not rootfs.stat(real).is_dir:
+        return
+    stack = [real]
+    while stack:
+        directory = stack.pop()
+        for name in rootfs.listdir(directory):
+            path = f"{directory}/{name}"
+            rel = path[len(real) + 1:]
+            if name in skip or rel in skip:
+                continue
+            entry = rootfs.lstat(path)
+            if entry.is_dir:
+                stack.append(path)
+            elif want(path):
+                out.setdefault(path, why)
+
+
+def _python_packages(rootfs, kept: set[str], out: dict[str, str]) -> None:
+    tops: set[str] = set()
+    for path in kept:
+        directory = posixpath.dirname(path)
+        top = None
+        while directory not in ("/", "") and rootfs.is_file(f"{directory}/__init__.py"):
+            top = directory
+            directory = posixpath.dirname(directory)
+        if top:
+            tops.add(top)
+    for top in sorted(tops):
+        name = posixpath.basename(top)
+        _walk(rootfs, top, out, f"python package {name}", lambda p: p.endswith((".py", ".so")), {"__pycache__"})
+        site = posixpath.dirname(top)
+        if posixpath.basename(site) in _SITE_DIRS:
+            for meta in _dist_info_for(rootfs, site, name):
+                _walk(rootfs, meta, out, f"metadata of python package {name}", lambda p: True)
+
+
+def _dist_info_for(rootfs, site: str, package: str) -> list[str]:
+    found = []
+    for entry in rootfs.listdir(site):
+        if not entry.endswith((".dist-info", ".egg-info")):
+            continue
+        meta = f"{site}/{entry}"
+        for listing in ("top_level.txt", "RECORD"):
+            if rootfs.is_file(f"{meta}/{listing}"):
+                with rootfs.open(f"{meta}/{listing}") as fh:
+                    text = fh.read(1 << 20).decode("utf-8", "replace")
+                if any(line.split("/", 1)[0].split(",", 1)[0] == package for line in text.splitlines()):
+                    found.append(meta)
+                    break
+    return found
+
+
+def _node_package_dir(path: str) -> str | None:
+    parts = path.split("/")
+    for i in range(len(parts) - 1, -1, -1):
+        if parts[i] == "node_modules" and i + 1 < len(parts) - 1:
+            end = i + 3 if parts[i + 1].startswith("@") else i + 2
+            return "/".join(parts[:end])
+    return None
+
+
+def _node_packages(rootfs, kept: set[str], out: dict[str, str]) -> None:
+    queue = sorted({d for d in (_node_package_dir(p) for p in kept) if d})
+    # the app's own package.json (nearest above a kept script outside node_modules) names its dependencies
+    for app in sorted({_nearest_package_json(rootfs, p) for p in kept
+                       if p.endswith((".js", ".mjs", ".cjs")) and "/node_modules/" not in p} - {None}):
+        out.setdefault(f"{app}/package.json", "node application manifest")
+        queue.extend(d for d in (_resolve_node_module(rootfs, app, n) for n in _node_dependencies(rootfs, app)) if d)
+    seen: set[str] = set()
+    while queue:
+        pkg = queue.pop()
+        if pkg in seen or rootfs.stat(pkg) is None:
+            continue
+        seen.add(pkg)
+        name = pkg.split("node_modules/", 1)[-1]
+        _walk(rootfs, pkg, out, f"node package {name}", lambda p: True, {"node_modules"})
+        for dep in _node_dependencies(rootfs, pkg):
+            found = _resolve_node_module(rootfs, pkg, dep)
+            if found:
+                queue.append(found)
+
+
+def _node_dependencies(rootfs, pkg: str) -> list[str]:
+    if not rootfs.is_file(f"{pkg}/package.json"):
+        return []
+    try:
+        with rootfs.open(f"{pkg}/package.json") as fh:
+            doc = json.loads(fh.read(1 << 20))
+    except ValueError:
+        return []
+    deps = doc.get("dependencies") if isinstance(doc, dict) else None
+    return sorted(deps) if isinstance(deps, dict) else []
+
+
+def _resolve_node_module(rootfs, start: str, name: str) -> str | None:
+    """Node's lookup: node_modules/NAME in this directory, then in each parent."""
+    directory = start
+    while True:
+        candidate = f"{directory}/node_modules/{name}" if directory != "/" else f"/node_modules/{name}"
+        if rootfs.stat(candidate) is not None:
+            return candidate
+        if directory in ("/", ""):
+            return None
+        directory = posixpath.dirname(directory)
+
+
+def _nearest_package_json(rootfs, path: str) -> str | None:
+    directory = posixpath.dirname(path)
+    while directory not in ("/", ""):
+        if rootfs.is_file(f"{directory}/package.json"):
+            return directory
+        directory = posixpath.dirname(directory)
+    return None

@@ -1,0 +1,83 @@
+"""Alpine's package database, /lib/apk/db/installed: one block per package of "X:value" lines.
+
+P: name, V: version; files are F: (a directory) followed by R: (a file in it) lines, each R: followed by its
+own attribute lines (a:, M:, Z:). Pruning keeps a block's header and only the F:/R: groups of kept files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+INSTALLED = "/lib/apk/db/installed"
+
+
+@dataclass(frozen=True)
+class ApkPackage:
+    name: str
+    version: str
+    header: tuple[str, ...]  # every line before the first F:
+    dirs: tuple[tuple[str, tuple[str, ...], tuple[tuple[str, tuple[str, ...]], ...]], ...]
+    # (directory, its own attribute lines, ((file name, its attribute lines), ...))
+
+    @property
+    def files(self) -> list[str]:
+        return ["/" + (d + "/" if d else "") + name for d, _, files in self.dirs for name, _ in files]
+
+
+@dataclass
+class ParsedApk:
+    packages: list[ApkPackage] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def parse_installed(stream: BinaryIO) -> ParsedApk:
+    out = ParsedApk()
+    text = stream.read().decode("utf-8", "surrogateescape")
+    for block in text.split("\n\n"):
+        lines = [line for line in block.splitlines() if line]
+        if not lines:
+            continue
+        if any(len(line) < 2 or line[1] != ":" for line in lines):
+            out.warnings.append(f"{INSTALLED}: skipped a malformed block starting {lines[0][:40]!r}")
+            continue
+        header: list[str] = []
+        dirs: list[list] = []
+        for line in lines:
+            key, value = line[0], line[2:]
+            if key == "F":
+                dirs.append([value, [], []])
+            elif key == "R" and dirs:
+                dirs[-1][2].append([value, []])
+            elif dirs and dirs[-1][2] and key in "aMZ":
+                dirs[-1][2][-1][1].append(line)
+            elif dirs and key in "aMZ":
+                dirs[-1][1].append(line)
+            else:
+                header.append(line)
+        name = next((line[2:] for line in header if line.startswith("P:")), "")
+        if not name:
+            out.warnings.append(f"{INSTALLED}: skipped a block without P:")
+            continue
+        version = next((line[2:] for line in header if line.startswith("V:")), "")
+        out.packages.append(ApkPackage(name, version, tuple(header), tuple(
+            (d, tuple(attrs), tuple((f, tuple(a)) for f, a in files)) for d, attrs, files in dirs)))
+    return out
+
+
+def format_installed(packages: list[ApkPackage], keep_file) -> bytes:
+    """The database holding `packages`, each listing only the files `keep_file(path)` accepts."""
+    blocks = []
+    for pkg in packages:
+        lines = list(pkg.header)
+        for directory, attrs, files in pkg.dirs:
+            kept = [(f, a) for f, a in files if keep_file("/" + (directory + "/" if directory else "") + f)]
+            if not kept:
+                continue
+            lines.append("F:" + directory)
+            lines.extend(attrs)
+            for name, file_attrs in kept:
+                lines.append("R:" + name)
+                lines.extend(file_attrs)
+        blocks.append("\n".join(lines) + "\n")
+    return ("\n".join(blocks) + "\n").encode("utf-8", "surrogateescape")

@@ -1,0 +1,125 @@
+"""Which packages an image holds, which files each owns, and the trimmed database for a minimized image.
+
+A package counts as kept when any file it owns (regular file or symlink, through the image's symlinks, e.g.
+merged /usr) is kept. The trimmed database lists only kept packages, so scanners see exactly what is inside.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from slim.pkgdb import apk, dpkg
+
+DB_PATHS = ("/var/lib/dpkg", "/lib/apk/db")  # replaced wholesale by the trimmed database
+
+
+@dataclass(frozen=True)
+class Package:
+    name: str
+    version: str
+    files: tuple[str, ...]  # absolute paths as the database lists them (directories excluded later)
+
+
+@dataclass
+class Catalog:
+    kind: str | None  # "dpkg", "apk" or None (no database)
+    packages: list[Package] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    _dpkg: dict[str, tuple[dpkg.Stanza, list[tuple[str, str]]]] = field(default_factory=dict, repr=False)
+    _apk: dict[str, apk.ApkPackage] = field(default_factory=dict, repr=False)
+
+    def kept(self, rootfs, kept_paths: set[str]) -> list[Package]:
+        """Packages with at least one owned non-directory path kept (compared as real files inside the root)."""
+        real_kept = {rootfs.realpath(p) or p for p in kept_paths}
+        out = []
+        for pkg in self.packages:
+            for path in pkg.files:
+                entry = rootfs.stat(path)
+                if entry is None or entry.is_dir:
+                    continue  # directories, and links to them ("/bin" under merged /usr), are shared by all
+                if path in kept_paths or (rootfs.realpath(path) or path) in real_kept:
+                    out.append(pkg)
+                    break
+        return out
+
+    def trimmed(self, rootfs, kept: list[Package], kept_paths: set[str]) -> dict[str, bytes]:
+        """path -> bytes of the trimmed database files."""
+        real_kept = {rootfs.realpath(p) or p for p in kept_paths}
+
+        def is_kept(path: str) -> bool:
+            return path in kept_paths or (rootfs.realpath(path) or path) in real_kept
+
+        files: dict[str, bytes] = {}
+        if self.kind == "dpkg":
+            # distroless keeps one stanza per package under status.d/, and its md5sums beside it
+            for pkg in kept:
+                stanza, sums = self._dpkg[pkg.name]
+                files[f"{dpkg.STATUS_D}/{pkg.name}"] = stanza.text.encode("utf-8")
+                kept_sums = [(d, p) for d, p in sums if is_kept(p)]
+                if kept_sums:
+                    files[f"{dpkg.STATUS_D}/{pkg.name}.md5sums"] = dpkg.format_md5sums(kept_sums)
+        elif self.kind == "apk":
+            files[apk.INSTALLED] = apk.format_installed([self._apk[p.name] for p in kept], is_kept)
+        return files
+
+
+def read_catalog(rootfs) -> Catalog:
+    if rootfs.is_file(apk.INSTALLED):
+        return _read_apk(rootfs)
+    if rootfs.is_file(dpkg.STATUS) or rootfs.stat(dpkg.STATUS_D) is not None:
+        return _read_dpkg(rootfs)
+    return Catalog(None)
+
+
+def _read_apk(rootfs) -> Catalog:
+    with rootfs.open(apk.INSTALLED) as fh:
+        parsed = apk.parse_installed(fh)
+    cat = Catalog("apk", warnings=parsed.warnings)
+    for p in parsed.packages:
+        cat.packages.append(Package(p.name, p.version, tuple(p.files)))
+        cat._apk[p.name] = p
+    return cat
+
+
+def _read_dpkg(rootfs) -> Catalog:
+    cat = Catalog("dpkg")
+    stanzas: list[tuple[dpkg.Stanza, str]] = []
+    if rootfs.is_file(dpkg.STATUS):
+        with rootfs.open(dpkg.STATUS) as fh:
+            parsed = dpkg.parse_stanzas(fh)
+        cat.warnings += parsed.warnings
+        stanzas += [(s, "") for s in parsed.stanzas]
+    status_d = rootfs.realpath(dpkg.STATUS_D)
+    for name in rootfs.listdir(status_d) if status_d else []:
+        if name.endswith(".md5sums") or not rootfs.is_file(f"{status_d}/{name}"):
+            continue
+        with rootfs.open(f"{status_d}/{name}") as fh:
+            parsed = dpkg.parse_stanzas(fh, f"{dpkg.STATUS_D}/{name}")
+        cat.warnings += parsed.warnings
+        stanzas += [(s, f"{status_d}/{name}") for s in parsed.stanzas]
+    for stanza, source in stanzas:
+        if not stanza.installed:
+            continue
+        arch = stanza.fields.get("Architecture", "")
+        listed = _first_file(rootfs, [f"{dpkg.INFO}/{stanza.name}:{arch}.list", f"{dpkg.INFO}/{stanza.name}.list"],
+                             dpkg.parse_file_list) or []
+        sums = _first_file(rootfs, [f"{dpkg.INFO}/{stanza.name}:{arch}.md5sums", f"{dpkg.INFO}/{stanza.name}.md5sums",
+                                    f"{source}.md5sums" if source else ""], dpkg.parse_md5sums) or []
+        # distroless images have no .list files: their md5sums name the files
+        owned = tuple(dict.fromkeys(listed + [p for _, p in sums]))
+        cat.packages.append(Package(stanza.name, stanza.fields.get("Version", ""), owned))
+        cat._dpkg[stanza.name] = (stanza, sums)
+    return cat
+
+
+def _first_file(rootfs, paths: list[str], parse):
+    for path in paths:
+        if path and rootfs.is_file(path):
+            with rootfs.open(path) as fh:
+                return parse(fh)
+    return None
+
+
+def is_db_path(path: str) -> bool:
+    return any(path == p or path.startswith(p + "/") for p in DB_PATHS)
+

@@ -1,0 +1,42 @@
+"""Compare a run of the minimized image with the traced run of the original. Pure: two results in, differences out.
+
+Batch jobs (the run ended by itself): exit code and stdout must be identical. Servers: every probe must get
+the same answer (HTTP status, and the same body for static responses; exit codes of --exec and --probe-cmd).
+"""
+
+from __future__ import annotations
+
+from slim.model import ProbeResult
+
+
+def differences(original_exit: int | None, original_stdout: str, original_probes: tuple[ProbeResult, ...] | list,
+                slim_exit: int | None, slim_stdout: str, slim_probes, batch: bool) -> list[str]:
+    out: list[str] = []
+    if batch:
+        if original_exit != slim_exit:
+            out.append(f"exit code: original {original_exit}, slim {slim_exit}")
+        if original_stdout != slim_stdout:
+            out.append(f"stdout differs: original {_excerpt(original_stdout)}, slim {_excerpt(slim_stdout)}")
+    before = {p.key: p for p in original_probes}
+    after = {p.key: p for p in slim_probes}
+    for key in sorted(set(before) | set(after)):
+        a, b = before.get(key), after.get(key)
+        if a is None or b is None:
+            out.append(f"{key}: {'only the slim image' if a is None else 'only the original'} was probed")
+            continue
+        if (a.ok, a.status) != (b.ok, b.status):
+            out.append(f"{key}: original {_answer(a)}, slim {_answer(b)}")
+        elif a.kind == "http" and a.static and a.body_sha256 != b.body_sha256:
+            out.append(f"{key}: static body differs ({a.body_bytes} bytes before, {b.body_bytes} after)")
+    return out
+
+
+def _answer(p: ProbeResult) -> str:
+    if not p.ok:
+        return f"failed ({p.detail})"
+    return f"status {p.status}" if p.kind == "http" else f"exit code {p.status}"
+
+
+def _excerpt(text: str) -> str:
+    text = text.strip()
+    return repr(text if len(text) <= 80 else text[:77] + "...")

@@ -85,9 +85,12 @@ class _Planner:
 
     def seed(self, path: str, category: str, detail: str) -> None:
         """Keep `path` (when the image has it) for `category`, and everything its closure needs."""
-        if self.rootfs.lstat(path) is None and self.rootfs.stat(path) is None:
+        # A path reached through a linked directory ("/bin/x" under merged /usr) is no entry of its own:
+        # the reason goes to the real file, and the closure keeps the links on the way.
+        record = path if self.rootfs.lstat(path) is not None else self.rootfs.realpath(path)
+        if record is None:
             return
-        self.out.reasons.setdefault(path, []).append((category, detail))
+        self.out.reasons.setdefault(record, []).append((category, detail))
         self.builder.add(path, Reason(INPUT, category), scripts=category != LANGUAGE)
 
     def collect_closure(self) -> None:
@@ -133,8 +136,24 @@ def _traced(p: _Planner) -> None:
         if not access.ok:
             continue
         for path in (access.path, access.resolved):
-            if path and not _skip_traced(path):
-                p.seed(path, TRACED, access.kind)
+            if not path or _skip_traced(path):
+                continue
+            if p.rootfs.lstat(path) is None and p.rootfs.stat(path) is None:
+                # made at run time (a pid file, nginx's temp dirs): the app needs the directory to make it in
+                parent = _nearest_existing_dir(p.rootfs, path)
+                if parent:
+                    p.seed(parent, TRACED, f"directory of {path}, made at run time")
+                continue
+            p.seed(path, TRACED, access.kind)
+
+
+def _nearest_existing_dir(rootfs, path: str) -> str | None:
+    while path not in ("/", ""):
+        path = posixpath.dirname(path)
+        entry = rootfs.stat(path)
+        if entry is not None:
+            return path if entry.is_dir and path != "/" else None
+    return None
 
 
 def _entrypoint_and_includes(p: _Planner) -> None:

@@ -27,6 +27,8 @@ PACKAGE_MANAGERS = {"apt", "apt-get", "apt-cache", "aptitude", "dpkg", "dpkg-deb
 _BIN_DIRS = ("/bin", "/sbin", "/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin")
 _PSEUDO = ("/proc", "/sys", "/dev")
 _TLS_LIBS = ("libssl.so", "libgnutls.so", "libnss3.so", "libmbedtls.so", "libwolfssl.so")
+_DISTRO_MARKERS = ("/etc/os-release", "/usr/lib/os-release", "/etc/debian_version", "/etc/alpine-release",
+                   "/etc/redhat-release", "/etc/lsb-release")
 _CA_FILES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/ssl/cert.pem", "/etc/pki/tls/certs/ca-bundle.crt")
 
 
@@ -188,8 +190,8 @@ def _include_tree(p: _Planner, path: str) -> None:
 
 
 def _essentials(p: _Planner) -> None:
-    p.seed("/etc/os-release", ESSENTIAL, "os-release (scanners read it)")
-    p.seed("/usr/lib/os-release", ESSENTIAL, "os-release (scanners read it)")
+    for marker in _DISTRO_MARKERS:
+        p.seed(marker, ESSENTIAL, "identifies the distribution to scanners")
     p.seed(p.workdir, ESSENTIAL, "WORKDIR")
     for volume in p.config.get("Volumes") or {}:
         p.seed(volume, ESSENTIAL, "VOLUME")

@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 from slim.image.model import Image
-from slim.model import DIR, FILE, ImageInfo
+from slim.model import DIR, ImageInfo
 from slim.osrelease import read_os
 from slim.rootfs import RootFS
 
 
 def content_bytes(rootfs: RootFS) -> int:
     """Bytes of regular files, each hardlink group counted once (as the filesystem stores it)."""
-    seen: set[tuple[str, int]] = set()
-    total = 0
-    for entry in rootfs.walk():
-        if entry.kind == FILE and entry.content_key not in seen:
-            seen.add(entry.content_key)
-            total += entry.size
-    return total
+    return rootfs.bytes_of(e.path for e in rootfs.walk())
 
 
 def inspect_image(image: Image, rootfs: RootFS) -> ImageInfo:

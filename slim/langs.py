@@ -45,22 +45,9 @@ def python_versions(kept: set[str]) -> set[str]:
 
 
 def _walk(rootfs, top: str, out: dict[str, str], why: str, want, skip=frozenset()) -> None:
-    real = rootfs.realpath(top)
-    if real is None or not rootfs.stat(real).is_dir:
-        return
-    stack = [real]
-    while stack:
-        directory = stack.pop()
-        for name in rootfs.listdir(directory):
-            path = f"{directory}/{name}"
-            rel = path[len(real) + 1:]
-            if name in skip or rel in skip:
-                continue
-            entry = rootfs.lstat(path)
-            if entry.is_dir:
-                stack.append(path)
-            elif want(path):
-                out.setdefault(path, why)
+    for path in rootfs.below(top, skip):
+        if not rootfs.lstat(path).is_dir and want(path):
+            out.setdefault(path, why)
 
 
 def _python_packages(rootfs, kept: set[str], out: dict[str, str]) -> None:

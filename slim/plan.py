@@ -175,18 +175,9 @@ def _entrypoint_and_includes(p: _Planner) -> None:
 
 
 def _include_tree(p: _Planner, path: str) -> None:
-    real = p.rootfs.realpath(path)
     p.seed(path, INCLUDE, "--include-path")
-    if real is None or not p.rootfs.stat(real).is_dir:
-        return
-    stack = [real]
-    while stack:
-        directory = stack.pop()
-        for name in p.rootfs.listdir(directory):
-            child = f"{directory}/{name}"
-            p.seed(child, INCLUDE, "--include-path")
-            if p.rootfs.lstat(child).is_dir:
-                stack.append(child)
+    for child in p.rootfs.below(path):
+        p.seed(child, INCLUDE, "--include-path")
 
 
 def _essentials(p: _Planner) -> None:
@@ -222,22 +213,12 @@ def _language(p: _Planner) -> None:
     sizes = {}
     for level in langs.LEVELS:
         added = langs.completion(p.rootfs, base, level)
-        sizes[level] = _bytes(p.rootfs, set(added) - base)
+        sizes[level] = p.rootfs.bytes_of(set(added) - base)
         if level == p.options.lang_completion:
             for path, why in sorted(added.items()):
                 if path not in base:
                     p.seed(path, LANGUAGE, why)
     p.out.language_cost = sizes
-
-
-def _bytes(rootfs, paths) -> int:
-    seen, total = set(), 0
-    for path in paths:
-        entry = rootfs.lstat(path)
-        if entry is not None and entry.kind == FILE and entry.content_key not in seen:
-            seen.add(entry.content_key)
-            total += entry.size
-    return total
 
 
 def _exclude(p: _Planner) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import posixpath
 from dataclasses import dataclass
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Iterable, Iterator
 
 from slim.model import DIR, FILE, SYMLINK, Entry
 
@@ -61,6 +61,35 @@ class RootFS:
                     children.setdefault(posixpath.dirname(p), []).append(posixpath.basename(p))
             self._children = {k: sorted(v) for k, v in children.items()}
         return self._children.get(normalize(path), [])
+
+    def below(self, top: str, skip: frozenset[str] | set[str] = frozenset()) -> Iterator[str]:
+        """Every path under the directory `top` (its real path), not descending into names or top-relative
+        paths listed in `skip`. Nothing when `top` is no directory."""
+        real = self.realpath(top)
+        entry = self.stat(top)
+        if real is None or entry is None or not entry.is_dir:
+            return
+        stack = [real]
+        while stack:
+            directory = stack.pop()
+            for name in self.listdir(directory):
+                path = f"{directory}/{name}" if directory != "/" else f"/{name}"
+                if name in skip or path[len(real) + 1:] in skip:
+                    continue
+                yield path
+                if self.lstat(path).is_dir:
+                    stack.append(path)
+
+    def bytes_of(self, paths: Iterable[str]) -> int:
+        """Bytes of the regular files among `paths`, each stored file (hardlink group) counted once."""
+        seen: set = set()
+        total = 0
+        for path in paths:
+            entry = self.lstat(path)
+            if entry is not None and entry.kind == FILE and entry.content_key not in seen:
+                seen.add(entry.content_key)
+                total += entry.size
+        return total
 
     def derive(self, changes: dict[str, Entry]) -> "RootFS":
         """A new view with `changes` laid over this one (this one is left as it is)."""

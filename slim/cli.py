@@ -9,7 +9,7 @@ import sys
 import click
 
 from slim import __version__, pipeline
-from slim.errors import SlimError
+from slim.errors import SlimError, UsageError
 from slim.image.reference import parse_reference
 from slim.image.sink import parse_output
 from slim.progress import Phases
@@ -225,6 +225,11 @@ def build(ctx: click.Context, image: str, tags, output, report_file, as_json, ve
 
 def default_tag(name: str, suffix: str) -> str:
     """"web:1.2" -> "web:1.2-slim"; the suffix goes on the tag so the repository name stays the user's."""
+    if "@" in name:
+        return f"{name.split('@', 1)[0]}:{suffix}"  # "web@sha256:..." -> "web:slim"
+    bare = name.removeprefix("sha256:").removesuffix(":latest")
+    if len(bare) >= 12 and all(c in "0123456789abcdef" for c in bare):
+        raise UsageError(f"{name} is an image ID: name the result with --tag")
     repo, _, tag = name.rpartition(":") if ":" in name.rsplit("/", 1)[-1] else (name, "", "latest")
     return f"{repo}:{tag}-{suffix}"
 

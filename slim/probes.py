@@ -138,9 +138,14 @@ def http_probes(plan: ProbePlan, host: str, ports: list[int], alive: Callable[[]
             continue
         queue = [(p, 0) for p in dict.fromkeys(("/",) + plan.http_paths)]
         seen = {p for p, _ in queue}
+        deadline = time.monotonic() + plan.port_wait
         while queue:
             path, depth = queue.pop(0)
             result, body, ctype = http_get(host, port, path, plan.request_timeout)
+            # A port can accept before the app answers (a reset, an empty reply): retry within the same wait.
+            while not result.ok and time.monotonic() < deadline and alive():
+                time.sleep(0.2)
+                result, body, ctype = http_get(host, port, path, plan.request_timeout)
             results.append(result)
             if plan.crawl and depth < plan.crawl_max_depth and "html" in ctype and len(seen) < plan.crawl_max_pages:
                 for link in same_origin_links(result.target, body.decode("utf-8", "replace")):

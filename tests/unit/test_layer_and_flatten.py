@@ -121,3 +121,23 @@ def test_empty_files_are_not_mistaken_for_hardlinks_of_their_neighbours(ws, tmp_
     write_layer(root, ["/a-empty", "/b-data", "/c-empty"], str(out))
     back = flatten([unpack(ws, out.read_bytes(), "back")])
     assert back.read_bytes("/b-data") == b"payload" and back.lstat("/b-data").size == 7
+
+
+def test_file_capabilities_survive_flatten_and_write(ws, tmp_path):
+    import tarfile as tf
+
+    from slim.image.assemble import write_layer
+
+    cap = "\x01\x00\x00\x02\x00\x20\x00\x00"  # cap_net_raw+ep, as setcap writes it (PAX stores it as text)
+    buf = io.BytesIO()
+    with tf.open(fileobj=buf, mode="w", format=tf.PAX_FORMAT) as tar:
+        info = tf.TarInfo("usr/bin/ping")
+        info.size, info.mode = 4, 0o755
+        info.pax_headers = {"SCHILY.xattr.security.capability": cap}
+        tar.addfile(info, io.BytesIO(b"ping"))
+    root = flatten([unpack(ws, buf.getvalue())])
+    assert root.lstat("/usr/bin/ping").xattrs == (("SCHILY.xattr.security.capability", cap),)
+    out = tmp_path / "out.tar"
+    write_layer(root, ["/usr/bin/ping"], str(out))
+    with tf.open(out) as tar:
+        assert tar.getmember("usr/bin/ping").pax_headers["SCHILY.xattr.security.capability"] == cap

@@ -32,6 +32,9 @@ def test_outputs_and_default_tags():
         parse_output("s3:bucket")
     assert default_tag("web:1.2", "slim") == "web:1.2-slim"
     assert default_tag("localhost:5000/app", "slim") == "localhost:5000/app:latest-slim"
+    assert default_tag("web@sha256:" + "a" * 64, "slim") == "web:slim"
+    with pytest.raises(UsageError, match="--tag"):
+        default_tag("sha256:" + "b" * 64, "slim")
 
 
 def test_archive_tag_may_hold_a_colon_when_the_file_exists(tmp_path):

@@ -165,3 +165,28 @@ def test_reader_agrees_with_pyelftools_on_every_elf_file(engine, build_sample):
                 disagreements.append(f"{path}: slim {ours} pyelftools {theirs}")
     assert len(files) > 500
     assert not disagreements, "\n".join(disagreements[:20])
+
+
+def test_slim_deps_command_agrees_with_ldd(engine, build_sample):
+    """The command users run: its listed real files equal what ldd maps for nginx, curl and python3."""
+    import json
+
+    from click.testing import CliRunner
+
+    from slim.cli import main
+
+    image = build_sample("many-libs")
+    paths = ["/usr/sbin/nginx", "/usr/bin/curl", "/usr/bin/python3.11"]
+    result = CliRunner().invoke(main, ["-q", "deps", "--json", image, *paths])
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    proc = subprocess.run(["docker", "run", "--rm", "-i", "--entrypoint", "sh", image, "-c", LDD_SCRIPT % "ldd"],
+                          input="\n".join(paths) + "\n", capture_output=True, text=True, timeout=120)
+    with Workspace() as ws:
+        rootfs = read_image(parse_reference(image), ws, lambda: engine).rootfs()
+        from_ldd = {rootfs.realpath(p) for mapped, _ in parse_ldd(proc.stdout).values() for p in mapped}
+        kept_files = {e["path"] for e in doc["paths"] if rootfs.lstat(e["path"]).kind == "file"}
+        libraries = {p for p in kept_files if any(r["kind"] in ("needed-by", "interpreter-of") for r in
+                                                  next(e for e in doc["paths"] if e["path"] == p)["reasons"])}
+    assert from_ldd == libraries
+    assert doc["missing_libraries"] == []

@@ -9,7 +9,7 @@ import sys
 import click
 
 from slim import __version__, pipeline
-from slim.errors import SlimError, UsageError
+from slim.errors import SlimError, UsageError, VerificationFailed
 from slim.image.reference import parse_reference
 from slim.image.sink import parse_output
 from slim.progress import Phases
@@ -219,8 +219,7 @@ def build(ctx: click.Context, image: str, tags, output, report_file, as_json, ve
         print_build(report)
     if report["verification"]["passed"] is False:
         kept = " (kept: --keep-failed)" if keep_failed else "; the output was removed"
-        click.echo(f"slim: error: the slim image does not behave like the original{kept}", err=True)
-        ctx.exit(8)
+        raise VerificationFailed(f"the slim image does not behave like the original{kept}")
 
 
 def default_tag(name: str, suffix: str) -> str:

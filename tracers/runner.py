@@ -39,6 +39,7 @@ class Hooks:
 @dataclass
 class RunResult:
     argv: list[str]
+    workdir: str = "/"  # where the command started
     exit_code: int | None = None
     stdout: str = ""
     stderr: str = ""
@@ -61,7 +62,7 @@ def run(client, options: RunOptions, hooks: Hooks | None = None) -> RunResult:
     ports = list(options.probes.http_ports) or exposed_tcp_ports(config)
     wants_http = options.probes.wants_http(ports)
     mode = effective_mode(options, config)
-    result = RunResult(argv)
+    result = RunResult(argv, options.workdir or config.get("WorkingDir") or "/")
     container = None
     started = time.monotonic()
     try:

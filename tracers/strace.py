@@ -110,9 +110,8 @@ class StraceTracer:
         hooks = StraceHooks(self.syscall_profile, self.seccomp_bpf)
         result = run(self.client, options, hooks)
         start = time.monotonic()
-        workdir = options.workdir or (self.client.api.inspect_image(options.image).get("Config") or {}).get("WorkingDir") or "/"
         ignore = (bundle_mod.MOUNT, OUTPUT)
-        parsed = [parse_strace(io.StringIO(text), workdir, ignore) for _, text in sorted(hooks.raw_files.items())]
+        parsed = [parse_strace(io.StringIO(text), result.workdir, ignore) for _, text in sorted(hooks.raw_files.items())]
         merged = merge(parsed)
         result.seconds["parse"] = time.monotonic() - start
         warnings = list(result.warnings) + merged.warnings[:20]

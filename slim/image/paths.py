@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import posixpath
-
 
 def member_path(name: str) -> str | None:
     """The absolute in-image path of a tar member name, or None when the name is unsafe.
@@ -17,10 +15,6 @@ def member_path(name: str) -> str | None:
     if any(p == ".." for p in parts):
         return None
     return "/" + "/".join(parts)
-
-
-def parent(path: str) -> str:
-    return posixpath.dirname(path) or "/"
 
 
 def ancestors(path: str) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from slim.image.model import Image
 from slim.model import DIR, ImageInfo
 from slim.osrelease import read_os
+from slim.pkgdb.catalog import read_catalog
 from slim.rootfs import RootFS
 
 
@@ -15,6 +16,7 @@ def content_bytes(rootfs: RootFS) -> int:
 
 def inspect_image(image: Image, rootfs: RootFS) -> ImageInfo:
     entries = list(rootfs.walk())
+    catalog = read_catalog(rootfs)
     return ImageInfo(
         reference=image.reference,
         image_id=image.image_id,
@@ -25,7 +27,9 @@ def inspect_image(image: Image, rootfs: RootFS) -> ImageInfo:
         layers=tuple(image.layer_summaries()),
         os=read_os(rootfs),
         config=image.run_config,
-        warnings=tuple(rootfs.warnings),
+        warnings=tuple(rootfs.warnings) + tuple(catalog.warnings),
+        package_db=catalog.kind,
+        packages=len(catalog.packages),
     )
 
 
@@ -44,6 +48,7 @@ def info_json(info: ImageInfo) -> dict:
             for l in info.layers
         ],
         "os": info.os,
+        "packages": {"database": info.package_db, "count": info.packages},
         "config": {k: info.config.get(k) for k in ("Entrypoint", "Cmd", "User", "WorkingDir", "Env", "ExposedPorts")},
         "warnings": list(info.warnings),
     }

@@ -89,6 +89,8 @@ class ImageInfo:
     os: dict[str, str]
     config: dict = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    package_db: str | None = None  # "dpkg", "apk", or None when the image has no package database
+    packages: int = 0
 
 
 # Kinds of file access a trace records.

@@ -24,6 +24,8 @@ def print_inspect(info: ImageInfo, console: Console | None = None) -> None:
     console.print(f"os: {os_name}")
     console.print(f"size: {human_bytes(info.size_bytes)} in layers, {human_bytes(info.content_bytes)} of file content")
     console.print(f"files: {info.file_count} (plus {info.dir_count} directories)")
+    if info.package_db:
+        console.print(f"packages: {info.packages} ({info.package_db})")
     table = Table("#", "layer", "size", "entries", "whiteouts", "created by")
     for n, layer in enumerate(info.layers):
         table.add_row(str(n), layer.digest[7:19], human_bytes(layer.size_bytes), str(layer.entries),

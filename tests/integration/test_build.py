@@ -18,6 +18,11 @@ from tests.integration.conftest import SAMPLES, run_output, sample_spec
 BUILT_SAMPLES = sorted(d for d in os.listdir(SAMPLES)
                        if os.path.isfile(os.path.join(SAMPLES, d, "sample.json")) and sample_spec(d)["kind"] != "test-only")
 NEEDS_SH = {"alpine-script"}  # its entrypoint is a #!/bin/sh script
+PRESENT = {"nginx-static": ["/var/lib/nginx", "/etc/nginx/mime.types", "/var/www/site/about.html"],
+           "python-web": ["/home/app", "/usr/lib/python3.11/decimal.py", "/srv/app/notes/store.py"],
+           "node-server": ["/opt/app/node_modules/greeter/lib/format.js", "/opt/app/package.json"]}
+ABSENT = {"nginx-static": ["/run/nginx.pid", "/var/lib/nginx/body"],  # made by the traced run, not baked in
+          "python-web": ["/usr/lib/python3.11/test", "/usr/lib/python3.11/idlelib"]}
 
 
 def build(*args: str):
@@ -43,6 +48,8 @@ def test_every_sample_slims_verifies_and_keeps_a_true_package_database(name, eng
     with Workspace() as ws:
         rootfs = read_image(parse_reference(out), ws, lambda: engine).rootfs()
         assert rootfs.exists("/bin/sh") == (name in NEEDS_SH)
+        assert [p for p in PRESENT.get(name, []) if not rootfs.exists(p)] == []
+        assert [p for p in ABSENT.get(name, []) if rootfs.exists(p)] == []
         assert not any(rootfs.exists(p) for p in ("/usr/bin/apt-get", "/usr/bin/dpkg", "/sbin/apk"))
         assert rootfs.stat("/tmp").mode == 0o1777
         catalog = read_catalog(rootfs)  # parse the trimmed database back, as a scanner would

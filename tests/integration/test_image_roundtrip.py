@@ -53,6 +53,7 @@ def test_inspect_agrees_across_daemon_archive_and_oci(engine, build_sample, tmp_
     assert from_daemon["file_count"] == from_archive["file_count"] > 1000
     assert from_daemon["image_id"] == from_archive["image_id"] == engine.images.get(original).id
     assert from_daemon["os"]["ID"] == "debian" and len(from_daemon["layers"]) >= 2
+    assert from_daemon["packages"]["database"] == "dpkg" and from_daemon["packages"]["count"] > 100
     layout = tmp_path / "layout"
     slim("squash", f"docker-archive:{saved}", "-t", "py:oci", "-o", f"oci:{layout}")
     from_oci = json.loads(slim("inspect", "--json", f"oci:{layout}:py:oci"))

@@ -125,3 +125,11 @@ def test_missing_host_strace_names_the_package(monkeypatch):
     monkeypatch.setattr(bundle, "STRACE", "/nonexistent/strace")
     with pytest.raises(HostToolMissing, match="apt-get install strace"):
         bundle.host_bundle()
+
+
+def test_mounts_and_env_apply_to_the_traced_run(build_sample, tmp_path, no_leftovers):
+    (tmp_path / "input.txt").write_text("from the host\n")
+    doc = trace(build_sample("batch-job"), "--mount", f"{tmp_path}:/mnt/in:ro", "--env", "GREETING=hi",
+                "--entrypoint", "/bin/sh -c 'cat /mnt/in/input.txt; echo $GREETING'")
+    assert doc["stdout"] == "from the host\nhi\n"
+    assert READ in kinds_of(doc, "/mnt/in/input.txt")

@@ -58,7 +58,9 @@ def build(ref: Reference, opts: BuildOptions, ws: Workspace, engine, phases: Pha
             assembled = assemble(newroot, keep.paths(), image.config, ref.location, image.image_id, ws)
         target = ", ".join(opts.tags) if opts.output.kind == "docker" else f"{opts.output.kind}:{opts.output.path}"
         with phases.phase("write", f"writing {target}"):
+            replaced = daemon.slim_outputs_at(client, list(opts.tags)) if opts.output.kind == "docker" else set()
             write_image(assembled, opts.output, list(opts.tags), ws, engine)
+            daemon.remove_if_untagged(client, replaced - {assembled.image_id})
             created += list(opts.tags) if opts.output.kind == "docker" else []
             in_engine = opts.tags[0] if opts.output.kind == "docker" else None
             if in_engine is None and opts.verify:

@@ -87,3 +87,26 @@ def remove_image(client: docker.DockerClient, ref: str) -> None:
         pass
     except docker.errors.APIError as exc:
         raise EngineError(f"could not remove {ref}: {exc.explanation}") from exc
+
+
+def slim_outputs_at(client: docker.DockerClient, tags: list[str]) -> set[str]:
+    """IDs of the images slim made earlier that these tags name now (about to be replaced)."""
+    ids = set()
+    for tag in tags:
+        try:
+            attrs = client.api.inspect_image(tag)
+        except docker.errors.NotFound:
+            continue
+        if "slim.source.image" in ((attrs.get("Config") or {}).get("Labels") or {}):
+            ids.add(attrs["Id"])
+    return ids
+
+
+def remove_if_untagged(client: docker.DockerClient, image_ids: set[str]) -> None:
+    """Remove images left without any tag (a replaced slim output); keep any still tagged or in use."""
+    for image_id in image_ids:
+        try:
+            if not client.api.inspect_image(image_id).get("RepoTags"):
+                client.api.remove_image(image_id, noprune=False)
+        except docker.errors.APIError:
+            pass  # in use by a container, or already gone: not ours to force

@@ -91,3 +91,15 @@ def test_build_to_archive_verifies_through_a_temporary_tag(build_sample, engine,
     assert result.exit_code == 0, result.stderr
     assert archive.stat().st_size > 0
     assert {t for i in engine.images.list() for t in i.tags} == before  # nothing tagged, nothing left
+
+
+def test_rebuilding_under_the_same_tag_leaves_no_orphan(build_sample, engine, scratch_tags, no_leftovers):
+    image = build_sample("batch-job")
+    tag = "slim-test/rebuilt:1"
+    scratch_tags.append(tag)
+    assert build(image, "-t", tag).exit_code == 0
+    first = engine.images.get(tag).id
+    # a different result under the same tag: the first one must not stay behind untagged
+    assert build(image, "-t", tag, "--exclude-pattern", "/usr/share/zoneinfo/*").exit_code == 0
+    assert engine.images.get(tag).id != first
+    assert first not in {i.id for i in engine.images.list(all=True)}

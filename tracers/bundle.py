@@ -80,50 +80,23 @@ def _tar(bundle: Bundle) -> bytes:
     return buf.getvalue()
 
 
-def ensure_volume(client, bundle: Bundle, image: str) -> str:
-    """The bundle's volume, filled once and reused. `image` only hosts a never-started helper container."""
+def ensure_volume(client, bundle: Bundle) -> None:
+    """The bundle's volume exists (it is filled by `fill`, through a helper container that mounts it)."""
     try:
         client.volumes.get(bundle.volume)
-        if _complete(client, bundle, image):
-            return bundle.volume
-        client.volumes.get(bundle.volume).remove(force=True)
+    except docker.errors.NotFound:
+        client.volumes.create(bundle.volume, labels={"slim.cache": "tracer-bundle"})
+
+
+def fill(helper, bundle: Bundle) -> None:
+    """Copy the bundle into its volume, mounted at MOUNT in the never-started `helper`, unless already there.
+
+    `.complete` is written last, so an interrupted copy is simply done again by the next run.
+    """
+    try:
+        helper.get_archive(f"{MOUNT}/.complete")
+        return
     except docker.errors.NotFound:
         pass
-    client.volumes.create(bundle.volume, labels={"slim.cache": "tracer-bundle"})
-    helper = None
-    try:
-        helper = client.containers.create(image, entrypoint=[f"{MOUNT}/tini"], command=[],
-                                          volumes={bundle.volume: {"bind": MOUNT, "mode": "rw"}})
-        if not helper.put_archive(MOUNT, _tar(bundle)):
-            raise EngineError("could not copy the tracer bundle into its volume")
-    except BaseException:
-        _remove(helper)
-        try:
-            client.volumes.get(bundle.volume).remove(force=True)
-        except docker.errors.APIError:
-            pass
-        raise
-    _remove(helper)
-    return bundle.volume
-
-
-def _complete(client, bundle: Bundle, image: str) -> bool:
-    helper = None
-    try:
-        helper = client.containers.create(image, entrypoint=[f"{MOUNT}/tini"], command=[],
-                                          volumes={bundle.volume: {"bind": MOUNT, "mode": "ro"}})
-        helper.get_archive(f"{MOUNT}/.complete")
-        return True
-    except docker.errors.NotFound:
-        return False
-    finally:
-        _remove(helper)
-
-
-def _remove(container) -> None:
-    if container is not None:
-        try:
-            container.remove(force=True)
-        except docker.errors.APIError:
-            pass
-
+    if not helper.put_archive(MOUNT, _tar(bundle)):
+        raise EngineError("could not copy the tracer bundle into its volume")

@@ -38,16 +38,17 @@ class StraceHooks(Hooks):
         self.syscall_profile = syscall_profile
         self.seccomp_bpf = seccomp_bpf
         self.raw_files: dict[str, str] = {}
-        self._client = None
 
     def prepare(self, client, image: str) -> None:
-        self._client = client
-        bundle_mod.ensure_volume(client, self.bundle, image)
+        bundle_mod.ensure_volume(client, self.bundle)
         client.volumes.create(self.output_volume, labels={"slim.run": "trace-output"})
-        # The app may run as any user: the output directory must be writable by it.
-        helper = client.containers.create(image, entrypoint=[self.bundle.tini], command=[],
-                                          volumes={self.output_volume: {"bind": OUTPUT, "mode": "rw"}})
+        # One helper container, never started, to fill both volumes through the API.
+        helper = client.containers.create(image, entrypoint=[self.bundle.tini], command=[], volumes={
+            self.bundle.volume: {"bind": bundle_mod.MOUNT, "mode": "rw"},
+            self.output_volume: {"bind": OUTPUT, "mode": "rw"}})
         try:
+            bundle_mod.fill(helper, self.bundle)
+            # The app may run as any user: the output directory must be writable by it.
             info = tarfile.TarInfo("out")
             info.type, info.mode = tarfile.DIRTYPE, 0o1777
             buf = io.BytesIO()

@@ -47,7 +47,7 @@ def test_nginx_workers_switch_user_and_are_traced(build_sample, no_leftovers):
     doc = trace(build_sample("nginx-static"), "--http-probe-crawl")
     master = next(p for p in doc["processes"] if p["ppid"] is None)
     workers = {p["pid"] for p in doc["processes"] if p["ppid"] == master["pid"]}
-    assert len(workers) == 2  # worker_processes auto on 2 cores
+    assert workers  # worker_processes auto: one per core
     pages = {a["path"]: set(a["pids"]) for a in doc["accesses"] if a["path"].startswith("/var/www/site/") and a["kind"] == READ}
     assert set(pages) == {"/var/www/site/index.html", "/var/www/site/about.html", "/var/www/site/css/site.css"}
     assert all(pids <= workers for pids in pages.values())  # served by the workers, after they became www-data

@@ -41,7 +41,6 @@ def build(ref: Reference, opts: BuildOptions, ws: Workspace, engine, phases: Pha
     if ref.transport != DAEMON:
         raise UsageError(f"{ref.text}: slim build runs the image in Docker; load it first (docker load -i FILE)")
     from slim.image import daemon
-    from tracers.runner import effective_mode, run
 
     client = engine()
     started = time.monotonic()
@@ -57,25 +56,11 @@ def build(ref: Reference, opts: BuildOptions, ws: Workspace, engine, phases: Pha
             newroot = overlay(rootfs, keep.generated, keep.modes, ws.path("generated.pack"))
         with phases.phase("assemble", f"assembling {len(keep.paths())} paths into one layer"):
             assembled = assemble(newroot, keep.paths(), image.config, ref.location, image.image_id, ws)
-        target = ", ".join(opts.tags) if opts.output.kind == "docker" else f"{opts.output.kind}:{opts.output.path}"
-        with phases.phase("write", f"writing {target}"):
-            replaced = daemon.slim_outputs_at(client, list(opts.tags)) if opts.output.kind == "docker" else set()
-            write_image(assembled, opts.output, list(opts.tags), ws, engine)
-            daemon.remove_if_untagged(client, replaced - {assembled.image_id})
-            created += list(opts.tags) if opts.output.kind == "docker" else []
-            in_engine = opts.tags[0] if opts.output.kind == "docker" else None
-            if in_engine is None and opts.verify:
-                in_engine = f"slim-verify/{uuid.uuid4().hex[:12]}:latest"
-                write_image(assembled, Output("docker"), [in_engine], ws, engine)
-                created.append(in_engine)
+        in_engine = _write(assembled, opts, ws, engine, phases, client, created)
         verification = Verification(ran=False)
         if opts.verify:
             with phases.phase("verify", "verifying the slim image with the same probes"):
-                batch = effective_mode(opts.run, config).mode == "exit"
-                result = run(client, dataclasses.replace(opts.run, image=in_engine))
-                diffs = differences(trace.exit_code, trace.stdout, trace.probes, result.exit_code, result.stdout,
-                                    result.probes, batch)
-                verification = Verification(True, not diffs, diffs, result.exit_code, result.probes)
+                verification = _verify(client, opts.run, in_engine, trace, config)
         slim_docker = daemon.inspect_image(client, in_engine).get("Size") if in_engine else None
         before = Measured(original.get("Size"), sum(l.size_bytes for l in image.layers), content_bytes(rootfs),
                           sum(1 for e in rootfs.walk() if e.kind != DIR))
@@ -96,6 +81,39 @@ def build(ref: Reference, opts: BuildOptions, ws: Workspace, engine, phases: Pha
     if verification.passed is False and not opts.keep_failed:
         _remove(client, [t for t in created if not t.startswith("slim-verify/")])
     return report
+
+
+def _write(assembled, opts: BuildOptions, ws, engine, phases: Phases, client, created: list[str]) -> str | None:
+    """Write the output; returns the tag the engine knows the result by (a temporary one for file outputs
+    that are to be verified), and records in `created` every tag made, for removal on failure."""
+    from slim.image import daemon
+
+    target = ", ".join(opts.tags) if opts.output.kind == "docker" else f"{opts.output.kind}:{opts.output.path}"
+    with phases.phase("write", f"writing {target}"):
+        if opts.output.kind != "docker":
+            write_image(assembled, opts.output, list(opts.tags), ws, engine)
+            if not opts.verify:
+                return None
+            temporary = f"slim-verify/{uuid.uuid4().hex[:12]}:latest"
+            write_image(assembled, Output("docker"), [temporary], ws, engine)
+            created.append(temporary)
+            return temporary
+        replaced = daemon.slim_outputs_at(client, list(opts.tags))
+        write_image(assembled, opts.output, list(opts.tags), ws, engine)
+        created.extend(opts.tags)
+        daemon.remove_if_untagged(client, replaced - {assembled.image_id})
+        return opts.tags[0]
+
+
+def _verify(client, run_options: RunOptions, image: str, trace, config: dict) -> Verification:
+    """The same run and probes against the slim image, untraced, compared with the traced original."""
+    from tracers.runner import effective_mode, run
+
+    batch = effective_mode(run_options, config).mode == "exit"
+    result = run(client, dataclasses.replace(run_options, image=image))
+    diffs = differences(trace.exit_code, trace.stdout, trace.probes, result.exit_code, result.stdout, result.probes,
+                        batch)
+    return Verification(True, not diffs, diffs, result.exit_code, result.probes)
 
 
 def _trace_and_read(ref, opts: BuildOptions, ws, engine, phases: Phases, client):

@@ -103,3 +103,25 @@ def test_rebuilding_under_the_same_tag_leaves_no_orphan(build_sample, engine, sc
     assert build(image, "-t", tag, "--include-path", "/etc/debconf.conf").exit_code == 0
     assert engine.images.get(tag).id != first
     assert first not in {i.id for i in engine.images.list(all=True)}
+
+
+def test_sigterm_during_build_leaves_nothing(build_sample, engine):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    image = build_sample("python-web")
+    before_c = {c.id for c in engine.containers.list(all=True)}
+    before_v = {v.name for v in engine.volumes.list()}
+    proc = subprocess.Popen([sys.executable, "-m", "slim.cli", "-q", "build", image, "-t", "slim-test/term:1",
+                             "--continue-after", "timeout:60"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not engine.containers.list(filters={"label": "slim.run"}):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert {c.id for c in engine.containers.list(all=True)} == before_c
+    assert {v for v in {v.name for v in engine.volumes.list()} - before_v if not v.startswith("slim-tracer-bundle-")} == set()
+    assert not engine.images.list(name="slim-test/term")

@@ -133,3 +133,11 @@ def test_mounts_and_env_apply_to_the_traced_run(build_sample, tmp_path, no_lefto
                 "--entrypoint", "/bin/sh -c 'cat /mnt/in/input.txt; echo $GREETING'")
     assert doc["stdout"] == "from the host\nhi\n"
     assert READ in kinds_of(doc, "/mnt/in/input.txt")
+
+
+def test_continue_after_a_fixed_time(build_sample, no_leftovers):
+    start = time.monotonic()
+    doc = trace(build_sample("python-web"), "--no-http-probe", "--continue-after", "timeout:3")
+    assert 3 <= time.monotonic() - start < 30
+    assert doc["probes"] == [] and doc["exit_code"] == 143  # stopped by SIGTERM after the time was up
+    assert "listening on 8080" in doc["stdout"]

@@ -18,6 +18,8 @@ _PY_EXE = re.compile(r"^/usr(?:/local)?/bin/python(\d\.\d+)$")
 _STDLIB_SKIP = {"test", "tests", "idlelib", "tkinter", "turtledemo", "ensurepip", "lib2to3", "site-packages",
                 "dist-packages", "__pycache__", "pydoc_data", "unittest/test"}
 _SITE_DIRS = ("site-packages", "dist-packages")
+# where Debian's node-* packages and `npm install -g` put modules; Node looks there after node_modules trees
+_NODE_GLOBAL = ("/usr/share/nodejs", "/usr/lib/nodejs", "/usr/local/lib/node_modules")
 
 
 def completion(rootfs, kept: set[str], level: str) -> dict[str, str]:
@@ -86,6 +88,12 @@ def _dist_info_for(rootfs, site: str, package: str) -> list[str]:
 
 
 def _node_package_dir(path: str) -> str | None:
+    for root in _NODE_GLOBAL:
+        if path.startswith(root + "/"):
+            rest = path[len(root) + 1:].split("/")
+            depth = 2 if rest[0].startswith("@") else 1
+            if len(rest) > depth:
+                return "/".join([root] + rest[:depth])
     parts = path.split("/")
     for i in range(len(parts) - 1, -1, -1):
         if parts[i] == "node_modules" and i + 1 < len(parts) - 1:
@@ -128,15 +136,16 @@ def _node_dependencies(rootfs, pkg: str) -> list[str]:
 
 
 def _resolve_node_module(rootfs, start: str, name: str) -> str | None:
-    """Node's lookup: node_modules/NAME in this directory, then in each parent."""
+    """Node's lookup: node_modules/NAME in this directory, then in each parent, then the global folders."""
     directory = start
     while True:
         candidate = f"{directory}/node_modules/{name}" if directory != "/" else f"/node_modules/{name}"
         if rootfs.stat(candidate) is not None:
             return candidate
         if directory in ("/", ""):
-            return None
+            break
         directory = posixpath.dirname(directory)
+    return next((f"{g}/{name}" for g in _NODE_GLOBAL if rootfs.stat(f"{g}/{name}") is not None), None)
 
 
 def _nearest_package_json(rootfs, path: str) -> str | None:

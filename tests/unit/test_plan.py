@@ -37,6 +37,9 @@ def image(ws):
         ("opt/app/node_modules/greeter/index.js", "file", b"module.exports = require('dep')"),
         ("opt/app/node_modules/dep/index.js", "file", b"module.exports = 1"),
         ("opt/app/node_modules/unused/index.js", "file", b"never required"),
+        ("usr/share/nodejs/mime/package.json", "file", b'{"dependencies": {"mime-db": "1"}}'),
+        ("usr/share/nodejs/mime/index.js", "file", b"require('./lite')"), ("usr/share/nodejs/mime/lite.js", "file", b""),
+        ("usr/share/nodejs/mime-db/db.json", "file", b"{}"), ("usr/share/nodejs/other/index.js", "file", b""),
         ("etc/passwd", "file", PASSWD), ("etc/group", "file", GROUP), ("etc/os-release", "file", b"ID=debian\n"),
         ("var/lib/nginx", "dir"), ("home/app/.profile", "file", b""), ("usr/share/doc/x/README", "file", b"docs"),
     )
@@ -112,3 +115,10 @@ def test_plan_and_assemble_are_deterministic(image, ws):
         root = overlay(image, keep.generated, keep.modes, inner.path("gen.pack"))
         digests.append(assemble(root, keep.paths(), {"config": CONFIG}, "x", "sha256:0", inner).layer_digest)
     assert digests[0] == digests[1]
+
+
+def test_debian_global_node_modules_are_completed(image):
+    keep = run_plan(image, trace_of(("/usr/share/nodejs/mime/index.js", READ)), lang_completion="package")
+    assert keep.category("/usr/share/nodejs/mime/lite.js") == LANGUAGE
+    assert keep.category("/usr/share/nodejs/mime-db/db.json") == LANGUAGE  # its dependency, found globally
+    assert "/usr/share/nodejs/other/index.js" not in keep.reasons

@@ -72,7 +72,7 @@ def build(ref: Reference, opts: BuildOptions, ws: Workspace, engine, phases: Pha
                     "layer_digest": assembled.layer_digest},
             before=before, after=after, keep=keep, rootfs=newroot, trace=trace, verification=verification,
             lang_level=opts.plan.lang_completion, package_kind=catalog.kind, seconds=dict(phases.seconds),
-            warnings=list(trace.warnings) + keep.warnings + rootfs.warnings[:20])
+            warnings=list(trace.warnings) + keep.warnings + rootfs.warnings[:20], config=config)
     except BaseException:
         _remove(client, created)
         raise

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from rich.console import Console
 from rich.table import Table
 
+from slim import hardening
 from slim.model import DIR, FILE, Trace
 from slim.plan import CATEGORIES, CLOSURE, TRACED, KeepSet
 from slim.render import human_bytes, probe_json
@@ -52,8 +53,9 @@ def category_usage(rootfs, keep: KeepSet) -> dict[str, dict[str, int]]:
 
 def build_report(*, image: str, image_id: str, output: dict, before: Measured, after: Measured, keep: KeepSet,
                  rootfs, trace: Trace, verification: Verification, lang_level: str, package_kind: str | None,
-                 seconds: dict[str, float], warnings: list[str]) -> dict:
+                 seconds: dict[str, float], warnings: list[str], config: dict) -> dict:
     usage = category_usage(rootfs, keep)
+    found = hardening.findings(config)
     traced_closure = usage[TRACED]["bytes"] + usage[CLOSURE]["bytes"]
     return {
         "schema": SCHEMA,
@@ -76,6 +78,7 @@ def build_report(*, image: str, image_id: str, output: dict, before: Measured, a
         "removed": {"shells": keep.shells_removed, "package_managers": keep.package_managers_removed,
                     "setuid_bits": keep.setuid_dropped, "excluded": keep.excluded},
         "accounts": keep.accounts_kept,
+        "hardening": found,
         "keep": {
             "by_category": usage,
             "paths": [{"path": p, "category": keep.category(p), "reasons": [f"{c}: {d}" for c, d in keep.reasons[p]]}
@@ -89,7 +92,7 @@ def build_report(*, image: str, image_id: str, output: dict, before: Measured, a
                          "differences": verification.differences, "exit_code": verification.exit_code,
                          "probes": [probe_json(p) for p in verification.probes]},
         "seconds": {k: round(v, 3) for k, v in seconds.items()},
-        "warnings": warnings,
+        "warnings": warnings + hardening.warnings(found),
     }
 
 
@@ -113,6 +116,9 @@ def print_build(report: dict, console: Console | None = None) -> None:
     removed = report["removed"]
     console.print(f"removed: {len(removed['shells'])} shells, {len(removed['package_managers'])} package managers, "
                   f"{len(removed['setuid_bits'])} setuid/setgid bits")
+    for warning in report["warnings"]:
+        if "root" in warning or "secret" in warning:
+            console.print(f"[yellow]hardening:[/yellow] {warning}")
     v = report["verification"]
     if not v["ran"]:
         console.print("verification: [yellow]skipped[/yellow]")

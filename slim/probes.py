@@ -42,10 +42,6 @@ class ProbePlan:
             return self.http
         return bool(exposed or self.http_ports or self.http_paths or self.crawl)
 
-    @property
-    def any(self) -> bool:
-        return bool(self.http or self.http_paths or self.http_ports or self.crawl or self.execs or self.host_cmds)
-
 
 @dataclass(frozen=True)
 class ContinueAfter:

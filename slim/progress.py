@@ -27,8 +27,5 @@ class Phases:
             self.seconds[name] = self.seconds.get(name, 0.0) + elapsed
         self.console.print(f"[green]✓[/green] {text} [dim]({elapsed:.1f}s)[/dim]")
 
-    def note(self, text: str) -> None:
-        self.console.print(text)
-
     def warn(self, text: str) -> None:
         self.console.print(f"[yellow]warning:[/yellow] {text}", markup=True)

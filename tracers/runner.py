@@ -48,10 +48,19 @@ class RunResult:
     warnings: list[str] = field(default_factory=list)
 
 
+def _http_ports(options: RunOptions, config: dict) -> list[int]:
+    """The ports HTTP probes go to: --http-probe-port, else the exposed ones; none when HTTP probing is off."""
+    ports = list(options.probes.http_ports) or exposed_tcp_ports(config)
+    return ports if options.probes.wants_http(ports) else []
+
+
+def _has_probes(options: RunOptions, http_ports: list[int]) -> bool:
+    return bool(http_ports or options.probes.execs or options.probes.host_cmds)
+
+
 def effective_mode(options: RunOptions, config: dict) -> ContinueAfter:
     """--continue-after as given, else "probe" when there is something to probe, else "exit" (a batch job)."""
-    ports = list(options.probes.http_ports) or exposed_tcp_ports(config)
-    probing = (options.probes.wants_http(ports) and ports) or options.probes.execs or options.probes.host_cmds
+    probing = _has_probes(options, _http_ports(options, config))
     return options.continue_after or ContinueAfter("probe" if probing else "exit")
 
 
@@ -59,8 +68,7 @@ def run(client, options: RunOptions, hooks: Hooks | None = None) -> RunResult:
     hooks = hooks or Hooks()
     config = _image_config(client, options.image)
     argv = command_of(config, options)
-    ports = list(options.probes.http_ports) or exposed_tcp_ports(config)
-    wants_http = options.probes.wants_http(ports)
+    ports = _http_ports(options, config)
     mode = effective_mode(options, config)
     result = RunResult(argv, options.workdir or config.get("WorkingDir") or "/")
     container = None
@@ -70,8 +78,8 @@ def run(client, options: RunOptions, hooks: Hooks | None = None) -> RunResult:
         container = _create(client, options, hooks, argv)
         container.start()
         result.seconds["start"] = time.monotonic() - started
-        if mode.mode == "probe" or (wants_http and ports) or options.probes.execs or options.probes.host_cmds:
-            result.probes = _probe(container, options, hooks, ports if wants_http else [], result, started)
+        if _has_probes(options, ports):
+            result.probes = _probe(container, options, hooks, ports, result, started)
         result.exit_code = _finish(container, options, mode, result)
         result.stdout = container.logs(stdout=True, stderr=False).decode("utf-8", "replace")
         result.stderr = container.logs(stdout=False, stderr=True).decode("utf-8", "replace")
@@ -131,7 +139,7 @@ def _probe(container, options: RunOptions, hooks: Hooks, ports: list[int], resul
     plan = options.probes
     container.reload()
     host = container.attrs.get("NetworkSettings", {}).get("IPAddress") or "127.0.0.1"
-    probes = http_probes(plan, host, ports, lambda: _alive(container)) if ports else []
+    probes = http_probes(plan, host, ports, lambda: _alive(container))
     if probes:
         # when the first answer came, counted from the start of the run (container creation included)
         result.seconds["first_probe"] = time.monotonic() - started - sum(p.seconds for p in probes[1:])

@@ -15,11 +15,11 @@ import uuid
 
 import docker.errors
 
-from slim.model import FileAccess, Trace
+from slim.model import Trace
 from tracers import bundle as bundle_mod
 from tracers.base import RunOptions
 from tracers.runner import Hooks, run
-from tracers.strace_parser import ParsedTrace, parse_strace
+from tracers.strace_parser import parse_strace_files
 
 OUTPUT = "/slim-trace"
 # Data-carrying calls are printed raw: their buffers would bloat the trace and are never needed.
@@ -112,43 +112,23 @@ class StraceTracer:
         result = run(self.client, options, hooks)
         start = time.monotonic()
         ignore = (bundle_mod.MOUNT, OUTPUT)
-        parsed = [parse_strace(io.StringIO(text), result.workdir, ignore) for _, text in sorted(hooks.raw_files.items())]
-        merged = merge(parsed)
+        parsed = parse_strace_files([io.StringIO(text) for _, text in sorted(hooks.raw_files.items())],
+                                    result.workdir, ignore)
         result.seconds["parse"] = time.monotonic() - start
-        warnings = list(result.warnings) + merged.warnings[:20]
+        warnings = list(result.warnings) + parsed.warnings[:20]
         if "main.trace" not in hooks.raw_files:
             warnings.append("strace wrote no trace: the program may not have started")
         return Trace(
-            accesses=tuple(merged.accesses),
-            processes=tuple(merged.processes),
-            syscalls=tuple(sorted(merged.syscalls.items())),
+            accesses=tuple(parsed.accesses),
+            processes=tuple(parsed.processes),
+            syscalls=tuple(sorted(parsed.syscalls.items())),
             exit_code=result.exit_code,
             stdout=result.stdout,
             stderr=result.stderr,
             probes=tuple(result.probes),
             seconds=tuple(sorted(result.seconds.items())),
             warnings=tuple(warnings),
-            uids=tuple(sorted(merged.uids)),
-            gids=tuple(sorted(merged.gids)),
+            uids=tuple(sorted(parsed.uids)),
+            gids=tuple(sorted(parsed.gids)),
         )
 
-
-def merge(parts: list[ParsedTrace]) -> ParsedTrace:
-    """One ParsedTrace from several (the main run and each traced --exec)."""
-    counts: dict[tuple, int] = {}
-    pids: dict[tuple, set[int]] = {}
-    out = ParsedTrace()
-    for part in parts:
-        for a in part.accesses:
-            key = (a.path, a.kind, a.ok, a.resolved)
-            counts[key] = counts.get(key, 0) + a.count
-            pids.setdefault(key, set()).update(a.pids)
-        out.processes.extend(part.processes)
-        for name, n in part.syscalls.items():
-            out.syscalls[name] = out.syscalls.get(name, 0) + n
-        out.warnings.extend(part.warnings)
-        out.uids |= part.uids
-        out.gids |= part.gids
-    out.accesses = [FileAccess(p, k, ok, r, n, tuple(sorted(pids[(p, k, ok, r)])))
-                    for (p, k, ok, r), n in sorted(counts.items())]
-    return out

@@ -66,9 +66,17 @@ class ParsedTrace:
 def parse_strace(lines: Iterable[str], cwd: str = "/", ignore_prefixes: tuple[str, ...] = ()) -> ParsedTrace:
     """Parse strace output. `cwd`: the first process's working directory; paths under `ignore_prefixes`
     (the tracer's own bundle) are dropped."""
+    return parse_strace_files([lines], cwd, ignore_prefixes)
+
+
+def parse_strace_files(files: Iterable[Iterable[str]], cwd: str = "/",
+                       ignore_prefixes: tuple[str, ...] = ()) -> ParsedTrace:
+    """One result from several outputs (the main run, each traced --exec), each starting in `cwd`."""
     state = _State(cwd or "/", ignore_prefixes)
-    for raw in lines:
-        state.line(raw.rstrip("\n"))
+    for lines in files:
+        state.file_start = len(state.order)
+        for raw in lines:
+            state.line(raw.rstrip("\n"))
     return state.result()
 
 
@@ -83,19 +91,19 @@ class _State:
         self.access_pids: dict[tuple[str, str, bool, str], set[int]] = {}
         self.order: list[int] = []
         self.threads: set[int] = set()
+        self.file_start = 0  # index in `order` of the first process of the file being parsed
         self.uids: set[int] = set()
         self.gids: set[int] = set()
         self.warnings: list[str] = []
 
     def proc(self, pid: int) -> _Proc:
         if pid not in self.procs:
-            # A child's first line can come before its parent's clone() returns: it inherits the first cwd until then.
-            self.procs[pid] = _Proc(pid, None, self.initial_cwd if not self.procs else self._any_cwd())
+            # A file's first process starts in `cwd`. A child's first line can come before its parent's clone()
+            # returns: until then it takes the cwd of its file's first process.
+            first = self.order[self.file_start] if len(self.order) > self.file_start else None
+            self.procs[pid] = _Proc(pid, None, self.initial_cwd if first is None else self.procs[first].cwd)
             self.order.append(pid)
         return self.procs[pid]
-
-    def _any_cwd(self) -> str:
-        return self.procs[self.order[0]].cwd
 
     def line(self, raw: str) -> None:
         m = _LINE.match(raw)

@@ -56,3 +56,16 @@ def test_edge_cases():
 def test_identity_switches_are_recorded():
     t = parse("edge-cases.trace", "/data")
     assert t.uids == {33} and t.gids == {33}  # the failed setresuid changed nothing
+
+
+def test_several_outputs_make_one_result_each_starting_in_the_working_directory():
+    from tracers.strace_parser import parse_strace_files
+
+    main = ['10    chdir("/var") = 0', '10    openat(AT_FDCWD</var>, "log/app.log", O_RDONLY) = 3</var/log/app.log>']
+    probe = ['20    open("data.txt", O_RDONLY) = 3</srv/data.txt>',
+             '20    openat(AT_FDCWD</var>, "log/app.log", O_RDONLY) = 3</var/log/app.log>']
+    t = parse_strace_files([main, probe], "/srv")
+    assert has(t, "/srv/data.txt", READ)  # the --exec process starts in WORKDIR, not where the app went
+    log = next(a for a in t.accesses if a.path == "/var/log/app.log")
+    assert log.count == 2 and log.pids == (10, 20)
+    assert t.syscalls == {"chdir": 1, "open": 1, "openat": 2}

@@ -14,8 +14,7 @@ from slim.image.overlay import overlay
 from slim.image.reference import DAEMON, Reference
 from slim.image.sink import Output, write_image
 from slim.image.source import read_image
-from slim.inspect import content_bytes
-from slim.model import DIR
+from slim.inspect import counts
 from slim.pkgdb.catalog import read_catalog
 from slim.plan import PlanOptions, plan
 from slim.progress import Phases
@@ -62,8 +61,8 @@ def build(ref: Reference, opts: BuildOptions, ws: Workspace, engine, phases: Pha
             with phases.phase("verify", "verifying the slim image with the same probes"):
                 verification = _verify(client, opts.run, in_engine, trace, config)
         slim_docker = daemon.inspect_image(client, in_engine).get("Size") if in_engine else None
-        before = Measured(original.get("Size"), sum(l.size_bytes for l in image.layers), content_bytes(rootfs),
-                          sum(1 for e in rootfs.walk() if e.kind != DIR))
+        content, files, _ = counts(rootfs)
+        before = Measured(original.get("Size"), sum(l.size_bytes for l in image.layers), content, files)
         after = Measured(slim_docker, assembled.layer_size, assembled.files_bytes, assembled.file_count)
         phases.seconds["total"] = time.monotonic() - started  # wall time: trace and read overlap
         report = build_report(

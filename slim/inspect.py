@@ -9,21 +9,24 @@ from slim.pkgdb.catalog import read_catalog
 from slim.rootfs import RootFS
 
 
-def content_bytes(rootfs: RootFS) -> int:
-    """Bytes of regular files, each hardlink group counted once (as the filesystem stores it)."""
-    return rootfs.bytes_of(e.path for e in rootfs.walk())
+def counts(rootfs: RootFS) -> tuple[int, int, int]:
+    """(content bytes, files, directories) in one walk. Content: regular files, each hardlink group counted once
+    (as the filesystem stores it); files: every entry that is not a directory."""
+    entries = list(rootfs.walk())
+    dirs = sum(1 for e in entries if e.kind == DIR)
+    return rootfs.bytes_of(e.path for e in entries), len(entries) - dirs, dirs
 
 
 def inspect_image(image: Image, rootfs: RootFS) -> ImageInfo:
-    entries = list(rootfs.walk())
+    content, files, dirs = counts(rootfs)
     catalog = read_catalog(rootfs)
     return ImageInfo(
         reference=image.reference,
         image_id=image.image_id,
         size_bytes=sum(layer.size_bytes for layer in image.layers),
-        content_bytes=content_bytes(rootfs),
-        file_count=sum(1 for e in entries if e.kind != DIR),
-        dir_count=sum(1 for e in entries if e.kind == DIR),
+        content_bytes=content,
+        file_count=files,
+        dir_count=dirs,
         layers=tuple(image.layer_summaries()),
         os=read_os(rootfs),
         config=image.run_config,

@@ -160,7 +160,7 @@ def _nearest_existing_dir(rootfs, path: str) -> str | None:
 
 def _entrypoint_and_includes(p: _Planner) -> None:
     if p.argv:
-        program = which(p.rootfs, p.argv[0], p.env.get("PATH")) if "/" not in p.argv[0] else p.argv[0]
+        program = which(p.rootfs, p.argv[0], p.env.get("PATH"))  # a path with "/" is taken as it is
         if program:
             p.seed(program, ESSENTIAL, "entrypoint")
     for path in p.options.include_paths:

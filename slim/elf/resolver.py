@@ -73,6 +73,7 @@ class Resolver:
         self._cache_entries = None
         self._conf_dirs = None
         self._musl_dirs = None
+        self._image_flavor: str | None = None
 
     # --- facts about files ------------------------------------------------------------------
     def elf_info(self, path: str) -> ElfInfo | None:
@@ -103,7 +104,12 @@ class Resolver:
             return MUSL
         if interp:
             return GLIBC
-        # a shared library names no interpreter: go by the loaders the image has
+        if self._image_flavor is None:
+            self._image_flavor = self._flavor_of_image()
+        return self._image_flavor
+
+    def _flavor_of_image(self) -> str:
+        # a shared library names no interpreter: go by the loaders the image has (once per image)
         has_musl = any(n.startswith("ld-musl-") for n in self.rootfs.listdir(self.rootfs.realpath("/lib") or "/lib"))
         has_glibc = self.rootfs.exists("/lib64/ld-linux-x86-64.so.2") or self.rootfs.exists("/lib/ld-linux.so.2")
         return MUSL if has_musl and not has_glibc else GLIBC
@@ -163,24 +169,18 @@ class Resolver:
                 queue.append(new)
         return ObjectClosure(root, interpreter, tuple(objects), tuple(missing), flavor)
 
+    def _object_at(self, name: str, path: str, needed_by: str | None) -> LoadedObject | None:
+        real = self.rootfs.realpath(path)
+        info = self.elf_info(path) if real else None
+        return LoadedObject(name, path, real, needed_by, info) if info is not None else None
+
     def _interpreter(self, info: ElfInfo) -> LoadedObject | None:
         # The kernel maps PT_INTERP itself: it is never opened through the search path.
-        if not info.interpreter:
-            return None
-        real = self.rootfs.realpath(info.interpreter)
-        interp_info = self.elf_info(info.interpreter) if real else None
-        if interp_info is None:
-            return None
-        return LoadedObject(info.interpreter, info.interpreter, real, None, interp_info)
+        return self._object_at(info.interpreter, info.interpreter, None) if info.interpreter else None
 
     def _musl_loader(self, name: str, needed_by: LoadedObject) -> LoadedObject | None:
         """musl's libc is its loader: a library with no PT_INTERP of its own gets it for "libc.so" and kin."""
-        for path in ("/lib/ld-musl-x86_64.so.1",):
-            real = self.rootfs.realpath(path)
-            info = self.elf_info(path) if real else None
-            if info is not None:
-                return LoadedObject(name, path, real, needed_by.real, info)
-        return None
+        return self._object_at(name, "/lib/ld-musl-x86_64.so.1", needed_by.real)
 
     # --- searching for one name --------------------------------------------------------------
     def _find(self, name: str, loader: LoadedObject, loaders: dict, root: LoadedObject, flavor: str):

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from slim import langs
 from slim.closure import INPUT, PARENT, ClosureBuilder, Reason, env_dict
 from slim.model import FILE, Trace
-from slim.pkgdb.catalog import Catalog, is_db_path
+from slim.pkgdb.catalog import Catalog, KeptPaths, is_db_path
 from slim.shebang import which
 from slim.users import parse_passwd, reduce_accounts, resolve_user
 
@@ -280,7 +280,7 @@ def _generated_dirs(p: _Planner) -> None:
 def _packages(p: _Planner) -> None:
     if p.catalog.kind is None:
         return
-    kept_paths = set(p.out.reasons)
+    kept_paths = KeptPaths(p.rootfs, p.out.reasons)  # real paths worked out once, for both uses
     kept = p.catalog.kept(p.rootfs, kept_paths)
     p.out.packages_before = sorted(pkg.name for pkg in p.catalog.packages)
     p.out.packages_after = sorted(pkg.name for pkg in kept)

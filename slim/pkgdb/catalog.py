@@ -13,6 +13,23 @@ from slim.pkgdb import apk, dpkg
 DB_PATHS = ("/var/lib/dpkg", "/lib/apk/db")  # replaced wholesale by the trimmed database
 
 
+class KeptPaths:
+    """Membership in a set of kept paths, compared as real files inside the root: a database may name
+    "/lib/x86_64-linux-gnu/libz.so.1" while the kept file is its merged-/usr twin under /usr/lib."""
+
+    def __init__(self, rootfs, paths):
+        self.rootfs = rootfs
+        self.paths = set(paths)
+        self.real = {rootfs.realpath(p) or p for p in self.paths}
+
+    def __contains__(self, path: str) -> bool:
+        return path in self.paths or (self.rootfs.realpath(path) or path) in self.real
+
+
+def _kept_paths(rootfs, paths) -> KeptPaths:
+    return paths if isinstance(paths, KeptPaths) else KeptPaths(rootfs, paths)
+
+
 @dataclass(frozen=True)
 class Package:
     name: str
@@ -28,38 +45,34 @@ class Catalog:
     _dpkg: dict[str, tuple[dpkg.Stanza, list[tuple[str, str]]]] = field(default_factory=dict, repr=False)
     _apk: dict[str, apk.ApkPackage] = field(default_factory=dict, repr=False)
 
-    def kept(self, rootfs, kept_paths: set[str]) -> list[Package]:
-        """Packages with at least one owned non-directory path kept (compared as real files inside the root)."""
-        real_kept = {rootfs.realpath(p) or p for p in kept_paths}
+    def kept(self, rootfs, kept_paths) -> list[Package]:
+        """Packages with at least one owned non-directory path kept. `kept_paths`: a set or a KeptPaths."""
+        is_kept = _kept_paths(rootfs, kept_paths)
         out = []
         for pkg in self.packages:
             for path in pkg.files:
                 entry = rootfs.stat(path)
                 if entry is None or entry.is_dir:
                     continue  # directories, and links to them ("/bin" under merged /usr), are shared by all
-                if path in kept_paths or (rootfs.realpath(path) or path) in real_kept:
+                if path in is_kept:
                     out.append(pkg)
                     break
         return out
 
-    def trimmed(self, rootfs, kept: list[Package], kept_paths: set[str]) -> dict[str, bytes]:
-        """path -> bytes of the trimmed database files."""
-        real_kept = {rootfs.realpath(p) or p for p in kept_paths}
-
-        def is_kept(path: str) -> bool:
-            return path in kept_paths or (rootfs.realpath(path) or path) in real_kept
-
+    def trimmed(self, rootfs, kept: list[Package], kept_paths) -> dict[str, bytes]:
+        """path -> bytes of the trimmed database files. `kept_paths`: a set or a KeptPaths."""
+        is_kept = _kept_paths(rootfs, kept_paths)
         files: dict[str, bytes] = {}
         if self.kind == "dpkg":
             # distroless keeps one stanza per package under status.d/, and its md5sums beside it
             for pkg in kept:
                 stanza, sums = self._dpkg[pkg.name]
                 files[f"{dpkg.STATUS_D}/{pkg.name}"] = stanza.text.encode("utf-8")
-                kept_sums = [(d, p) for d, p in sums if is_kept(p)]
+                kept_sums = [(d, p) for d, p in sums if p in is_kept]
                 if kept_sums:
                     files[f"{dpkg.STATUS_D}/{pkg.name}.md5sums"] = dpkg.format_md5sums(kept_sums)
         elif self.kind == "apk":
-            files[apk.INSTALLED] = apk.format_installed([self._apk[p.name] for p in kept], is_kept)
+            files[apk.INSTALLED] = apk.format_installed([self._apk[p.name] for p in kept], is_kept.__contains__)
         return files
 
 

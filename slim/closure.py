@@ -51,18 +51,19 @@ class ClosureBuilder:
     def add(self, path: str, reason: Reason = Reason(INPUT), scripts: bool = True) -> None:
         """Keep `path` and its closure. scripts=False: a `#!` line of `path` itself is not followed (a Python
         module kept so it can be imported is never executed, whatever its first line says)."""
-        work = [(path, reason, True)]
-        first = True
+        real = self._keep_chain(path, reason)
+        if real is None or (not scripts and self._is_script(real)):
+            return  # not marked expanded: should it also be run, its interpreter is followed then
+        work = [real]  # real files whose dependencies are still to be followed
         while work:
-            path, reason, expand = work.pop()
-            real = self._keep_chain(path, reason)
-            exempt, first = first and not scripts, False
-            if real is None or not expand or real in self._expanded:
+            real = work.pop()
+            if real in self._expanded:
                 continue
-            if exempt and self._is_script(real):
-                continue  # not marked expanded: should it also be run, its interpreter is followed then
             self._expanded.add(real)
-            work.extend(self._dependencies(real))
+            for dep, why, expand in self._dependencies(real):
+                dep_real = self._keep_chain(dep, why)
+                if dep_real is not None and expand:
+                    work.append(dep_real)
 
     def _is_script(self, real: str) -> bool:
         entry = self.rootfs.lstat(real)

@@ -94,7 +94,7 @@ def _pick(manifest: list, want_tag: str | None, reference: str) -> dict:
 
 def write_docker_archive(assembled, ws: Workspace, target: BinaryIO, tags: list[str]) -> None:
     """Write a docker-archive that is also an OCI layout: `docker load` follows manifest.json, OCI tools index.json."""
-    from slim.image.oci import REF_NAME  # local: oci imports nothing from here, keep it that way
+    from slim.image.oci import OCI_LAYOUT, index_json  # local: oci imports nothing from here, keep it that way
 
     blobs = assembled.blob_files(ws)
     manifest_json = [{
@@ -102,10 +102,6 @@ def write_docker_archive(assembled, ws: Workspace, target: BinaryIO, tags: list[
         "RepoTags": list(tags),
         "Layers": ["blobs/sha256/" + assembled.layer_digest.split(":")[1]],
     }]
-    descriptor = {"mediaType": "application/vnd.oci.image.manifest.v1+json",
-                  "digest": assembled.manifest_digest, "size": len(assembled.manifest_bytes)}
-    index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
-             "manifests": [dict(descriptor, annotations={REF_NAME: t}) for t in tags] or [descriptor]}
     with tarfile.open(fileobj=target, mode="w|", format=tarfile.PAX_FORMAT) as tar:
         _add_dir(tar, "blobs")
         _add_dir(tar, "blobs/sha256")
@@ -115,9 +111,9 @@ def write_docker_archive(assembled, ws: Workspace, target: BinaryIO, tags: list[
             info.mode = 0o644
             with open(path, "rb") as fh:
                 tar.addfile(info, fh)
-        _add_bytes(tar, "index.json", json.dumps(index, sort_keys=True).encode())
+        _add_bytes(tar, "index.json", index_json(assembled.manifest_digest, len(assembled.manifest_bytes), tags))
         _add_bytes(tar, "manifest.json", json.dumps(manifest_json, sort_keys=True).encode())
-        _add_bytes(tar, "oci-layout", b'{"imageLayoutVersion":"1.0.0"}')
+        _add_bytes(tar, "oci-layout", OCI_LAYOUT)
 
 
 def _add_dir(tar: tarfile.TarFile, name: str) -> None:

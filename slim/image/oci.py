@@ -91,9 +91,18 @@ def write_oci_layout(blobs: list[tuple[str, str]], manifest_digest: str, manifes
         target = blob_path(layout, digest)
         if not os.path.exists(target):
             shutil.copyfile(source, target)
+    with open(os.path.join(layout, "oci-layout"), "wb") as fh:
+        fh.write(OCI_LAYOUT)
+    with open(os.path.join(layout, "index.json"), "wb") as fh:
+        fh.write(index_json(manifest_digest, manifest_size, tags))
+
+
+OCI_LAYOUT = b'{"imageLayoutVersion":"1.0.0"}'
+
+
+def index_json(manifest_digest: str, manifest_size: int, tags: list[str]) -> bytes:
+    """index.json of a layout holding one image manifest, named once per tag (unnamed when there is none)."""
     descriptor = {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": manifest_digest, "size": manifest_size}
     manifests = [dict(descriptor, annotations={REF_NAME: t}) for t in tags] or [descriptor]
-    with open(os.path.join(layout, "oci-layout"), "w") as fh:
-        json.dump({"imageLayoutVersion": "1.0.0"}, fh)
-    with open(os.path.join(layout, "index.json"), "w") as fh:
-        json.dump({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": manifests}, fh, indent=2)
+    index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": manifests}
+    return json.dumps(index, sort_keys=True).encode()

@@ -28,7 +28,6 @@ SLIM = os.path.join(os.path.dirname(sys.executable), "slim")
 
 def untraced_seconds(client, image: str, args: list[str]) -> float:
     """The same probe run, no tracing: parse the sample's args exactly as slim does."""
-    from click.testing import CliRunner  # noqa: F401  (click parses the options below)
     import click
 
     from slim.runopts import run_options

@@ -164,8 +164,11 @@ def _exec_probe(container, command: str, hooks: Hooks, n: int) -> ProbeResult:
 
 def _finish(container, options: RunOptions, mode: ContinueAfter, result: RunResult) -> int | None:
     if mode.mode == "exit":
-        return _wait(container, options.exit_timeout, result, stop_after=True, options=options)
-    if mode.mode == "timeout":
+        code = _wait(container, options.exit_timeout)
+        if code is not None:
+            return code
+        result.warnings.append(f"the app did not exit within {options.exit_timeout:.0f}s; stopped it")
+    elif mode.mode == "timeout":
         deadline = time.monotonic() + mode.seconds
         while time.monotonic() < deadline and _alive(container):
             time.sleep(0.2)
@@ -177,15 +180,15 @@ def _finish(container, options: RunOptions, mode: ContinueAfter, result: RunResu
             pass
     if _alive(container):
         container.stop(timeout=options.stop_timeout)  # the image's StopSignal, then SIGKILL
-    return _wait(container, options.stop_timeout + 30, result, stop_after=False, options=options)
+    code = _wait(container, options.stop_timeout + 30)
+    if code is None:
+        result.warnings.append("the app did not stop, even after SIGKILL")
+    return code
 
 
-def _wait(container, timeout: float, result: RunResult, stop_after: bool, options: RunOptions) -> int | None:
+def _wait(container, timeout: float) -> int | None:
+    """The container's exit code, or None when it is still running after `timeout` seconds."""
     try:
         return container.wait(timeout=timeout).get("StatusCode")
     except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
-        result.warnings.append(f"the app did not exit within {timeout:.0f}s; stopped it")
-        if stop_after:
-            container.stop(timeout=options.stop_timeout)
-            return container.wait(timeout=options.stop_timeout + 30).get("StatusCode")
         return None

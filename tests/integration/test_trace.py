@@ -141,3 +141,9 @@ def test_continue_after_a_fixed_time(build_sample, no_leftovers):
     assert 3 <= time.monotonic() - start < 30
     assert doc["probes"] == [] and doc["exit_code"] == 143  # stopped by SIGTERM after the time was up
     assert "listening on 8080" in doc["stdout"]
+
+
+def test_a_batch_job_outliving_exit_timeout_is_stopped_with_a_warning(build_sample, no_leftovers):
+    doc = trace(build_sample("batch-job"), "--entrypoint", "sleep 30", "--exit-timeout", "2")
+    assert doc["exit_code"] == 143
+    assert "the app did not exit within 2s; stopped it" in doc["warnings"]

@@ -18,7 +18,7 @@ import tempfile
 sys.path.insert(0, os.path.dirname(__file__))
 from common import run_measured, shell_seconds  # noqa: E402
 
-from slim.image.daemon import connect, remove_image  # noqa: E402
+from slim.engine import connect  # noqa: E402
 from slim.runopts import build_run_options  # noqa: E402
 from tracers.runner import run  # noqa: E402
 
@@ -26,7 +26,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SLIM = os.path.join(os.path.dirname(sys.executable), "slim")
 
 
-def untraced_seconds(client, image: str, args: list[str]) -> float:
+def untraced_seconds(engine, image: str, args: list[str]) -> float:
     """The same probe run, no tracing: parse the sample's args exactly as slim does."""
     import click
 
@@ -40,7 +40,7 @@ def untraced_seconds(client, image: str, args: list[str]) -> float:
         captured["options"] = build_run_options(image, kw)
 
     grab.main(args, standalone_mode=False)
-    result = run(client, captured["options"])
+    result = run(engine, captured["options"])
     return result.seconds["total"]
 
 
@@ -49,7 +49,7 @@ def main() -> None:
     ap.add_argument("samples", nargs="*")
     ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args()
-    client = connect()
+    engine = connect()
     names = args.samples or sorted(d for d in os.listdir(f"{ROOT}/samples") if os.path.isfile(f"{ROOT}/samples/{d}/sample.json"))
     print(f"{'sample':15} {'size ratio':>10} {'build s':>8} {'run+save s':>10} {'time ratio':>10} {'peak RSS':>9}")
     for name in names:
@@ -67,8 +67,8 @@ def main() -> None:
                 rss = max(rss, peak)
             with open(f"{tmp}/r.json") as fh:
                 report = json.load(fh)
-        remove_image(client, "slim-bench/out:1")
-        plain = statistics.median(untraced_seconds(client, image, sample_args) for _ in range(args.runs))
+        engine.remove_image("slim-bench/out:1")
+        plain = statistics.median(untraced_seconds(engine, image, sample_args) for _ in range(args.runs))
         save = statistics.median(shell_seconds(f"docker save {image} > /dev/null") for _ in range(args.runs))
         size = report["size"]
         size_ratio = size["slim_content_bytes"] / max(size["traced_and_closure_bytes"], 1)

@@ -13,7 +13,7 @@ import time
 
 from slim.closure import closure_of, env_dict
 from slim.elf.reader import read_elf
-from slim.image.daemon import connect
+from slim.engine import connect
 from slim.image.reference import parse_reference
 from slim.image.source import read_image
 from slim.workspace import Workspace
@@ -50,9 +50,9 @@ def main() -> None:
     ap.add_argument("image", nargs="?", default="slim-sample/many-libs:1")
     ap.add_argument("--runs", type=int, default=5)
     args = ap.parse_args()
-    client = connect()
+    engine = connect()
     with Workspace() as ws:
-        image = read_image(parse_reference(args.image), ws, lambda: client)
+        image = read_image(parse_reference(args.image), ws, engine)
         rootfs = image.rootfs()
         paths = elf_paths(rootfs)
         env = env_dict(image.run_config.get("Env"))

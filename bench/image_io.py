@@ -17,7 +17,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from common import run_measured, shell_seconds  # noqa: E402
 
 from slim.image.assemble import assemble  # noqa: E402
-from slim.image.daemon import connect, remove_image  # noqa: E402
+from slim.engine import connect  # noqa: E402
 from slim.image.reference import parse_reference  # noqa: E402
 from slim.image.sink import Output, write_image  # noqa: E402
 from slim.image.source import read_image  # noqa: E402
@@ -42,9 +42,9 @@ def main() -> None:
           f"ratio {statistics.median(read) / statistics.median(save):.2f}x (target <= 2x)")
     print(f"slim inspect peak RSS       {rss / 1e6:.0f} MB (target < 200 MB)")
 
-    client = connect()
+    engine = connect()
     with Workspace() as ws:
-        image = read_image(parse_reference(args.image), ws, lambda: client)
+        image = read_image(parse_reference(args.image), ws, engine)
         root = image.rootfs()
         paths, total = [], 0
         for entry in root.walk():  # about 20 MB of files, as a slim result would be
@@ -56,9 +56,9 @@ def main() -> None:
             with Workspace(ws.mkdir(f"w{n}")) as inner:
                 start = time.monotonic()
                 assembled = assemble(root, paths, image.config, args.image, image.image_id, inner)
-                write_image(assembled, Output("docker"), ["slim-bench/write:1"], inner, lambda: client)
+                write_image(assembled, Output("docker"), ["slim-bench/write:1"], inner, engine)
                 times.append(time.monotonic() - start)
-                remove_image(client, "slim-bench/write:1")  # so the next run loads the layer for real
+                engine.remove_image("slim-bench/write:1")  # so the next run loads the layer for real
     print(f"assemble + load {total / 1e6:.0f} MB  median {statistics.median(times):.2f} s (target < 1 s)")
 
 

@@ -12,7 +12,7 @@ import argparse
 import statistics
 import time
 
-from slim.image.daemon import connect
+from slim.engine import connect
 from slim.probes import ProbePlan
 from tracers.base import RunOptions
 from tracers.runner import run
@@ -25,7 +25,7 @@ def main() -> None:
     ap.add_argument("paths", nargs="*", default=["/api/notes", "/api/health"])
     ap.add_argument("--runs", type=int, default=5)
     args = ap.parse_args()
-    client = connect()
+    engine = connect()
     options = RunOptions(args.image, probes=ProbePlan(http_paths=tuple(args.paths)))
 
     def timed(fn):
@@ -35,13 +35,13 @@ def main() -> None:
 
     plain, plain_first, traced, traced_first, light, light_first = [], [], [], [], [], []
     for _ in range(args.runs):
-        t, r = timed(lambda: run(client, options))
+        t, r = timed(lambda: run(engine, options))
         plain.append(t)
         plain_first.append(r.seconds["first_probe"])
-        t, tr = timed(lambda: StraceTracer(client).trace(options))
+        t, tr = timed(lambda: StraceTracer(engine).trace(options))
         traced.append(t)
         traced_first.append(dict(tr.seconds)["first_probe"])
-        t, tr = timed(lambda: StraceTracer(client, syscall_profile=False).trace(options))
+        t, tr = timed(lambda: StraceTracer(engine, syscall_profile=False).trace(options))
         light.append(t)
         light_first.append(dict(tr.seconds)["first_probe"])
     m = statistics.median

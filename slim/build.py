@@ -5,14 +5,14 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-import uuid
 from dataclasses import dataclass
 
 from slim.errors import UsageError
 from slim.image.assemble import assemble
 from slim.image.overlay import overlay
 from slim.image.reference import DAEMON, Reference
-from slim.image.sink import Output, write_image
+from slim.engine import Engine
+from slim.image.sink import DOCKER, Output, is_temporary, remove_tags, temporary_tag, write_image
 from slim.image.source import read_image
 from slim.inspect import counts
 from slim.pkgdb.catalog import read_catalog
@@ -36,17 +36,14 @@ class BuildOptions:
     seccomp_bpf: bool = True
 
 
-def build(ref: Reference, opts: BuildOptions, ws: Workspace, engine, phases: Phases) -> dict:
+def build(ref: Reference, opts: BuildOptions, ws: Workspace, engine: Engine, phases: Phases) -> dict:
     if ref.transport != DAEMON:
         raise UsageError(f"{ref.text}: slim build runs the image in Docker; load it first (docker load -i FILE)")
-    from slim.image import daemon
-
-    client = engine()
     started = time.monotonic()
-    original = daemon.inspect_image(client, ref.location)
+    original = engine.image(ref.location)
     created: list[str] = []
     try:
-        image, rootfs, trace = _trace_and_read(ref, opts, ws, engine, phases, client)
+        image, rootfs, trace = _trace_and_read(ref, opts, ws, engine, phases)
         config = image.run_config
         argv = command_of(config, opts.run)
         with phases.phase("plan", "deciding what to keep"):
@@ -55,14 +52,14 @@ def build(ref: Reference, opts: BuildOptions, ws: Workspace, engine, phases: Pha
             newroot = overlay(rootfs, keep.generated, keep.modes, ws.path("generated.pack"))
         with phases.phase("assemble", f"assembling {len(keep.paths())} paths into one layer"):
             assembled = assemble(newroot, keep.paths(), image.config, ref.location, image.image_id, ws)
-        in_engine = _write(assembled, opts, ws, engine, phases, client, created)
+        in_engine = _write(assembled, opts, ws, engine, phases, created)
         verification = Verification(ran=False)
         if opts.verify:
             with phases.phase("verify", "verifying the slim image with the same probes"):
-                verification = _verify(client, opts.run, in_engine, trace, config)
-        slim_docker = daemon.inspect_image(client, in_engine).get("Size") if in_engine else None
+                verification = _verify(engine, opts.run, in_engine, trace, config)
+        slim_docker = engine.image(in_engine).size if in_engine else None
         content, files, _ = counts(rootfs)
-        before = Measured(original.get("Size"), sum(l.size_bytes for l in image.layers), content, files)
+        before = Measured(original.size, sum(l.size_bytes for l in image.layers), content, files)
         after = Measured(slim_docker, assembled.layer_size, assembled.files_bytes, assembled.file_count)
         phases.seconds["total"] = time.monotonic() - started  # wall time: trace and read overlap
         report = build_report(
@@ -73,49 +70,44 @@ def build(ref: Reference, opts: BuildOptions, ws: Workspace, engine, phases: Pha
             lang_level=opts.plan.lang_completion, package_kind=catalog.kind, seconds=dict(phases.seconds),
             warnings=list(trace.warnings) + keep.warnings + rootfs.warnings[:20], config=config)
     except BaseException:
-        _remove(client, created)
+        remove_tags(engine, created)
         raise
     # the temporary verification tag always goes; the output goes too when it failed verification
-    _remove(client, [t for t in created if t.startswith("slim-verify/")])
+    remove_tags(engine, [t for t in created if is_temporary(t)])
     if verification.passed is False and not opts.keep_failed:
-        _remove(client, [t for t in created if not t.startswith("slim-verify/")])
+        remove_tags(engine, [t for t in created if not is_temporary(t)])
     return report
 
 
-def _write(assembled, opts: BuildOptions, ws, engine, phases: Phases, client, created: list[str]) -> str | None:
+def _write(assembled, opts: BuildOptions, ws, engine: Engine, phases: Phases, created: list[str]) -> str | None:
     """Write the output; returns the tag the engine knows the result by (a temporary one for file outputs
     that are to be verified), and records in `created` every tag made, for removal on failure."""
-    from slim.image import daemon
-
-    target = ", ".join(opts.tags) if opts.output.kind == "docker" else f"{opts.output.kind}:{opts.output.path}"
-    with phases.phase("write", f"writing {target}"):
-        if opts.output.kind != "docker":
+    with phases.phase("write", f"writing {opts.output.describe(opts.tags)}"):
+        if opts.output.kind != DOCKER:
             write_image(assembled, opts.output, list(opts.tags), ws, engine)
             if not opts.verify:
                 return None
-            temporary = f"slim-verify/{uuid.uuid4().hex[:12]}:latest"
-            write_image(assembled, Output("docker"), [temporary], ws, engine)
+            temporary = temporary_tag()
+            write_image(assembled, Output(DOCKER), [temporary], ws, engine)
             created.append(temporary)
             return temporary
-        replaced = daemon.slim_outputs_at(client, list(opts.tags))
         write_image(assembled, opts.output, list(opts.tags), ws, engine)
         created.extend(opts.tags)
-        daemon.remove_if_untagged(client, replaced - {assembled.image_id})
         return opts.tags[0]
 
 
-def _verify(client, run_options: RunOptions, image: str, trace, config: dict) -> Verification:
+def _verify(engine: Engine, run_options: RunOptions, image: str, trace, config: dict) -> Verification:
     """The same run and probes against the slim image, untraced, compared with the traced original."""
     from tracers.runner import effective_mode, run
 
     batch = effective_mode(run_options, config).mode == "exit"
-    result = run(client, dataclasses.replace(run_options, image=image))
+    result = run(engine, dataclasses.replace(run_options, image=image))
     diffs = differences(trace.exit_code, trace.stdout, trace.probes, result.exit_code, result.stdout, result.probes,
                         batch)
     return Verification(True, not diffs, diffs, result.exit_code, result.probes)
 
 
-def _trace_and_read(ref, opts: BuildOptions, ws, engine, phases: Phases, client):
+def _trace_and_read(ref, opts: BuildOptions, ws, engine: Engine, phases: Phases):
     """The traced run and the reading of the image are independent: do them at the same time."""
     from tracers.strace import StraceTracer
 
@@ -132,7 +124,7 @@ def _trace_and_read(ref, opts: BuildOptions, ws, engine, phases: Phases, client)
 
     reader = threading.Thread(target=read, name="slim-read", daemon=True)
     reader.start()
-    tracer = StraceTracer(client, syscall_profile=opts.syscall_profile, seccomp_bpf=opts.seccomp_bpf)
+    tracer = StraceTracer(engine, syscall_profile=opts.syscall_profile, seccomp_bpf=opts.seccomp_bpf)
     with phases.phase("trace", f"tracing {ref.location} while probing it (and reading its layers)"):
         trace = tracer.trace(opts.run)
         reader.join()
@@ -141,12 +133,3 @@ def _trace_and_read(ref, opts: BuildOptions, ws, engine, phases: Phases, client)
         raise box["error"]
     return box["image"], box["rootfs"], trace
 
-
-def _remove(client, tags: list[str]) -> None:
-    from slim.image import daemon
-
-    for tag in tags:
-        try:
-            daemon.remove_image(client, tag)
-        except Exception:  # cleanup must not hide the error being raised
-            pass

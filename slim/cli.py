@@ -9,6 +9,7 @@ import sys
 import click
 
 from slim import __version__, pipeline
+from slim.engine import LazyEngine
 from slim.errors import SlimError, UsageError, VerificationFailed
 from slim.image.reference import parse_reference
 from slim.image.sink import parse_output
@@ -52,7 +53,7 @@ def main(ctx: click.Context, work_dir: str | None, quiet: bool) -> None:
 
 def _run(ctx: click.Context):
     """Workspace, progress display and a lazily connected engine for one command."""
-    return Workspace(ctx.obj["work_dir"]), Phases(quiet=ctx.obj["quiet"]), pipeline.Engine()
+    return Workspace(ctx.obj["work_dir"]), Phases(quiet=ctx.obj["quiet"]), LazyEngine()
 
 
 @main.command()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from slim.engine import Engine
 from slim.closure import Closure, closure_of, env_dict
 from slim.image.assemble import AssembledImage, assemble
 from slim.image.model import Image
@@ -15,20 +16,6 @@ from slim.model import ImageInfo
 from slim.progress import Phases
 from slim.rootfs import RootFS
 from slim.workspace import Workspace
-
-
-class Engine:
-    """Connects to the Docker engine on first use only, so archive-only runs never need one."""
-
-    def __init__(self) -> None:
-        self._client = None
-
-    def __call__(self):
-        if self._client is None:
-            from slim.image.daemon import connect
-
-            self._client = connect()
-        return self._client
 
 
 @dataclass
@@ -78,6 +65,6 @@ def trace(options, syscall_profile: bool, seccomp_bpf: bool, engine: Engine, pha
     """Run the image under strace with its probes; the Trace of what it touched."""
     from tracers.strace import StraceTracer
 
-    tracer = StraceTracer(engine(), syscall_profile=syscall_profile, seccomp_bpf=seccomp_bpf)
+    tracer = StraceTracer(engine, syscall_profile=syscall_profile, seccomp_bpf=seccomp_bpf)
     with phases.phase("trace", f"running {options.image} under strace with probes"):
         return tracer.trace(options)

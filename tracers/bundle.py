@@ -1,6 +1,6 @@
 """The tracer bundle: the host's strace and tini-static with the loader and libraries strace needs.
 
-Resolved with slim's own closure code over the host's filesystem, delivered into a Docker volume through the
+Resolved with slim's own closure code over the host's filesystem, delivered into an engine volume through the
 API (no host bind mount, so a remote engine works too), named by a hash of its contents and reused while it
 stays the same. Inside the container it runs under its own loader, so it works in images with no libc at all.
 """
@@ -13,10 +13,9 @@ import os
 import tarfile
 from dataclasses import dataclass
 
-import docker.errors
-
 from slim.elf.resolver import Resolver
-from slim.errors import EngineError, HostToolMissing
+from slim.engine import Engine
+from slim.errors import HostToolMissing
 from slim.hostfs import HostFS
 
 MOUNT = "/slim-tracer"
@@ -80,23 +79,9 @@ def _tar(bundle: Bundle) -> bytes:
     return buf.getvalue()
 
 
-def ensure_volume(client, bundle: Bundle) -> None:
-    """The bundle's volume exists (it is filled by `fill`, through a helper container that mounts it)."""
-    try:
-        client.volumes.get(bundle.volume)
-    except docker.errors.NotFound:
-        client.volumes.create(bundle.volume, labels={"slim.cache": "tracer-bundle"})
-
-
-def fill(helper, bundle: Bundle) -> None:
-    """Copy the bundle into its volume, mounted at MOUNT in the never-started `helper`, unless already there.
-
-    `.complete` is written last, so an interrupted copy is simply done again by the next run.
-    """
-    try:
-        helper.get_archive(f"{MOUNT}/.complete")
+def fill(engine: Engine, helper: str, bundle: Bundle) -> None:
+    """Copy the bundle into its volume, mounted at MOUNT in the never-started container `helper`, unless
+    already there. `.complete` is written last, so an interrupted copy is simply done again by the next run."""
+    if engine.get_archive(helper, f"{MOUNT}/.complete") is not None:
         return
-    except docker.errors.NotFound:
-        pass
-    if not helper.put_archive(MOUNT, _tar(bundle)):
-        raise EngineError("could not copy the tracer bundle into its volume")
+    engine.put_archive(helper, MOUNT, _tar(bundle))

@@ -13,8 +13,7 @@ import tarfile
 import time
 import uuid
 
-import docker.errors
-
+from slim.engine import ContainerSpec, Engine, Mount
 from slim.model import Trace
 from tracers import bundle as bundle_mod
 from tracers.base import RunOptions
@@ -30,7 +29,7 @@ _PATH_SYSCALLS = ("%file,%process,getdents,getdents64,fchdir,setuid,setgid,setre
 
 
 class StraceHooks(Hooks):
-    use_docker_init = False  # the bundle's tini is the init
+    use_engine_init = False  # the bundle's tini is the init
 
     def __init__(self, syscall_profile: bool, seccomp_bpf: bool):
         self.bundle = bundle_mod.host_bundle()
@@ -39,28 +38,26 @@ class StraceHooks(Hooks):
         self.seccomp_bpf = seccomp_bpf
         self.raw_files: dict[str, str] = {}
 
-    def prepare(self, client, image: str) -> None:
-        bundle_mod.ensure_volume(client, self.bundle)
-        client.volumes.create(self.output_volume, labels={"slim.run": "trace-output"})
+    def prepare(self, engine: Engine, image: str) -> None:
+        engine.ensure_volume(self.bundle.volume, {"slim.cache": "tracer-bundle"})
+        engine.ensure_volume(self.output_volume, {"slim.run": "trace-output"})
         # One helper container, never started, to fill both volumes through the API.
-        helper = client.containers.create(image, entrypoint=[self.bundle.tini], command=[], volumes={
-            self.bundle.volume: {"bind": bundle_mod.MOUNT, "mode": "rw"},
-            self.output_volume: {"bind": OUTPUT, "mode": "rw"}})
+        helper = engine.create(ContainerSpec(image, (self.bundle.tini,), mounts=(
+            Mount(self.bundle.volume, bundle_mod.MOUNT), Mount(self.output_volume, OUTPUT))))
         try:
-            bundle_mod.fill(helper, self.bundle)
+            bundle_mod.fill(engine, helper, self.bundle)
             # The app may run as any user: the output directory must be writable by it.
             info = tarfile.TarInfo("out")
             info.type, info.mode = tarfile.DIRTYPE, 0o1777
             buf = io.BytesIO()
             with tarfile.open(fileobj=buf, mode="w") as tar:
                 tar.addfile(info)
-            helper.put_archive(OUTPUT, buf.getvalue())
+            engine.put_archive(helper, OUTPUT, buf.getvalue())
         finally:
-            helper.remove(force=True)
+            engine.remove_container(helper)
 
-    def volumes(self) -> dict:
-        return {self.bundle.volume: {"bind": bundle_mod.MOUNT, "mode": "ro"},
-                self.output_volume: {"bind": OUTPUT, "mode": "rw"}}
+    def mounts(self) -> list[Mount]:
+        return [Mount(self.bundle.volume, bundle_mod.MOUNT, read_only=True), Mount(self.output_volume, OUTPUT)]
 
     def cap_add(self) -> list[str]:
         # Without it, children that switch user (nginx workers) turn non-dumpable and cannot be traced.
@@ -81,35 +78,31 @@ class StraceHooks(Hooks):
     def exec_argv(self, argv: list[str], n: int) -> list[str]:
         return self._strace(f"exec-{n}.trace") + argv
 
-    def collect(self, container) -> None:
-        try:
-            stream, _ = container.get_archive(f"{OUTPUT}/out")
-        except docker.errors.NotFound:
+    def collect(self, engine: Engine, container: str) -> None:
+        data = engine.get_archive(container, f"{OUTPUT}/out")
+        if data is None:
             return
-        with tarfile.open(fileobj=io.BytesIO(b"".join(stream)), mode="r|") as tar:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r|") as tar:
             for member in tar:
                 if member.isfile() and member.name.endswith(".trace"):
                     data = tar.extractfile(member).read()
                     self.raw_files[member.name.rsplit("/", 1)[-1]] = data.decode("utf-8", "surrogateescape")
 
-    def cleanup(self, client) -> None:
-        try:
-            client.volumes.get(self.output_volume).remove(force=True)
-        except docker.errors.APIError:
-            pass
+    def cleanup(self, engine: Engine) -> None:
+        engine.remove_volume(self.output_volume)
 
 
 class StraceTracer:
     name = "strace"
 
-    def __init__(self, client, syscall_profile: bool = True, seccomp_bpf: bool = True):
-        self.client = client
+    def __init__(self, engine: Engine, syscall_profile: bool = True, seccomp_bpf: bool = True):
+        self.engine = engine
         self.syscall_profile = syscall_profile
         self.seccomp_bpf = seccomp_bpf
 
     def trace(self, options: RunOptions) -> Trace:
         hooks = StraceHooks(self.syscall_profile, self.seccomp_bpf)
-        result = run(self.client, options, hooks)
+        result = run(self.engine, options, hooks)
         start = time.monotonic()
         ignore = (bundle_mod.MOUNT, OUTPUT)
         parsed = parse_strace_files([io.StringIO(text) for _, text in sorted(hooks.raw_files.items())],

@@ -122,11 +122,14 @@ def _tarinfo(entry: Entry) -> tarfile.TarInfo:
     return info
 
 
+SOURCE_LABEL = "slim.source.image"  # marks an image slim wrote, and from what
+
+
 def derive_config(original: dict, layer_digest: str, source_ref: str, source_id: str) -> dict:
     """The original config document with the rootfs replaced by one layer and provenance labels added."""
     run = copy.deepcopy(original.get("config") or {})
     labels = dict(run.get("Labels") or {})
-    labels.update({"slim.source.image": source_ref, "slim.source.id": source_id, "slim.version": __version__})
+    labels.update({SOURCE_LABEL: source_ref, "slim.source.id": source_id, "slim.version": __version__})
     run["Labels"] = labels
     config = {
         "architecture": original.get("architecture", "amd64"),

@@ -1,39 +1,57 @@
-"""Write an assembled image to where the user asked: the Docker daemon, a docker-archive file, an OCI layout."""
+"""Write an assembled image to where the user asked: the container engine, a docker-archive file, an OCI layout.
+
+Tags in the engine are bookkept here: a slim image that a new one replaces under the same tag is removed
+when nothing else names or uses it, and verification of file outputs goes through a temporary tag.
+"""
 
 from __future__ import annotations
 
 import os
+import uuid
 from dataclasses import dataclass
-from typing import Callable
 
+from slim.engine import Engine
 from slim.errors import UsageError
 from slim.image import archive, oci
-from slim.image.assemble import AssembledImage
+from slim.image.assemble import SOURCE_LABEL, AssembledImage
 from slim.workspace import Workspace
+
+DOCKER, DOCKER_ARCHIVE, OCI_LAYOUT = "docker", "docker-archive", "oci"
+TEMPORARY_REPOSITORY = "slim-verify"  # where file outputs are loaded for verification, then removed
 
 
 @dataclass(frozen=True)
 class Output:
-    kind: str  # "docker", "docker-archive" or "oci"
+    kind: str  # DOCKER, DOCKER_ARCHIVE or OCI_LAYOUT
     path: str = ""
+
+    def describe(self, tags: list[str] | tuple[str, ...]) -> str:
+        return ", ".join(tags) if self.kind == DOCKER else f"{self.kind}:{self.path}"
 
 
 def parse_output(text: str) -> Output:
-    if text == "docker":
-        return Output("docker")
-    for kind in ("docker-archive", "oci"):
+    if text == DOCKER:
+        return Output(DOCKER)
+    for kind in (DOCKER_ARCHIVE, OCI_LAYOUT):
         if text.startswith(kind + ":") and len(text) > len(kind) + 1:
             return Output(kind, text[len(kind) + 1:])
     raise UsageError(f"--output {text!r}: expected docker, docker-archive:FILE or oci:DIR")
 
 
-def write_image(assembled: AssembledImage, output: Output, tags: list[str], ws: Workspace,
-                engine: Callable[[], object]) -> None:
-    if output.kind == "oci":
+def temporary_tag() -> str:
+    return f"{TEMPORARY_REPOSITORY}/{uuid.uuid4().hex[:12]}:latest"
+
+
+def is_temporary(tag: str) -> bool:
+    return tag.startswith(TEMPORARY_REPOSITORY + "/")
+
+
+def write_image(assembled: AssembledImage, output: Output, tags: list[str], ws: Workspace, engine: Engine) -> None:
+    if output.kind == OCI_LAYOUT:
         oci.write_oci_layout(assembled.blob_files(ws), assembled.manifest_digest, len(assembled.manifest_bytes),
                              output.path, tags)
         return
-    archive_file = output.path if output.kind == "docker-archive" else ws.path("load.tar")
+    archive_file = output.path if output.kind == DOCKER_ARCHIVE else ws.path("load.tar")
     parent = os.path.dirname(os.path.abspath(archive_file))
     os.makedirs(parent, exist_ok=True)
     partial = archive_file + ".partial"
@@ -44,7 +62,23 @@ def write_image(assembled: AssembledImage, output: Output, tags: list[str], ws: 
         os.unlink(partial)
         raise
     os.replace(partial, archive_file)  # never leave a half-written archive under the user's name
-    if output.kind == "docker":
-        from slim.image import daemon
+    if output.kind == DOCKER:
+        replaced = _slim_images_at(engine, tags)
+        engine.load(archive_file)
+        for image_id in replaced - {assembled.image_id}:
+            engine.remove_if_untagged(image_id)
 
-        daemon.load_archive(engine(), archive_file)
+
+def _slim_images_at(engine: Engine, tags: list[str]) -> set[str]:
+    """IDs of the images slim made earlier that these tags name now (about to be replaced)."""
+    found = (engine.find_image(tag) for tag in tags if not is_temporary(tag))
+    return {facts.id for facts in found if facts is not None and SOURCE_LABEL in facts.labels}
+
+
+def remove_tags(engine: Engine, tags: list[str]) -> None:
+    """Remove tags slim created; used on failure paths, so it never raises."""
+    for tag in tags:
+        try:
+            engine.remove_image(tag)
+        except Exception:  # cleanup must not hide the error being raised
+            pass

@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from slim.cli import main
+from slim.engine.docker import DockerEngine
 from slim.image.reference import parse_reference
 from slim.image.source import read_image
 from slim.pkgdb.catalog import read_catalog
@@ -46,7 +47,7 @@ def test_every_sample_slims_verifies_and_keeps_a_true_package_database(name, eng
     assert report["size"]["slim_content_bytes"] < report["size"]["original_content_bytes"] / 2
     assert slim_attrs["Config"]["Cmd"] == engine.images.get(image).attrs["Config"]["Cmd"]
     with Workspace() as ws:
-        rootfs = read_image(parse_reference(out), ws, lambda: engine).rootfs()
+        rootfs = read_image(parse_reference(out), ws, DockerEngine(engine)).rootfs()
         assert rootfs.exists("/bin/sh") == (name in NEEDS_SH)
         assert [p for p in PRESENT.get(name, []) if not rootfs.exists(p)] == []
         assert [p for p in ABSENT.get(name, []) if rootfs.exists(p)] == []

@@ -11,6 +11,7 @@ import pytest
 
 from slim.elf.reader import ElfError, read_elf
 from slim.elf.resolver import Resolver
+from slim.engine.docker import DockerEngine
 from slim.image.reference import parse_reference
 from slim.image.source import read_image
 from slim.workspace import Workspace
@@ -64,7 +65,7 @@ def elf_files(rootfs) -> list[str]:
 
 def compare(engine, image: str, ldd_command: str, default_loader: str):
     with Workspace() as ws:
-        loaded = read_image(parse_reference(image), ws, lambda: engine)
+        loaded = read_image(parse_reference(image), ws, DockerEngine(engine))
         rootfs = loaded.rootfs()
         files = elf_files(rootfs)
         proc = subprocess.run(["docker", "run", "--rm", "-i", "--entrypoint", "sh", image, "-c",
@@ -128,7 +129,7 @@ def test_musl_binaries_and_alpine_match_musl_loader(engine, musl_image):
     assert "/usr/local/bin/hello-path" in files and "/opt/rp/bin/hello-runpath" in files
     assert not differences, "\n".join(differences)
     with Workspace() as ws:
-        rootfs = read_image(parse_reference(musl_image), ws, lambda: engine).rootfs()
+        rootfs = read_image(parse_reference(musl_image), ws, DockerEngine(engine)).rootfs()
         got = {o.path for o in Resolver(rootfs).resolve("/opt/rp/bin/hello-runpath").objects}
         assert "/opt/rp/bin/../lib/libgreet.so" in got
 
@@ -138,7 +139,7 @@ def test_reader_agrees_with_pyelftools_on_every_elf_file(engine, build_sample):
     from elftools.elf.elffile import ELFFile
 
     with Workspace() as ws:
-        rootfs = read_image(parse_reference(build_sample("many-libs")), ws, lambda: engine).rootfs()
+        rootfs = read_image(parse_reference(build_sample("many-libs")), ws, DockerEngine(engine)).rootfs()
         files = elf_files(rootfs)
         disagreements = []
         for path in files:
@@ -183,7 +184,7 @@ def test_slim_deps_command_agrees_with_ldd(engine, build_sample):
     proc = subprocess.run(["docker", "run", "--rm", "-i", "--entrypoint", "sh", image, "-c", LDD_SCRIPT % "ldd"],
                           input="\n".join(paths) + "\n", capture_output=True, text=True, timeout=120)
     with Workspace() as ws:
-        rootfs = read_image(parse_reference(image), ws, lambda: engine).rootfs()
+        rootfs = read_image(parse_reference(image), ws, DockerEngine(engine)).rootfs()
         from_ldd = {rootfs.realpath(p) for mapped, _ in parse_ldd(proc.stdout).values() for p in mapped}
         kept_files = {e["path"] for e in doc["paths"] if rootfs.lstat(e["path"]).kind == "file"}
         libraries = {p for p in kept_files if any(r["kind"] in ("needed-by", "interpreter-of") for r in

@@ -5,7 +5,7 @@ import os
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
 ENTRY = {"slim.cli", "slim.pipeline", "slim.build", "slim.runopts"}  # wiring: may import any stage
-DOCKER_USERS = {"slim.image.daemon", "tracers.runner", "tracers.bundle", "tracers.strace"}
+DOCKER_USERS = {"slim.engine.docker"}
 
 
 def modules():

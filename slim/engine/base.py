@@ -1,0 +1,122 @@
+"""The few verbs slim needs from a container engine, as one protocol.
+
+Everything in slim that touches an engine goes through `Engine`: reading and writing images, running
+containers for tracing and verification, the volumes the tracer uses. Values cross this boundary as plain
+data (strings, bytes, the dataclasses below), never as an engine SDK's objects, so a second engine (Podman's
+compatible API, a remote engine with published ports) is one more implementation, and tests can drive the
+wiring with a fake.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import BinaryIO, Protocol
+
+
+@dataclass(frozen=True)
+class Mount:
+    """A volume or host path mounted into a container."""
+
+    source: str  # a volume name, or an absolute host path
+    target: str
+    read_only: bool = False
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    """Everything needed to create one container. `entrypoint` is the full argv (the image's Cmd is dropped)."""
+
+    image: str
+    entrypoint: tuple[str, ...]
+    env: tuple[str, ...] = ()  # "K=V"
+    user: str | None = None
+    workdir: str | None = None
+    mounts: tuple[Mount, ...] = ()
+    cap_add: tuple[str, ...] = ()
+    init: bool = False  # the engine's own init as PID 1 (docker run --init)
+    labels: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class ImageFacts:
+    """What the engine says about an image it holds."""
+
+    id: str
+    size: int | None  # what `docker images` shows
+    repo_tags: tuple[str, ...]
+    config: dict  # the image's run configuration document (Entrypoint, Cmd, Env, ...) as the engine reports it
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    exit_code: int | None
+    output: bytes
+
+
+class Engine(Protocol):
+    """A container engine. Errors are slim's own: ImageNotFound, EngineError."""
+
+    name: str
+
+    # images
+    def image(self, ref: str) -> ImageFacts:
+        """Facts about `ref`; ImageNotFound when the engine has no such image."""
+
+    def find_image(self, ref: str) -> ImageFacts | None:
+        """Like `image`, but None when there is no such image."""
+
+    def save(self, ref: str) -> BinaryIO:
+        """The `docker save` archive of `ref` as a forward-only stream, never held whole in memory."""
+
+    def load(self, archive_path: str) -> None:
+        """Load a docker-archive file; the tags come from its manifest.json."""
+
+    def remove_image(self, ref: str) -> None:
+        """Remove a tag (or an image ID); nothing happens when it does not exist."""
+
+    def remove_if_untagged(self, image_id: str) -> None:
+        """Remove the image when no tag names it any more and nothing uses it; otherwise leave it."""
+
+    # containers
+    def create(self, spec: ContainerSpec) -> str:
+        """Create (not start) a container; its ID."""
+
+    def start(self, container: str) -> None: ...
+
+    def running(self, container: str) -> bool:
+        """True while the container is created or running (False once it exited or is gone)."""
+
+    def address(self, container: str) -> str:
+        """The host address probes use to reach the container's ports."""
+
+    def exec(self, container: str, argv: list[str]) -> ExecResult: ...
+
+    def wait(self, container: str, timeout: float) -> int | None:
+        """The container's exit code, or None when it still runs after `timeout` seconds."""
+
+    def stop(self, container: str, timeout: int) -> None:
+        """The image's stop signal, then SIGKILL after `timeout` seconds."""
+
+    def logs(self, container: str) -> tuple[bytes, bytes]:
+        """(stdout, stderr) of the container's main process."""
+
+    def remove_container(self, container: str) -> None:
+        """Remove the container with its anonymous volumes, running or not; never raises."""
+
+    def put_archive(self, container: str, path: str, data: bytes) -> None:
+        """Extract the tar `data` at `path` inside the container (it need not be started)."""
+
+    def get_archive(self, container: str, path: str) -> bytes | None:
+        """`path` inside the container as a tar, or None when it does not exist."""
+
+    # volumes
+    def ensure_volume(self, name: str, labels: dict[str, str]) -> None:
+        """Create the named volume unless it exists."""
+
+    def remove_volume(self, name: str) -> None:
+        """Remove the volume; never raises."""
+
+    # facts
+    def facts(self) -> dict[str, str]:
+        """Which engine this is: name, version, API version, operating system."""

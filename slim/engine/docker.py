@@ -1,0 +1,215 @@
+"""The Docker engine, through the Docker SDK: the only module of slim that imports `docker`.
+
+Speaks only the engine's API, so a remote engine (DOCKER_HOST=tcp://...) works the same: nothing here
+assumes the engine shares this host's filesystem.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from typing import BinaryIO, Iterator
+
+import docker
+import docker.errors
+import requests.exceptions
+
+from slim.engine.base import ContainerSpec, ExecResult, ImageFacts
+from slim.errors import EngineError, ImageNotFound
+
+SAVE_CHUNK = 1 << 20
+_FAULTS = (docker.errors.DockerException, requests.exceptions.RequestException)
+
+
+@contextmanager
+def _engine_errors(what: str) -> Iterator[None]:
+    """Any fault of the engine or the connection becomes one EngineError saying what slim was doing."""
+    try:
+        yield
+    except docker.errors.APIError as exc:
+        raise EngineError(f"{what}: {exc.explanation or exc}") from exc
+    except _FAULTS as exc:
+        raise EngineError(f"{what}: {exc}") from exc
+
+
+class DockerEngine:
+    name = "docker"
+
+    def __init__(self, client: "docker.DockerClient"):
+        self.client = client  # the SDK client; also handed to tests that need the engine directly
+        self.api = client.api
+
+    @classmethod
+    def connect(cls) -> "DockerEngine":
+        """The engine named by DOCKER_HOST (or the local socket), checked to answer."""
+        try:
+            client = docker.from_env(timeout=300)
+            client.ping()
+        except _FAULTS as exc:
+            where = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+            raise EngineError(f"no Docker engine answers at {where} (start one with scripts/setup): {exc}") from exc
+        return cls(client)
+
+    # images
+
+    def find_image(self, ref: str) -> ImageFacts | None:
+        try:
+            attrs = self.api.inspect_image(ref)
+        except docker.errors.NotFound:
+            return None
+        except _FAULTS as exc:
+            raise EngineError(f"{ref}: the engine could not inspect it: {getattr(exc, 'explanation', None) or exc}")
+        config = attrs.get("Config") or {}
+        return ImageFacts(attrs["Id"], attrs.get("Size"), tuple(attrs.get("RepoTags") or ()), config,
+                          dict(config.get("Labels") or {}))
+
+    def image(self, ref: str) -> ImageFacts:
+        facts = self.find_image(ref)
+        if facts is None:
+            raise ImageNotFound(f"{ref}: no such image in the Docker engine")
+        return facts
+
+    def save(self, ref: str) -> BinaryIO:
+        self.image(ref)  # a clear "no such image" before any streaming starts
+        with _engine_errors(f"{ref}: docker save failed"):
+            return _ChunkStream(iter(self.api.get_image(ref, chunk_size=SAVE_CHUNK)))
+
+    def load(self, archive_path: str) -> None:
+        with _engine_errors("docker load failed"), open(archive_path, "rb") as fh:
+            self.api.load_image(fh)
+
+    def remove_image(self, ref: str) -> None:
+        try:
+            self.api.remove_image(ref, noprune=False)
+        except docker.errors.NotFound:
+            pass
+        except _FAULTS as exc:
+            raise EngineError(f"could not remove {ref}: {getattr(exc, 'explanation', None) or exc}") from exc
+
+    def remove_if_untagged(self, image_id: str) -> None:
+        try:
+            if not self.api.inspect_image(image_id).get("RepoTags"):
+                self.api.remove_image(image_id, noprune=False)
+        except docker.errors.APIError:
+            pass  # in use by a container, or already gone: not ours to force
+
+    # containers
+
+    def create(self, spec: ContainerSpec) -> str:
+        volumes = {m.source: {"bind": m.target, "mode": "ro" if m.read_only else "rw"} for m in spec.mounts}
+        with _engine_errors(f"creating a container of {spec.image}"):
+            try:
+                container = self.client.containers.create(
+                    spec.image, entrypoint=list(spec.entrypoint), command=[], environment=list(spec.env),
+                    user=spec.user or None, working_dir=spec.workdir or None, volumes=volumes,
+                    cap_add=list(spec.cap_add) or None, init=spec.init, labels=dict(spec.labels), detach=True)
+            except docker.errors.ImageNotFound as exc:
+                raise ImageNotFound(f"{spec.image}: no such image in the Docker engine") from exc
+        return container.id
+
+    def start(self, container: str) -> None:
+        with _engine_errors("starting the container"):
+            self.api.start(container)
+
+    def running(self, container: str) -> bool:
+        try:
+            state = self.api.inspect_container(container).get("State") or {}
+        except docker.errors.NotFound:
+            return False
+        except _FAULTS as exc:
+            raise EngineError(f"inspecting the container: {exc}") from exc
+        return state.get("Status") in ("created", "running")
+
+    def address(self, container: str) -> str:
+        with _engine_errors("inspecting the container"):
+            attrs = self.api.inspect_container(container)
+        # The default bridge's address; the host reaches it when the engine runs on this host.
+        return (attrs.get("NetworkSettings") or {}).get("IPAddress") or "127.0.0.1"
+
+    def exec(self, container: str, argv: list[str]) -> ExecResult:
+        with _engine_errors("running a command in the container"):
+            exec_id = self.api.exec_create(container, argv)["Id"]
+            output = self.api.exec_start(exec_id, demux=False)
+            return ExecResult(self.api.exec_inspect(exec_id).get("ExitCode"), output or b"")
+
+    def wait(self, container: str, timeout: float) -> int | None:
+        try:
+            return self.api.wait(container, timeout=timeout).get("StatusCode")
+        except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
+            return None
+
+    def stop(self, container: str, timeout: int) -> None:
+        with _engine_errors("stopping the container"):
+            self.api.stop(container, timeout=timeout)
+
+    def logs(self, container: str) -> tuple[bytes, bytes]:
+        with _engine_errors("reading the container's output"):
+            return (self.api.logs(container, stdout=True, stderr=False),
+                    self.api.logs(container, stdout=False, stderr=True))
+
+    def remove_container(self, container: str) -> None:
+        try:
+            self.api.remove_container(container, force=True, v=True)
+        except _FAULTS:
+            pass  # already gone, or the engine went away: nothing more to do from here
+
+    def put_archive(self, container: str, path: str, data: bytes) -> None:
+        with _engine_errors(f"copying files into the container at {path}"):
+            if not self.api.put_archive(container, path, data):
+                raise EngineError(f"the engine refused to copy files into the container at {path}")
+
+    def get_archive(self, container: str, path: str) -> bytes | None:
+        try:
+            stream, _ = self.api.get_archive(container, path)
+            return b"".join(stream)
+        except docker.errors.NotFound:
+            return None
+        except _FAULTS as exc:
+            raise EngineError(f"copying {path} out of the container: {exc}") from exc
+
+    # volumes
+
+    def ensure_volume(self, name: str, labels: dict[str, str]) -> None:
+        with _engine_errors(f"creating volume {name}"):
+            try:
+                self.api.inspect_volume(name)
+            except docker.errors.NotFound:
+                self.api.create_volume(name, labels=labels)
+
+    def remove_volume(self, name: str) -> None:
+        try:
+            self.api.remove_volume(name, force=True)
+        except _FAULTS:
+            pass
+
+    def facts(self) -> dict[str, str]:
+        with _engine_errors("asking the engine for its version"):
+            version = self.api.version()
+        return {"name": self.name, "version": version.get("Version", ""), "api_version": version.get("ApiVersion", ""),
+                "os": version.get("Os", ""), "arch": version.get("Arch", "")}
+
+
+class _ChunkStream:
+    """File-like reads over the engine's chunked `docker save` response, so it is never held whole."""
+
+    def __init__(self, chunks: Iterator[bytes]):
+        self._chunks = chunks
+        self._buf = b""
+        self._pos = 0  # an offset, not re-slicing: tarfile reads in small pieces and chunks are 1 MiB
+
+    def read(self, n: int = -1) -> bytes:
+        available = len(self._buf) - self._pos
+        if n < 0 or available < n:
+            parts = [self._buf[self._pos:]]
+            while n < 0 or available < n:
+                chunk = next(self._chunks, None)
+                if chunk is None:
+                    break
+                parts.append(chunk)
+                available += len(chunk)
+            self._buf, self._pos = b"".join(parts), 0
+        if n < 0:
+            n = len(self._buf)
+        data = self._buf[self._pos:self._pos + n]
+        self._pos += len(data)
+        return data

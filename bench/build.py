@@ -19,8 +19,8 @@ sys.path.insert(0, os.path.dirname(__file__))
 from common import run_measured, shell_seconds  # noqa: E402
 
 from slim.engine import connect  # noqa: E402
-from slim.runopts import build_run_options  # noqa: E402
-from tracers.runner import run  # noqa: E402
+from slim.cli.options import build_run_options  # noqa: E402
+from slim.run.runner import run  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SLIM = os.path.join(os.path.dirname(sys.executable), "slim")
@@ -30,7 +30,7 @@ def untraced_seconds(engine, image: str, args: list[str]) -> float:
     """The same probe run, no tracing: parse the sample's args exactly as slim does."""
     import click
 
-    from slim.runopts import run_options
+    from slim.cli.options import run_options
 
     captured = {}
 

@@ -13,9 +13,9 @@ import statistics
 import time
 
 from slim.engine import connect
-from slim.probes import ProbePlan
-from tracers.base import RunOptions
-from tracers.runner import run
+from slim.run.probes import ProbePlan
+from slim.run.options import RunOptions
+from slim.run.runner import run
 from tracers.strace import StraceTracer
 
 

@@ -65,14 +65,106 @@ class LayerSummary:
 
 
 @dataclass(frozen=True, slots=True)
-class Warning_:
-    """A non-fatal problem found while reading untrusted input: said to the user, never raised."""
+class SlimWarning:
+    """A non-fatal problem a stage found: carried in its result, said to the user, never raised.
 
-    where: str
+    `code` names the kind of problem for machines ("layer.unsafe-name"), `path` the file or document it is
+    about ("" when none), `message` the rest, for people.
+    """
+
+    code: str
     message: str
+    path: str = ""
 
     def __str__(self) -> str:
-        return f"{self.where}: {self.message}"
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+def warning_texts(warnings, limit: int | None = None) -> list[str]:
+    """Warnings as the lines a person reads; with `limit`, the first ones and a count of the rest."""
+    texts = [str(w) for w in warnings]
+    if limit is not None and len(texts) > limit:
+        return texts[:limit] + [f"... and {len(texts) - limit} more warnings"]
+    return texts
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """How an image runs, from the `config` part of its config document, parsed once.
+
+    `from_document` raises ValueError for a document of the wrong shape (the image layer turns it into
+    slim's ImageFormatError).
+    """
+
+    entrypoint: tuple[str, ...] = ()
+    cmd: tuple[str, ...] = ()
+    env: tuple[str, ...] = ()  # "K=V"
+    user: str = ""
+    workdir: str = ""
+    exposed_ports: tuple[str, ...] = ()  # "8080/tcp"
+    volumes: tuple[str, ...] = ()
+    healthcheck: tuple[str, ...] = ()  # the Test argv; () when the image has none
+    labels: tuple[tuple[str, str], ...] = ()
+    stop_signal: str = ""
+
+    @classmethod
+    def from_document(cls, doc) -> "RunConfig":
+        if doc is None:
+            return cls()
+        if not isinstance(doc, dict):
+            raise ValueError("the image config's 'config' is not an object")
+        env = _strings(doc, "Env")
+        if any("=" not in item for item in env):
+            raise ValueError("Env holds an entry that is not K=V")
+        labels = doc.get("Labels") or {}
+        if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
+            raise ValueError("Labels is not an object of strings")
+        health = doc.get("Healthcheck") or {}
+        if not isinstance(health, dict):
+            raise ValueError("Healthcheck is not an object")
+        return cls(
+            entrypoint=_strings(doc, "Entrypoint"), cmd=_strings(doc, "Cmd"), env=env,
+            user=_string(doc, "User"), workdir=_string(doc, "WorkingDir"),
+            exposed_ports=tuple(sorted(_keys(doc, "ExposedPorts"))), volumes=tuple(sorted(_keys(doc, "Volumes"))),
+            healthcheck=_strings(health, "Test"), labels=tuple(sorted(labels.items())),
+            stop_signal=_string(doc, "StopSignal"))
+
+    def env_dict(self) -> dict[str, str]:
+        out = {}
+        for item in self.env:
+            key, _, value = item.partition("=")
+            out[key] = value
+        return out
+
+    @property
+    def tcp_ports(self) -> list[int]:
+        ports = []
+        for key in self.exposed_ports:
+            number, _, proto = key.partition("/")
+            if (proto or "tcp") == "tcp" and number.isdigit():
+                ports.append(int(number))
+        return sorted(ports)
+
+
+def _string(doc: dict, key: str) -> str:
+    value = doc.get(key)
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"{key} is not a string")
+    return value or ""
+
+
+def _strings(doc: dict, key: str) -> tuple[str, ...]:
+    value = doc.get(key)
+    if value is not None and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+        raise ValueError(f"{key} is not a list of strings")
+    return tuple(value or ())
+
+
+def _keys(doc: dict, key: str) -> list[str]:
+    value = doc.get(key)
+    if value is not None and not isinstance(value, dict):
+        raise ValueError(f"{key} is not an object")
+    return list(value or {})
 
 
 @dataclass(frozen=True)
@@ -88,7 +180,7 @@ class ImageInfo:
     layers: tuple[LayerSummary, ...]
     os: dict[str, str]
     config: dict = field(default_factory=dict)
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[SlimWarning, ...] = ()
     package_db: str | None = None  # "dpkg", "apk", or None when the image has no package database
     packages: int = 0
 
@@ -144,8 +236,18 @@ class ProbeResult:
 
 
 @dataclass(frozen=True)
+class RunOutcome:
+    """What verification compares between two runs. `mode` says how the run ended ("exit": a batch job)."""
+
+    mode: str
+    exit_code: int | None
+    stdout: str
+    probes: tuple[ProbeResult, ...]
+
+
+@dataclass(frozen=True)
 class Trace:
-    """Everything one traced (or plain) run of an image showed."""
+    """Everything one traced (or plain) run of an image showed, and what exactly was run."""
 
     accesses: tuple[FileAccess, ...] = ()
     processes: tuple[ProcessInfo, ...] = ()
@@ -155,9 +257,17 @@ class Trace:
     stderr: str = ""
     probes: tuple[ProbeResult, ...] = ()
     seconds: tuple[tuple[str, float], ...] = ()  # phase -> wall time
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[SlimWarning, ...] = ()
     uids: tuple[int, ...] = ()  # users the processes switched to (setuid and kin)
     gids: tuple[int, ...] = ()
+    config: RunConfig = field(default_factory=RunConfig)  # the image's own run configuration
+    argv: tuple[str, ...] = ()  # what the container ran: Entrypoint + Cmd with the overrides applied
+    mode: str = ""  # how the run was ended: exit, probe, timeout or signal
+    workdir: str = "/"  # where the command started
+
+    @property
+    def outcome(self) -> RunOutcome:
+        return RunOutcome(self.mode, self.exit_code, self.stdout, self.probes)
 
     def paths(self, ok_only: bool = True) -> set[str]:
         """Every requested and resolved path of the accesses (successful ones unless ok_only is False)."""

@@ -1,21 +1,58 @@
-"""The one place that wires slim's stages together: source -> flatten -> (trace -> plan) -> assemble -> sink."""
+"""The one place that wires slim's stages together, for every command:
+
+    source -> flatten -> (trace -> plan -> rewrite) -> assemble -> sink -> verify -> report
+
+Each stage takes plain values and returns one; this module only calls them in order, times the phases and
+joins their warnings. The command line turns what it returns into output and exit codes.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import threading
+import time
 from dataclasses import dataclass
 
+from slim.analysis.closure import Closure, closure_of
+from slim.analysis.pkgdb.catalog import read_catalog
+from slim.analysis.users import read_accounts
 from slim.engine import Engine
-from slim.closure import Closure, closure_of, env_dict
+from slim.errors import UsageError
 from slim.image.assemble import AssembledImage, assemble
 from slim.image.model import Image
-from slim.image.reference import Reference
-from slim.image.sink import Output, write_image
+from slim.image.overlay import overlay
+from slim.image.reference import DAEMON, Reference
+from slim.image.sink import DOCKER, Output, is_temporary, remove_tags, temporary_tag, write_image
 from slim.image.source import read_image
-from slim.inspect import inspect_image
-from slim.model import ImageInfo
+from slim.model import ImageInfo, SlimWarning, Trace
+from slim.plan.keep import PlanOptions, plan_keep
+from slim.plan.rewrite import rewrite
 from slim.progress import Phases
+from slim.report.build import BuildFacts, BuildReport, Measured, OutputFacts, Verification
+from slim.report.inspect import counts, inspect_image
 from slim.rootfs import RootFS
+from slim.run.options import RunOptions
+from slim.run.runner import run
+from slim.run.verify import differences
 from slim.workspace import Workspace
+from tracers.strace import StraceTracer
+
+
+@dataclass(frozen=True)
+class TraceOptions:
+    syscall_profile: bool = True  # every syscall, or only those that reveal files and processes
+    seccomp_bpf: bool = True  # with syscall_profile off: let strace filter in the kernel
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    run: RunOptions
+    plan: PlanOptions
+    output: Output
+    tags: tuple[str, ...]
+    verify: bool = True
+    keep_failed: bool = False
+    tracing: TraceOptions = TraceOptions()
 
 
 @dataclass
@@ -29,10 +66,6 @@ def load(ref: Reference, ws: Workspace, engine: Engine, phases: Phases) -> Loade
         image = read_image(ref, ws, engine)
     with phases.phase("flatten", f"flattening {len(image.layers)} layers"):
         rootfs = image.rootfs()
-    for warning in rootfs.warnings[:20]:
-        phases.warn(warning)
-    if len(rootfs.warnings) > 20:
-        phases.warn(f"... and {len(rootfs.warnings) - 20} more warnings")
     return Loaded(image, rootfs)
 
 
@@ -41,30 +74,137 @@ def inspect(ref: Reference, ws: Workspace, engine: Engine, phases: Phases) -> Im
     return inspect_image(loaded.image, loaded.rootfs)
 
 
+@dataclass(frozen=True)
+class Squashed:
+    assembled: AssembledImage
+    warnings: tuple[SlimWarning, ...]
+
+
 def squash(ref: Reference, output: Output, tags: list[str], ws: Workspace, engine: Engine,
-           phases: Phases) -> AssembledImage:
+           phases: Phases) -> Squashed:
     """Every path of the image in one FROM-scratch layer with the original config."""
     loaded = load(ref, ws, engine, phases)
     with phases.phase("assemble", "assembling one layer"):
         paths = [e.path for e in loaded.rootfs.walk() if e.path != "/"]
         assembled = assemble(loaded.rootfs, paths, loaded.image.config, ref.text, loaded.image.image_id, ws)
-    with phases.phase("write", f"writing to {output.kind}{':' + output.path if output.path else ''}"):
+    with phases.phase("write", f"writing {output.describe(tags)}"):
         write_image(assembled, output, tags, ws, engine)
-    return assembled
+    return Squashed(assembled, tuple(loaded.rootfs.warnings))
 
 
 def deps(ref: Reference, paths: list[str], ws: Workspace, engine: Engine, phases: Phases) -> Closure:
     """The static closure of `paths` inside the image, resolved as the image's own loader would."""
     loaded = load(ref, ws, engine, phases)
-    run = loaded.image.run_config
+    config = loaded.image.run_config
     with phases.phase("closure", f"resolving the closure of {len(paths)} path(s)"):
-        return closure_of(loaded.rootfs, paths, env_dict(run.get("Env")), run.get("WorkingDir") or "/")
+        closure = closure_of(loaded.rootfs, paths, config.env_dict(), config.workdir or "/")
+    closure.warnings[:0] = loaded.rootfs.warnings  # what reading the image skipped comes first
+    return closure
 
 
-def trace(options, syscall_profile: bool, seccomp_bpf: bool, engine: Engine, phases: Phases):
+def trace(options: RunOptions, tracing: TraceOptions, engine: Engine, phases: Phases) -> Trace:
     """Run the image under strace with its probes; the Trace of what it touched."""
-    from tracers.strace import StraceTracer
-
-    tracer = StraceTracer(engine, syscall_profile=syscall_profile, seccomp_bpf=seccomp_bpf)
+    tracer = StraceTracer(engine, syscall_profile=tracing.syscall_profile, seccomp_bpf=tracing.seccomp_bpf)
     with phases.phase("trace", f"running {options.image} under strace with probes"):
         return tracer.trace(options)
+
+
+def engine_image(ref: Reference, command: str) -> str:
+    """The engine's name for an image a command runs; only images in the engine can run."""
+    if ref.transport != DAEMON:
+        raise UsageError(f"{ref.text}: slim {command} runs the image in the engine; load it first (docker load -i FILE)")
+    return ref.location
+
+
+def build(ref: Reference, opts: BuildOptions, ws: Workspace, engine: Engine, phases: Phases) -> BuildReport:
+    """Trace, plan, assemble, write, verify: a minimal image that behaves like the original, and the report."""
+    image_name = engine_image(ref, "build")
+    started = time.monotonic()
+    original = engine.image(image_name)
+    created: list[str] = []  # tags made in the engine, removed again on failure
+    try:
+        image, rootfs, traced = _trace_and_read(ref, opts, ws, engine, phases)
+        config = image.run_config
+        with phases.phase("plan", "deciding what to keep"):
+            catalog = read_catalog(rootfs)
+            accounts = read_accounts(rootfs)
+            keep = plan_keep(rootfs, config, traced, accounts, opts.plan)
+            rewrites = rewrite(rootfs, config, traced, accounts, catalog, keep, opts.plan)
+            newroot = overlay(rootfs, rewrites.generated, rewrites.modes, ws.path("generated.pack"))
+        paths = rewrites.paths(keep)
+        with phases.phase("assemble", f"assembling {len(paths)} paths into one layer"):
+            assembled = assemble(newroot, paths, image.config, image_name, image.image_id, ws)
+        in_engine = _write(assembled, opts, ws, engine, phases, created)
+        verification = _verify(engine, opts, in_engine, traced, phases)
+        content, files, _ = counts(rootfs)
+        before = Measured(original.size, sum(layer.size_bytes for layer in image.layers), content, files)
+        after = Measured(engine.image(in_engine).size if in_engine else None, assembled.layer_size,
+                         assembled.files_bytes, assembled.file_count)
+        phases.seconds["total"] = time.monotonic() - started  # wall time: trace and read overlap
+        facts = BuildFacts(
+            image=image_name, image_id=assembled.image_id,
+            output=OutputFacts(opts.output.kind, opts.output.path, opts.tags, assembled.layer_digest),
+            before=before, after=after, keep=keep, rewrites=rewrites, trace=traced, verification=verification,
+            lang_level=opts.plan.lang_completion, package_kind=catalog.kind, seconds=dict(phases.seconds),
+            warnings=[*traced.warnings, *catalog.warnings, *keep.warnings, *rootfs.warnings])
+        report = BuildReport.of(facts, rootfs, newroot)
+    except BaseException:
+        remove_tags(engine, created)
+        raise
+    # the temporary verification tag always goes; the output goes too when it failed verification
+    remove_tags(engine, [t for t in created if is_temporary(t)])
+    if verification.passed is False and not opts.keep_failed:
+        remove_tags(engine, [t for t in created if not is_temporary(t)])
+    return report
+
+
+def _write(assembled, opts: BuildOptions, ws, engine: Engine, phases: Phases, created: list[str]) -> str | None:
+    """Write the output; returns the tag the engine knows the result by (a temporary one for file outputs
+    that are to be verified), and records in `created` every tag made, for removal on failure."""
+    with phases.phase("write", f"writing {opts.output.describe(opts.tags)}"):
+        if opts.output.kind != DOCKER:
+            write_image(assembled, opts.output, list(opts.tags), ws, engine)
+            if not opts.verify:
+                return None
+            temporary = temporary_tag()
+            created.append(temporary)
+            write_image(assembled, Output(DOCKER), [temporary], ws, engine)
+            return temporary
+        created.extend(opts.tags)
+        write_image(assembled, opts.output, list(opts.tags), ws, engine)
+        return opts.tags[0]
+
+
+def _verify(engine: Engine, opts: BuildOptions, image: str | None, traced: Trace, phases: Phases) -> Verification:
+    """The same run and probes against the slim image, untraced, compared with the traced original."""
+    if not opts.verify or image is None:
+        return Verification(ran=False)
+    with phases.phase("verify", "verifying the slim image with the same probes"):
+        result = run(engine, dataclasses.replace(opts.run, image=image))
+    diffs = differences(traced.outcome, result.outcome)
+    return Verification(True, not diffs, tuple(diffs), result.exit_code, tuple(result.probes))
+
+
+def _trace_and_read(ref: Reference, opts: BuildOptions, ws, engine: Engine, phases: Phases):
+    """The traced run and the reading of the image are independent: do them at the same time."""
+    box: dict = {}
+
+    def read() -> None:
+        start = time.monotonic()
+        try:
+            image = read_image(ref, ws, engine)
+            box["image"], box["rootfs"] = image, image.rootfs()
+        except BaseException as exc:  # handed to the main thread, which raises it
+            box["error"] = exc
+        box["seconds"] = time.monotonic() - start
+
+    reader = threading.Thread(target=read, name="slim-read", daemon=True)
+    reader.start()
+    tracer = StraceTracer(engine, syscall_profile=opts.tracing.syscall_profile, seccomp_bpf=opts.tracing.seccomp_bpf)
+    with phases.phase("trace", f"tracing {ref.location} while probing it (and reading its layers)"):
+        traced = tracer.trace(opts.run)
+        reader.join()
+    phases.seconds["read"] = box.get("seconds", 0.0)
+    if "error" in box:
+        raise box["error"]
+    return box["image"], box["rootfs"], traced

@@ -1,31 +1,35 @@
-"""Phase-by-phase progress on stderr, with wall time per phase kept for reports."""
+"""Phases of a long command: wall time per phase, kept for reports. Shows nothing itself: the command line's
+subclass displays progress, so library code never writes to the terminal."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from contextlib import contextmanager
-from typing import Iterator
-
-from rich.console import Console
+from typing import ContextManager, Iterator
 
 
 class Phases:
-    """Shows a spinner while a phase runs and a one-line result when it ends; records seconds per phase."""
-
-    def __init__(self, quiet: bool = False):
-        self.console = Console(stderr=True, quiet=quiet, highlight=False)
+    def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
 
     @contextmanager
     def phase(self, name: str, text: str) -> Iterator[None]:
         start = time.monotonic()
         try:
-            with self.console.status(f"{text}..."):
+            with self.showing(text):
                 yield
         finally:
             elapsed = time.monotonic() - start
             self.seconds[name] = self.seconds.get(name, 0.0) + elapsed
-        self.console.print(f"[green]✓[/green] {text} [dim]({elapsed:.1f}s)[/dim]")
+        self.finished(text, elapsed)
+
+    def showing(self, text: str) -> ContextManager:
+        """What to display while a phase runs (nothing here)."""
+        return contextlib.nullcontext()
+
+    def finished(self, text: str, elapsed: float) -> None:
+        """Called when a phase ended without an error."""
 
     def warn(self, text: str) -> None:
-        self.console.print(f"[yellow]warning:[/yellow] {text}", markup=True)
+        """A warning worth showing while the command still runs."""

@@ -9,7 +9,7 @@ import posixpath
 from dataclasses import dataclass
 from typing import BinaryIO, Iterable, Iterator
 
-from slim.model import DIR, FILE, SYMLINK, Entry
+from slim.model import DIR, FILE, SYMLINK, Entry, SlimWarning
 
 MAX_SYMLINK_HOPS = 40  # the kernel's own limit (ELOOP)
 
@@ -26,12 +26,12 @@ class Resolution:
 class RootFS:
     """Entries of a flattened image, keyed by absolute path. The root "/" is always present."""
 
-    def __init__(self, entries: dict[str, Entry], warnings: list[str] | None = None):
+    def __init__(self, entries: dict[str, Entry], warnings: list[SlimWarning] | None = None):
         if "/" not in entries:
             entries["/"] = Entry(path="/", kind=DIR, mode=0o755)
         self._entries = entries
         self._children: dict[str, list[str]] | None = None
-        self.warnings: list[str] = list(warnings or [])
+        self.warnings: list[SlimWarning] = list(warnings or [])
 
     # --- plain look-ups, no symlink following -------------------------------------------------
     def lstat(self, path: str) -> Entry | None:

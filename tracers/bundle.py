@@ -13,10 +13,10 @@ import os
 import tarfile
 from dataclasses import dataclass
 
-from slim.elf.resolver import Resolver
+from slim.analysis.elf.resolver import Resolver
 from slim.engine import Engine
 from slim.errors import HostToolMissing
-from slim.hostfs import HostFS
+from slim.analysis.hostfs import HostFS
 
 MOUNT = "/slim-tracer"
 STRACE = "/usr/bin/strace"

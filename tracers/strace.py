@@ -14,10 +14,10 @@ import time
 import uuid
 
 from slim.engine import ContainerSpec, Engine, Mount
-from slim.model import Trace
+from slim.model import SlimWarning, Trace
 from tracers import bundle as bundle_mod
-from tracers.base import RunOptions
-from tracers.runner import Hooks, run
+from slim.run.options import RunOptions
+from slim.run.runner import Hooks, run
 from tracers.strace_parser import parse_strace_files
 
 OUTPUT = "/slim-trace"
@@ -108,9 +108,9 @@ class StraceTracer:
         parsed = parse_strace_files([io.StringIO(text) for _, text in sorted(hooks.raw_files.items())],
                                     result.workdir, ignore)
         result.seconds["parse"] = time.monotonic() - start
-        warnings = list(result.warnings) + parsed.warnings[:20]
+        warnings = list(result.warnings) + list(parsed.warnings)
         if "main.trace" not in hooks.raw_files:
-            warnings.append("strace wrote no trace: the program may not have started")
+            warnings.append(SlimWarning("trace.empty", "strace wrote no trace: the program may not have started"))
         return Trace(
             accesses=tuple(parsed.accesses),
             processes=tuple(parsed.processes),
@@ -123,5 +123,8 @@ class StraceTracer:
             warnings=tuple(warnings),
             uids=tuple(sorted(parsed.uids)),
             gids=tuple(sorted(parsed.gids)),
+            config=result.config,
+            argv=tuple(result.argv),
+            mode=result.mode,
+            workdir=result.workdir,
         )
-

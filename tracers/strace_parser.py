@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from slim.model import (CHDIR, CREATE, DELETE, EXEC, LISTDIR, READ, READLINK, STAT, WRITE, FileAccess,
+from slim.model import (CHDIR, CREATE, DELETE, EXEC, LISTDIR, READ, READLINK, STAT, WRITE, FileAccess, SlimWarning,
                         ProcessInfo)
 from slim.rootfs import normalize
 
@@ -58,7 +58,7 @@ class ParsedTrace:
     accesses: list[FileAccess] = field(default_factory=list)
     processes: list[ProcessInfo] = field(default_factory=list)
     syscalls: dict[str, int] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[SlimWarning] = field(default_factory=list)
     uids: set[int] = field(default_factory=set)
     gids: set[int] = field(default_factory=set)
 
@@ -94,7 +94,7 @@ class _State:
         self.file_start = 0  # index in `order` of the first process of the file being parsed
         self.uids: set[int] = set()
         self.gids: set[int] = set()
-        self.warnings: list[str] = []
+        self.warnings: list[SlimWarning] = []
 
     def proc(self, pid: int) -> _Proc:
         if pid not in self.procs:
@@ -109,7 +109,7 @@ class _State:
         m = _LINE.match(raw)
         if not m:
             if raw.strip():
-                self.warnings.append(f"unparsed line: {raw[:200]}")
+                self.warnings.append(SlimWarning("strace.unparsed-line", f"unparsed line: {raw[:200]}"))
             return
         pid, rest = int(m.group(1)), m.group(2)
         self.proc(pid)
@@ -150,56 +150,69 @@ class _State:
 
     def handle(self, pid: int, name: str, args: list[str], ret: str) -> None:
         ok, value, note = _result(ret)
-        proc = self.proc(pid)
+        self.proc(pid)  # every process that made a call is one the trace lists
         if name in _FORKS:
-            if ok and value and value.isdigit():
-                child = self.proc(int(value))
-                child.ppid, child.cwd, child.argv, child.exe = pid, proc.cwd, proc.argv, proc.exe
-                if any("CLONE_THREAD" in a for a in args):
-                    self.threads.add(child.pid)  # a thread of `pid`, not a process of its own
+            self._fork(pid, args, ok, value)
+        elif name in _UID_CALLS or name in _GID_CALLS:
+            self._ids(name, args, ok)
+        elif name in _OPEN_CALLS:
+            self._open(pid, name, args, ok, note)
+        elif name in _TWO_PATH_CALLS:
+            self._two_paths(pid, name, args, ok)
+        elif name in ("getdents", "getdents64", "fchdir"):
+            self._fd_directory(pid, name, args, ok)
+        elif name in _PATH_CALLS:
+            self._path_call(pid, name, args, ok)
+
+    def _fork(self, pid: int, args: list[str], ok: bool, value: str | None) -> None:
+        if ok and value and value.isdigit():
+            proc, child = self.proc(pid), self.proc(int(value))
+            child.ppid, child.cwd, child.argv, child.exe = pid, proc.cwd, proc.argv, proc.exe
+            if any("CLONE_THREAD" in a for a in args):
+                self.threads.add(child.pid)  # a thread of `pid`, not a process of its own
+
+    def _ids(self, name: str, args: list[str], ok: bool) -> None:
+        if not ok:
             return
-        if name in _UID_CALLS or name in _GID_CALLS:
-            if ok:
-                ids = {int(x) for a in args for x in re.findall(r"(?<![\w-])\d+", a)}
-                if name == "setgroups" and args:
-                    ids = {int(x) for x in re.findall(r"\d+", args[-1])}
-                (self.uids if name in _UID_CALLS else self.gids).update(i for i in ids if i < 0xFFFFFFFF)
+        ids = {int(x) for a in args for x in re.findall(r"(?<![\w-])\d+", a)}
+        if name == "setgroups" and args:
+            ids = {int(x) for x in re.findall(r"\d+", args[-1])}
+        (self.uids if name in _UID_CALLS else self.gids).update(i for i in ids if i < 0xFFFFFFFF)
+
+    def _open(self, pid: int, name: str, args: list[str], ok: bool, note: str | None) -> None:
+        pi, di, fi = _OPEN_CALLS[name]
+        path = _string_arg(args, pi)
+        if path is None:
             return
-        if name in _OPEN_CALLS:
-            pi, di, fi = _OPEN_CALLS[name]
-            path = _string_arg(args, pi)
-            if path is None:
-                return
-            flags = args[fi] if fi is not None and fi < len(args) else "O_WRONLY|O_CREAT"
-            kind = CREATE if "O_CREAT" in flags else WRITE if ("O_WRONLY" in flags or "O_RDWR" in flags) else READ
-            self.add(pid, self.absolute(pid, path, _arg(args, di)), kind, ok, note or "")
+        flags = args[fi] if fi is not None and fi < len(args) else "O_WRONLY|O_CREAT"
+        kind = CREATE if "O_CREAT" in flags else WRITE if ("O_WRONLY" in flags or "O_RDWR" in flags) else READ
+        self.add(pid, self.absolute(pid, path, _arg(args, di)), kind, ok, note or "")
+
+    def _two_paths(self, pid: int, name: str, args: list[str], ok: bool) -> None:
+        p1, d1, p2, d2 = _TWO_PATH_CALLS[name]
+        old, new = _string_arg(args, p1), _string_arg(args, p2)
+        if old is not None:
+            self.add(pid, self.absolute(pid, old, _arg(args, d1)), DELETE if name.startswith("rename") else READ, ok)
+        if new is not None:
+            self.add(pid, self.absolute(pid, new, _arg(args, d2)), CREATE, ok)
+
+    def _fd_directory(self, pid: int, name: str, args: list[str], ok: bool) -> None:
+        """getdents lists, fchdir enters the directory an fd names (strace -y shows which)."""
+        target = _annotation(_arg(args, 0) or "")
+        if not target:
             return
-        if name in _TWO_PATH_CALLS:
-            p1, d1, p2, d2 = _TWO_PATH_CALLS[name]
-            old, new = _string_arg(args, p1), _string_arg(args, p2)
-            if old is not None:
-                self.add(pid, self.absolute(pid, old, _arg(args, d1)), DELETE if name.startswith("rename") else READ, ok)
-            if new is not None:
-                self.add(pid, self.absolute(pid, new, _arg(args, d2)), CREATE, ok)
-            return
-        if name in ("getdents", "getdents64"):
-            target = _annotation(_arg(args, 0) or "")
-            if target:
-                self.add(pid, target, LISTDIR, ok)
-            return
-        if name == "fchdir":
-            target = _annotation(_arg(args, 0) or "")
-            if target and ok:
-                proc.cwd = target
-                self.add(pid, target, CHDIR, ok)
-            return
-        spec = _PATH_CALLS.get(name)
-        if spec is None:
-            return
-        kind, pi, di = spec
+        if name != "fchdir":
+            self.add(pid, target, LISTDIR, ok)
+        elif ok:
+            self.proc(pid).cwd = target
+            self.add(pid, target, CHDIR, ok)
+
+    def _path_call(self, pid: int, name: str, args: list[str], ok: bool) -> None:
+        kind, pi, di = _PATH_CALLS[name]
         path = _string_arg(args, pi)
         if path is None or (path == "" and di is not None):
             return  # fstatat(fd, "", AT_EMPTY_PATH) is an fstat: no lookup by name
+        proc = self.proc(pid)
         full = self.absolute(pid, path, _arg(args, di))
         resolved = ""
         if kind == EXEC:

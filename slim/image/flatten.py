@@ -7,7 +7,7 @@ import posixpath
 from typing import Iterable
 
 from slim.image.layer import UnpackedLayer
-from slim.model import DIR, FILE, HARDLINK, Entry
+from slim.model import DIR, FILE, HARDLINK, Entry, SlimWarning
 from slim.rootfs import RootFS
 
 
@@ -17,7 +17,7 @@ class _Tree:
     def __init__(self) -> None:
         self.entries: dict[str, Entry] = {"/": Entry(path="/", kind=DIR, mode=0o755)}
         self.children: dict[str, set[str]] = {"/": set()}
-        self.warnings: list[str] = []
+        self.warnings: list[SlimWarning] = []
 
     def remove(self, path: str) -> None:
         if path == "/" or path not in self.entries:
@@ -56,7 +56,7 @@ class _Tree:
             made = self._make_dir(real.path, where)
             return None if made is None else posixpath.join(made, name)
         if real.entry.kind != DIR:
-            self.warnings.append(f"{where}: skipped {path}: parent {real.path} is not a directory")
+            self.warnings.append(SlimWarning("flatten.parent-not-dir", f"skipped {path}: parent {real.path} is not a directory", where))
             return None
         return posixpath.join(real.path, name)
 
@@ -68,7 +68,7 @@ class _Tree:
         if existing is None:
             self.put(Entry(path=placed, kind=DIR, mode=0o755))
         elif existing.kind != DIR:
-            self.warnings.append(f"{where}: cannot create directory {placed}: a {existing.kind} is there")
+            self.warnings.append(SlimWarning("flatten.dir-blocked", f"cannot create directory {placed}: a {existing.kind} is there", where))
             return None
         return placed
 
@@ -80,7 +80,7 @@ def flatten(layers: Iterable[UnpackedLayer]) -> RootFS:
     """The union of `layers` as Docker's overlay presents it to a container."""
     tree = _Tree()
     for layer in layers:
-        tree.warnings.extend(str(w) for w in layer.warnings)
+        tree.warnings.extend(layer.warnings)
         # Whiteouts and opaque markers only hide what lower layers hold, so apply them before this layer's entries.
         for path in layer.opaque_dirs:
             tree.clear_dir(path)
@@ -98,7 +98,7 @@ def _apply(tree: _Tree, entry: Entry, where: str) -> None:
     if entry.kind == HARDLINK:
         target = tree.entries.get(entry.linkname)
         if target is None or target.kind != FILE:
-            tree.warnings.append(f"{where}: skipped hardlink {entry.path} -> {entry.linkname}: no such file in the image")
+            tree.warnings.append(SlimWarning("flatten.dangling-hardlink", f"skipped hardlink {entry.path} -> {entry.linkname}: no such file in the image", where))
             return
         # One blob shared by several paths is how a flattened hardlink group is recorded.
         entry = dataclasses.replace(entry, kind=FILE, size=target.size, blob=target.blob,

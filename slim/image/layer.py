@@ -17,7 +17,7 @@ from typing import BinaryIO
 
 from slim.errors import ImageFormatError
 from slim.image.paths import member_path
-from slim.model import BLOCK, CHAR, DIR, FIFO, FILE, HARDLINK, SYMLINK, Entry, Warning_
+from slim.model import BLOCK, CHAR, DIR, FIFO, FILE, HARDLINK, SYMLINK, Entry, SlimWarning
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
@@ -43,7 +43,7 @@ class UnpackedLayer:
     entries: list[Entry] = field(default_factory=list)
     whiteouts: list[str] = field(default_factory=list)  # in-image paths deleted from lower layers
     opaque_dirs: list[str] = field(default_factory=list)  # directories whose lower contents are hidden
-    warnings: list[Warning_] = field(default_factory=list)
+    warnings: list[SlimWarning] = field(default_factory=list)
     digest: str = ""  # the diff ID the image config states for it (set by the reader that knows the config)
     size_bytes: int = 0
 
@@ -143,54 +143,72 @@ def _add_member(tar: tarfile.TarFile, member: tarfile.TarInfo, layer: UnpackedLa
                 sparse: BinaryIO) -> None:
     path = member_path(member.name)
     if path is None:
-        layer.warnings.append(Warning_(layer.name, f"skipped unsafe member name {member.name!r}"))
-        return
+        return _skip(layer, "layer.unsafe-name", f"skipped unsafe member name {member.name!r}")
+    if _is_whiteout(path, layer):
+        return None
+    kind = _KINDS.get(member.type)
+    if kind is None:
+        return _skip(layer, "layer.unsupported-type", f"skipped {member.name!r}: unsupported tar type {member.type!r}")
+    if path == "/" and kind != DIR:
+        return _skip(layer, "layer.root-not-dir", "skipped a non-directory entry for the root")
+    linkname = member.linkname
+    if kind == HARDLINK:
+        linkname = member_path(member.linkname)
+        if linkname is None:
+            return _skip(layer, "layer.unsafe-hardlink",
+                         f"skipped hardlink {member.name!r} -> {member.linkname!r}: unsafe target")
+    blob, offset = _stored_bytes(tar, member, kind, pack_file, sparse)
+    layer.entries.append(_entry(member, path, kind, linkname, blob, offset, inode=len(layer.entries)))
+    return None
+
+
+def _skip(layer: UnpackedLayer, code: str, message: str) -> None:
+    layer.warnings.append(SlimWarning(code, message, layer.name))
+
+
+def _is_whiteout(path: str, layer: UnpackedLayer) -> bool:
+    """Records a whiteout or opaque marker; True when `path` was one (it is no entry of its own)."""
     base = path.rsplit("/", 1)[-1]
     if base == OPAQUE_MARKER:
         layer.opaque_dirs.append(path.rsplit("/", 1)[0] or "/")
-        return
+        return True
     if base.startswith(WHITEOUT_PREFIX):
         if not base.startswith(WHITEOUT_PREFIX + WHITEOUT_PREFIX):  # ".wh..wh.*" are aufs internals, not deletions
             layer.whiteouts.append(path[: -len(base)] + base[len(WHITEOUT_PREFIX):])
-        return
-    kind = _KINDS.get(member.type)
-    if kind is None:
-        layer.warnings.append(Warning_(layer.name, f"skipped {member.name!r}: unsupported tar type {member.type!r}"))
-        return
-    blob, offset = None, 0
-    if kind == FILE and member.sparse:
-        # a sparse member's stored bytes are not the file's bytes: expand it into the side pack
-        blob, offset = sparse.name, sparse.tell()
+        return True
+    return False
+
+
+def _stored_bytes(tar: tarfile.TarFile, member: tarfile.TarInfo, kind: str, pack_file: str,
+                  sparse: BinaryIO) -> tuple[str | None, int]:
+    """Where a file's bytes are: in the layer's pack at the member's data offset, or, for a sparse member
+    (whose stored bytes are not the file's bytes), expanded into the side pack."""
+    if kind != FILE:
+        return None, 0
+    if member.sparse:
+        offset = sparse.tell()
         shutil.copyfileobj(tar.extractfile(member), sparse, 1 << 20)
-    elif kind == FILE:
-        blob, offset = pack_file, member.offset_data
-    linkname = member.linkname
-    if kind == HARDLINK:
-        target = member_path(member.linkname)
-        if target is None:
-            layer.warnings.append(Warning_(layer.name, f"skipped hardlink {member.name!r} -> {member.linkname!r}: unsafe target"))
-            return
-        linkname = target
-    if path == "/" and kind != DIR:
-        layer.warnings.append(Warning_(layer.name, "skipped a non-directory entry for the root"))
-        return
-    layer.entries.append(
-        Entry(
-            path=path,
-            kind=kind,
-            mode=member.mode & 0o7777,
-            uid=member.uid,
-            gid=member.gid,
-            size=member.size if kind == FILE else 0,
-            mtime=int(member.mtime),
-            linkname=linkname if kind in (SYMLINK, HARDLINK) else "",
-            devmajor=member.devmajor if kind in (CHAR, BLOCK) else 0,
-            devminor=member.devminor if kind in (CHAR, BLOCK) else 0,
-            uname=member.uname,
-            gname=member.gname,
-            xattrs=tuple(sorted((k, v) for k, v in member.pax_headers.items() if k.startswith("SCHILY.xattr."))),
-            blob=blob,
-            blob_offset=offset,
-            inode=len(layer.entries),
-        )
+        return sparse.name, offset
+    return pack_file, member.offset_data
+
+
+def _entry(member: tarfile.TarInfo, path: str, kind: str, linkname: str, blob: str | None, offset: int,
+           inode: int) -> Entry:
+    return Entry(
+        path=path,
+        kind=kind,
+        mode=member.mode & 0o7777,
+        uid=member.uid,
+        gid=member.gid,
+        size=member.size if kind == FILE else 0,
+        mtime=int(member.mtime),
+        linkname=linkname if kind in (SYMLINK, HARDLINK) else "",
+        devmajor=member.devmajor if kind in (CHAR, BLOCK) else 0,
+        devminor=member.devminor if kind in (CHAR, BLOCK) else 0,
+        uname=member.uname,
+        gname=member.gname,
+        xattrs=tuple(sorted((k, v) for k, v in member.pax_headers.items() if k.startswith("SCHILY.xattr."))),
+        blob=blob,
+        blob_offset=offset,
+        inode=inode,
     )

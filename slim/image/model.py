@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from slim.image.flatten import flatten
 from slim.image.layer import UnpackedLayer
-from slim.model import LayerSummary
+from slim.errors import ImageFormatError
+from slim.model import LayerSummary, RunConfig
 from slim.rootfs import RootFS
 
 
@@ -23,9 +25,13 @@ class Image:
     def image_id(self) -> str:
         return "sha256:" + hashlib.sha256(self.config_bytes).hexdigest()
 
-    @property
-    def run_config(self) -> dict:
-        return self.config.get("config") or {}
+    @cached_property
+    def run_config(self) -> RunConfig:
+        """How the image runs, parsed once from its config document."""
+        try:
+            return RunConfig.from_document(self.config.get("config"))
+        except ValueError as exc:
+            raise ImageFormatError(f"{self.reference}: {exc}") from exc
 
     def __post_init__(self) -> None:
         # Layer digests are the config's diff IDs (what Docker reports); hashing every layer again costs

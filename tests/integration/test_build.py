@@ -12,7 +12,7 @@ from slim.cli import main
 from slim.engine.docker import DockerEngine
 from slim.image.reference import parse_reference
 from slim.image.source import read_image
-from slim.pkgdb.catalog import read_catalog
+from slim.analysis.pkgdb.catalog import read_catalog
 from slim.workspace import Workspace
 from tests.integration.conftest import SAMPLES, run_output, sample_spec
 
@@ -24,6 +24,34 @@ PRESENT = {"nginx-static": ["/var/lib/nginx", "/etc/nginx/mime.types", "/var/www
            "node-server": ["/opt/app/node_modules/greeter/lib/format.js", "/opt/app/package.json"]}
 ABSENT = {"nginx-static": ["/run/nginx.pid", "/var/lib/nginx/body"],  # made by the traced run, not baked in
           "python-web": ["/usr/lib/python3.11/test", "/usr/lib/python3.11/idlelib"]}
+
+
+RECORDED_SHAPES = os.path.join(os.path.dirname(__file__), "..", "fixtures", "reports")
+
+
+def shape(value):
+    """The JSON shape of a value: keys in order, value kinds, the shape of a list's first element."""
+    if isinstance(value, dict):
+        return {k: shape(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [shape(value[0])] if value else []
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "number"
+    return "null" if value is None else "str"
+
+
+def shape_differences(got, want, where="report") -> list[str]:
+    """Where `got` departs from the recorded shape `want`. An empty list fits any list: what a list holds
+    depends on the run (no warnings this time), its kind of element does not."""
+    if isinstance(want, dict) and isinstance(got, dict):
+        if list(got) != list(want):
+            return [f"{where}: keys {list(got)} != {list(want)}"]
+        return [d for k in want for d in shape_differences(got[k], want[k], f"{where}.{k}")]
+    if isinstance(want, list) and isinstance(got, list):
+        return shape_differences(got[0], want[0], f"{where}[0]") if got and want else []
+    return [] if got == want else [f"{where}: {got} != {want}"]
 
 
 def build(*args: str):
@@ -41,6 +69,8 @@ def test_every_sample_slims_verifies_and_keeps_a_true_package_database(name, eng
     assert result.exit_code == 0, result.output + result.stderr
     report = json.loads(report_file.read_text())
     assert report["verification"] == {**report["verification"], "ran": True, "passed": True, "differences": []}
+    with open(os.path.join(RECORDED_SHAPES, f"{name}.shape.json")) as fh:  # slim.build/1 as recorded before
+        assert shape_differences(shape(report), json.load(fh)) == []
     slim_attrs = engine.images.get(out).attrs
     assert report["size"]["slim_docker_bytes"] == slim_attrs["Size"]  # the figure `docker images` shows
     assert report["size"]["original_docker_bytes"] == engine.images.get(image).attrs["Size"]

@@ -1,11 +1,19 @@
-"""The dependency arrows of DESIGN.md, checked on the source: cli -> pipeline/build -> stages -> model/errors."""
+"""The dependency rules of the layout (README, Layout), checked on the source:
+
+cli -> pipeline -> stages (engine, image, analysis, plan, run, report, tracers) -> model/errors.
+Only the engine adapter imports the engine SDK, only the command line imports click and rich, only named
+adapters start processes, nothing imports in a cycle, and no stage imports the wiring.
+"""
 
 import ast
 import os
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
-ENTRY = {"slim.cli", "slim.pipeline", "slim.build", "slim.runopts"}  # wiring: may import any stage
-DOCKER_USERS = {"slim.engine.docker"}
+WIRING = ("slim.cli", "slim.pipeline")  # may import any stage; nothing imports them but the CLI
+ENGINE_SDK_USERS = {"slim.engine.docker"}
+TERMINAL_LIBRARIES = ("click", "rich")
+PROCESS_STARTERS = {"slim.run.probes"}  # --probe-cmd runs on the host: the one adapter that starts processes
+PROCESS_MODULES = ("subprocess", "multiprocessing", "pty")
 
 
 def modules():
@@ -18,6 +26,9 @@ def modules():
                     yield rel.removesuffix(".__init__"), path
 
 
+MODULES = dict(modules())
+
+
 def imports_of(path):
     tree = ast.parse(open(path).read())
     for node in ast.walk(tree):
@@ -25,25 +36,71 @@ def imports_of(path):
             yield from (a.name for a in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module:
             yield node.module
+            # "from slim.report import hardening" imports the module slim.report.hardening
+            yield from (f"{node.module}.{a.name}" for a in node.names if f"{node.module}.{a.name}" in MODULES)
 
 
-def test_only_the_adapters_import_docker():
-    offenders = [(m, i) for m, p in modules() for i in imports_of(p)
-                 if i.split(".")[0] == "docker" and m not in DOCKER_USERS]
+def in_package(module: str, packages) -> bool:
+    return any(module == p or module.startswith(p + ".") for p in packages)
+
+
+def test_only_the_engine_adapter_imports_the_engine_sdk():
+    offenders = [(m, i) for m, p in MODULES.items() for i in imports_of(p)
+                 if i.split(".")[0] == "docker" and m not in ENGINE_SDK_USERS]
+    assert not offenders
+
+
+def test_only_the_command_line_imports_click_and_rich():
+    offenders = [(m, i) for m, p in MODULES.items() for i in imports_of(p)
+                 if i.split(".")[0] in TERMINAL_LIBRARIES and not in_package(m, ["slim.cli"])]
+    assert not offenders
+
+
+def test_only_named_adapters_start_processes():
+    offenders = [(m, i) for m, p in MODULES.items() for i in imports_of(p)
+                 if i.split(".")[0] in PROCESS_MODULES and m not in PROCESS_STARTERS]
     assert not offenders
 
 
 def test_stages_never_import_the_wiring():
-    offenders = [(m, i) for m, p in modules() if m not in ENTRY for i in imports_of(p) if i in ENTRY]
+    offenders = [(m, i) for m, p in MODULES.items() if not in_package(m, WIRING) and m != "slim.__main__"
+                 for i in imports_of(p) if in_package(i, WIRING)]
     assert not offenders
 
 
 def test_model_and_errors_depend_on_nothing_of_slim():
-    for m, p in modules():
-        if m in ("slim.model", "slim.errors"):
-            assert not [i for i in imports_of(p) if i.startswith(("slim", "tracers"))], m
+    for m in ("slim.model", "slim.errors"):
+        assert not [i for i in imports_of(MODULES[m]) if i.startswith(("slim", "tracers"))], m
 
 
-def test_modules_stay_small():
-    sizes = {m: sum(1 for _ in open(p)) for m, p in modules()}
-    assert max(sizes.values()) < 450, sorted(sizes.items(), key=lambda kv: -kv[1])[:3]
+def test_no_import_cycles():
+    graph = {m: {i for i in imports_of(p) if i in MODULES and i != m} for m, p in MODULES.items()}
+    # a package's __init__ re-exporting its own modules is not a cycle of stages
+    graph = {m: {i for i in deps if not m.startswith(i + ".")} for m, deps in graph.items()}
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    cycles = []
+
+    def visit(m, path):
+        state[m] = 1
+        for d in sorted(graph[m]):
+            if state.get(d) == 1:
+                cycles.append(path[path.index(d):] + [d])
+            elif d not in state:
+                visit(d, path + [d])
+        state[m] = 2
+
+    for m in sorted(graph):
+        if m not in state:
+            visit(m, [m])
+    assert not cycles
+
+
+def test_modules_and_functions_stay_small():
+    sizes = {m: sum(1 for _ in open(p)) for m, p in MODULES.items()}
+    assert max(sizes.values()) < 400, sorted(sizes.items(), key=lambda kv: -kv[1])[:3]
+    long_functions = []
+    for m, p in MODULES.items():
+        for node in ast.walk(ast.parse(open(p).read())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 50:
+                long_functions.append((m, node.name, node.end_lineno - node.lineno + 1))
+    assert not long_functions

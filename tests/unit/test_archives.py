@@ -28,7 +28,7 @@ def test_both_archive_layouts_read_to_the_same_filesystem(ws, builder):
     assert root.read_bytes("/app/run").startswith(b"#!/bin/sh")
     assert root.lstat("/etc/gone") is None
     assert [l.digest for l in image.layers] == image.config["rootfs"]["diff_ids"]
-    assert image.run_config["Cmd"] == ["/bin/sh"]
+    assert image.run_config.cmd == ("/bin/sh",)
     assert image.repo_tags == ["test:1"]
 
 

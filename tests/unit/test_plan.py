@@ -1,6 +1,8 @@
-"""Planner rules on a small image built in memory: each rule, and the determinism of plan + assemble."""
+"""Planner rules on a small image built in memory: each rule (keep, rewrite, the report's facts about them), and
+the determinism of plan + assemble."""
 
 import io
+from dataclasses import dataclass
 
 import pytest
 
@@ -8,9 +10,12 @@ from slim.image.assemble import assemble
 from slim.image.flatten import flatten
 from slim.image.layer import unpack_layer
 from slim.image.overlay import overlay
-from slim.model import CREATE, EXEC, READ, STAT, FileAccess, Trace
-from slim.pkgdb.catalog import read_catalog
-from slim.plan import CLOSURE, ESSENTIAL, INCLUDE, LANGUAGE, TRACED, PlanOptions, plan
+from slim.analysis.pkgdb.catalog import read_catalog
+from slim.analysis.users import read_accounts
+from slim.model import CREATE, EXEC, READ, STAT, FileAccess, RunConfig, Trace
+from slim.plan.keep import CLOSURE, ESSENTIAL, INCLUDE, LANGUAGE, TRACED, KeepPlan, PlanOptions, plan_keep
+from slim.plan.rewrite import Rewrites, rewrite
+from slim.report.facts import RemovedTools, removed_tools
 from tarbuild import layer
 
 PASSWD = b"root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n" \
@@ -47,14 +52,43 @@ def image(ws):
 
 
 CONFIG = {"Cmd": ["/usr/bin/app"], "User": "app", "Env": ["PATH=/usr/bin:/bin"], "WorkingDir": "/srv"}
+RUN_CONFIG = RunConfig.from_document(CONFIG)
 
 
 def trace_of(*accesses, **ids):
-    return Trace(accesses=tuple(FileAccess(p, k, True) for p, k in accesses), **ids)
+    return Trace(accesses=tuple(FileAccess(p, k, True) for p, k in accesses), config=RUN_CONFIG,
+                 argv=("/usr/bin/app",), **ids)
+
+
+@dataclass
+class Planned:
+    """The keep plan, the rewrites and the removed tools of one planning run, read as one."""
+
+    keep: KeepPlan
+    rewrites: Rewrites
+    removed: RemovedTools
+
+    def category(self, path):
+        return self.keep.category(path)
+
+    def paths(self):
+        return self.rewrites.paths(self.keep)
+
+    reasons = property(lambda self: self.keep.reasons)
+    excluded = property(lambda self: self.keep.excluded)
+    language_cost = property(lambda self: self.keep.language_cost)
+    generated = property(lambda self: self.rewrites.generated)
+    modes = property(lambda self: self.rewrites.modes)
+    setuid_dropped = property(lambda self: self.rewrites.setuid_dropped)
+    shells_removed = property(lambda self: list(self.removed.shells))
+    package_managers_removed = property(lambda self: list(self.removed.package_managers))
 
 
 def run_plan(root, trace, **options):
-    return plan(root, CONFIG, trace, read_catalog(root), PlanOptions(**options), ["/usr/bin/app"])
+    opts, accounts = PlanOptions(**options), read_accounts(root)
+    keep = plan_keep(root, RUN_CONFIG, trace, accounts, opts)
+    rewrites = rewrite(root, RUN_CONFIG, trace, accounts, read_catalog(root), keep, opts)
+    return Planned(keep, rewrites, removed_tools(root, keep))
 
 
 def test_traced_files_their_closure_and_essentials(image):

@@ -3,7 +3,7 @@
 import http.server
 import threading
 
-from slim.probes import ProbePlan, http_probes, parse_continue_after, same_origin_links
+from slim.run.probes import ProbePlan, http_probes, parse_continue_after, same_origin_links
 
 import pytest
 from slim.errors import UsageError

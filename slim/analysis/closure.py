@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from slim.elf.resolver import Resolver
+from slim.model import SlimWarning
+
+from slim.analysis.elf.resolver import Resolver
 from slim.image.paths import ancestors
-from slim.shebang import env_command, parse_shebang, which
+from slim.analysis.shebang import env_command, parse_shebang, which
 
 INPUT, SYMLINK, TARGET, PARENT, INTERPRETER, NEEDED, HWCAPS = (
     "input", "symlink-of", "target-of", "parent-of", "interpreter-of", "needed-by", "hwcaps-variant-of")
@@ -28,7 +30,7 @@ class Closure:
     keep: dict[str, set[Reason]] = field(default_factory=dict)
     missing_libraries: list[tuple[str, str]] = field(default_factory=list)  # (DT_NEEDED name, needed by)
     missing_paths: list[tuple[str, Reason]] = field(default_factory=list)  # named but absent from the image
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[SlimWarning] = field(default_factory=list)
 
     def paths(self) -> list[str]:
         return sorted(self.keep)

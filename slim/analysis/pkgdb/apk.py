@@ -7,6 +7,8 @@ own attribute lines (a:, M:, Z:). Pruning keeps a block's header and only the F:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+from slim.model import SlimWarning
 from typing import BinaryIO
 
 INSTALLED = "/lib/apk/db/installed"
@@ -28,7 +30,7 @@ class ApkPackage:
 @dataclass
 class ParsedApk:
     packages: list[ApkPackage] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[SlimWarning] = field(default_factory=list)
 
 
 def parse_installed(stream: BinaryIO) -> ParsedApk:
@@ -39,7 +41,7 @@ def parse_installed(stream: BinaryIO) -> ParsedApk:
         if not lines:
             continue
         if any(len(line) < 2 or line[1] != ":" for line in lines):
-            out.warnings.append(f"{INSTALLED}: skipped a malformed block starting {lines[0][:40]!r}")
+            out.warnings.append(SlimWarning("apk.malformed-block", f"skipped a malformed block starting {lines[0][:40]!r}", INSTALLED))
             continue
         header: list[str] = []
         dirs: list[list] = []
@@ -57,7 +59,7 @@ def parse_installed(stream: BinaryIO) -> ParsedApk:
                 header.append(line)
         name = next((line[2:] for line in header if line.startswith("P:")), "")
         if not name:
-            out.warnings.append(f"{INSTALLED}: skipped a block without P:")
+            out.warnings.append(SlimWarning("apk.malformed-block", "skipped a block without P:", INSTALLED))
             continue
         version = next((line[2:] for line in header if line.startswith("V:")), "")
         out.packages.append(ApkPackage(name, version, tuple(header), tuple(

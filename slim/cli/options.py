@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import shlex
+import sys
 from typing import Callable
 
 import click
 
-from slim.probes import ProbePlan, parse_continue_after
-from tracers.base import RunOptions
+from slim.run.probes import ProbePlan, parse_continue_after
+from slim.run.options import RunOptions
 
 _OPTIONS = [
     click.option("--http-probe/--no-http-probe", "http_probe", default=None,
@@ -66,4 +67,11 @@ def build_run_options(image: str, kw: dict) -> RunOptions:
         probes=plan,
         continue_after=parse_continue_after(continue_after) if continue_after else None,
         exit_timeout=kw.pop("exit_timeout"),
+        wait_for_user=_wait_for_enter,
     )
+
+
+def _wait_for_enter() -> None:
+    """--continue-after signal: the app runs until the user presses Enter or Ctrl-C."""
+    click.echo("slim: the app is running; press Enter or Ctrl-C to stop it", err=True)
+    sys.stdin.readline()

@@ -7,16 +7,15 @@ engine error, Ctrl-C.
 from __future__ import annotations
 
 import shlex
-import sys
 import time
 import uuid
 from dataclasses import dataclass, field
 
 from slim.engine import ContainerSpec, Engine, Mount
-from slim.errors import EngineError, TraceError
-from slim.model import ProbeResult
-from slim.probes import ContinueAfter, host_probe, http_probes
-from tracers.base import RunOptions, command_of, exposed_tcp_ports
+from slim.errors import EngineError, ImageFormatError, TraceError
+from slim.model import ProbeResult, RunConfig, RunOutcome, SlimWarning
+from slim.run.options import RunOptions, command_of, effective_mode, has_probes, http_ports
+from slim.run.probes import ContinueAfter, host_probe, http_probes
 
 
 class Hooks:
@@ -32,49 +31,46 @@ class Hooks:
     def collect(self, engine: Engine, container: str) -> None: ...
     def cleanup(self, engine: Engine) -> None: ...
 
+
 @dataclass
 class RunResult:
+    config: RunConfig
     argv: list[str]
+    mode: str  # how the run was ended: exit, probe, timeout or signal
     workdir: str = "/"  # where the command started
     exit_code: int | None = None
     stdout: str = ""
     stderr: str = ""
     probes: list[ProbeResult] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[SlimWarning] = field(default_factory=list)
+
+    @property
+    def outcome(self) -> RunOutcome:
+        return RunOutcome(self.mode, self.exit_code, self.stdout, tuple(self.probes))
 
 
-def _http_ports(options: RunOptions, config: dict) -> list[int]:
-    """The ports HTTP probes go to: --http-probe-port, else the exposed ones; none when HTTP probing is off."""
-    ports = list(options.probes.http_ports) or exposed_tcp_ports(config)
-    return ports if options.probes.wants_http(ports) else []
-
-
-def _has_probes(options: RunOptions, http_ports: list[int]) -> bool:
-    return bool(http_ports or options.probes.execs or options.probes.host_cmds)
-
-
-def effective_mode(options: RunOptions, config: dict) -> ContinueAfter:
-    """--continue-after as given, else "probe" when there is something to probe, else "exit" (a batch job)."""
-    probing = _has_probes(options, _http_ports(options, config))
-    return options.continue_after or ContinueAfter("probe" if probing else "exit")
+def image_run_config(engine: Engine, image: str) -> RunConfig:
+    try:
+        return RunConfig.from_document(engine.image(image).config)
+    except ValueError as exc:
+        raise ImageFormatError(f"{image}: {exc}") from exc
 
 
 def run(engine: Engine, options: RunOptions, hooks: Hooks | None = None) -> RunResult:
     hooks = hooks or Hooks()
-    config = engine.image(options.image).config
-    argv = command_of(config, options)
-    ports = _http_ports(options, config)
+    config = image_run_config(engine, options.image)
+    ports = http_ports(options, config)
     mode = effective_mode(options, config)
-    result = RunResult(argv, options.workdir or config.get("WorkingDir") or "/")
+    result = RunResult(config, command_of(config, options), mode.mode, options.workdir or config.workdir or "/")
     container = None
     started = time.monotonic()
     try:
         hooks.prepare(engine, options.image)
-        container = engine.create(_spec(options, hooks, argv))
+        container = engine.create(_spec(options, hooks, result.argv))
         engine.start(container)
         result.seconds["start"] = time.monotonic() - started
-        if _has_probes(options, ports):
+        if has_probes(options, ports):
             result.probes = _probe(engine, container, options, hooks, ports, result, started)
         result.exit_code = _finish(engine, container, options, mode, result)
         stdout, stderr = engine.logs(container)
@@ -129,25 +125,28 @@ def _exec_probe(engine: Engine, container: str, command: str, hooks: Hooks, n: i
     return ProbeResult("exec", command, True, done.exit_code, detail=text[-200:], seconds=time.monotonic() - start)
 
 
-def _finish(engine: Engine, container: str, options: RunOptions, mode: ContinueAfter, result: RunResult) -> int | None:
+def _finish(engine: Engine, container: str, options: RunOptions, mode: ContinueAfter,
+            result: RunResult) -> int | None:
     if mode.mode == "exit":
         code = engine.wait(container, options.exit_timeout)
         if code is not None:
             return code
-        result.warnings.append(f"the app did not exit within {options.exit_timeout:.0f}s; stopped it")
+        result.warnings.append(SlimWarning(
+            "run.exit-timeout", f"the app did not exit within {options.exit_timeout:.0f}s; stopped it"))
     elif mode.mode == "timeout":
         deadline = time.monotonic() + mode.seconds
         while time.monotonic() < deadline and engine.running(container):
             time.sleep(0.2)
     elif mode.mode == "signal":
+        if options.wait_for_user is None:
+            raise TraceError("--continue-after signal needs someone to say when to stop (a terminal)")
         try:
-            print("slim: the app is running; press Enter or Ctrl-C to stop it", file=sys.stderr)
-            sys.stdin.readline()
+            options.wait_for_user()
         except KeyboardInterrupt:
             pass
     if engine.running(container):
         engine.stop(container, options.stop_timeout)  # the image's StopSignal, then SIGKILL
     code = engine.wait(container, options.stop_timeout + 30)
     if code is None:
-        result.warnings.append("the app did not stop, even after SIGKILL")
+        result.warnings.append(SlimWarning("run.unstoppable", "the app did not stop, even after SIGKILL"))
     return code

@@ -13,8 +13,11 @@ from slim.engine import LazyEngine
 from slim.errors import SlimError, UsageError, VerificationFailed
 from slim.image.reference import parse_reference
 from slim.image.sink import parse_output
-from slim.progress import Phases
-from slim.runopts import build_run_options, run_options
+from slim.model import warning_texts
+from slim.plan.keep import PlanOptions
+from slim.cli.options import build_run_options, run_options
+from slim.cli.progress import ConsolePhases
+from slim.cli.render import TERMINAL_WARNINGS
 from slim.workspace import Workspace
 
 
@@ -53,7 +56,7 @@ def main(ctx: click.Context, work_dir: str | None, quiet: bool) -> None:
 
 def _run(ctx: click.Context):
     """Workspace, progress display and a lazily connected engine for one command."""
-    return Workspace(ctx.obj["work_dir"]), Phases(quiet=ctx.obj["quiet"]), LazyEngine()
+    return Workspace(ctx.obj["work_dir"]), ConsolePhases(quiet=ctx.obj["quiet"]), LazyEngine()
 
 
 @main.command()
@@ -66,11 +69,11 @@ def inspect(ctx: click.Context, image: str, as_json: bool) -> None:
     with ws:
         info = pipeline.inspect(parse_reference(image), ws, engine, phases)
     if as_json:
-        from slim.inspect import info_json
+        from slim.report.shapes import info_json
 
         click.echo(json.dumps(info_json(info), indent=2))
         return
-    from slim.render import print_inspect
+    from slim.cli.render import print_inspect
 
     print_inspect(info)
 
@@ -92,8 +95,10 @@ def squash(ctx: click.Context, image: str, tags: tuple[str, ...], output: str) -
     tags = list(tags) or [default_tag(ref.name, "squashed")]
     ws, phases, engine = _run(ctx)
     with ws:
-        assembled = pipeline.squash(ref, out, tags, ws, engine, phases)
-    click.echo(f"{assembled.image_id} {' '.join(tags)}")
+        squashed = pipeline.squash(ref, out, tags, ws, engine, phases)
+    for warning in warning_texts(squashed.warnings, TERMINAL_WARNINGS):
+        phases.warn(warning)
+    click.echo(f"{squashed.assembled.image_id} {' '.join(tags)}")
 
 
 @main.command()
@@ -115,12 +120,14 @@ def deps(ctx: click.Context, image: str, paths: tuple[str, ...], as_json: bool, 
         closure = pipeline.deps(parse_reference(image), [p if p.startswith("/") else "/" + p for p in paths],
                                 ws, engine, phases)
     if as_json:
-        from slim.render import closure_json
+        from slim.report.shapes import closure_json
 
         click.echo(json.dumps(closure_json(closure), indent=2))
     else:
         for path in closure.files():
             click.echo(path)
+    for warning in warning_texts(closure.warnings, TERMINAL_WARNINGS):
+        phases.warn(warning)
     for name, needed_by in closure.missing_libraries:
         click.echo(f"slim: warning: {name} (needed by {needed_by}) not found", err=True)
     for path, reason in closure.missing_paths:
@@ -148,10 +155,11 @@ def trace(ctx: click.Context, image: str, syscall_profile: bool, seccomp_bpf: bo
     processes, syscalls and probe results follow. The app failing is a result, not an error: the exit code
     is 0 whenever the trace itself could be taken.
     """
-    options = build_run_options(image, kw)
+    options = build_run_options(pipeline.engine_image(parse_reference(image), "trace"), kw)
     _, phases, engine = _run(ctx)
-    result = pipeline.trace(options, syscall_profile, seccomp_bpf, engine, phases)
-    from slim.render import print_trace, trace_json
+    result = pipeline.trace(options, pipeline.TraceOptions(syscall_profile, seccomp_bpf), engine, phases)
+    from slim.cli.render import print_trace
+    from slim.report.shapes import trace_json
 
     if as_json:
         click.echo(json.dumps(trace_json(image, result), indent=2))
@@ -195,30 +203,29 @@ def build(ctx: click.Context, image: str, tags, output, report_file, as_json, ve
     with the original configuration, runs the same probes against it and compares. The original image is
     never modified. Exit code 8 when the slim image does not behave the same.
     """
-    from slim.build import BuildOptions, build as run_build
-    from slim.plan import PlanOptions
-
     ref = parse_reference(image)
-    opts = BuildOptions(
-        run=build_run_options(ref.location, kw),
+    opts = pipeline.BuildOptions(
+        run=build_run_options(pipeline.engine_image(ref, "build"), kw),
         plan=PlanOptions(tuple(include_paths), tuple(include_bins), tuple(exclude_patterns), include_shell,
                          lang_completion),
         output=parse_output(output),
         tags=tuple(tags) or (default_tag(ref.name, "slim"),),
-        verify=verify, keep_failed=keep_failed, syscall_profile=syscall_profile, seccomp_bpf=seccomp_bpf)
+        verify=verify, keep_failed=keep_failed,
+        tracing=pipeline.TraceOptions(syscall_profile, seccomp_bpf))
     ws, phases, engine = _run(ctx)
     with ws:
-        report = run_build(ref, opts, ws, engine, phases)
+        report = pipeline.build(ref, opts, ws, engine, phases)
+    doc = report.to_json()
     if report_file:
         with open(report_file, "w") as fh:
-            json.dump(report, fh, indent=2)
+            json.dump(doc, fh, indent=2)
     if as_json:
-        click.echo(json.dumps(report, indent=2))
+        click.echo(json.dumps(doc, indent=2))
     else:
-        from slim.report import print_build
+        from slim.cli.render import print_build
 
         print_build(report)
-    if report["verification"]["passed"] is False:
+    if report.passed is False:
         kept = " (kept: --keep-failed)" if keep_failed else "; the output was removed"
         raise VerificationFailed(f"the slim image does not behave like the original{kept}")
 

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import re
 
+from slim.model import RunConfig
+
 _SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIAL)", re.I)
 
 
-def findings(config: dict) -> dict:
+def findings(config: RunConfig) -> dict:
     """`runs_as_root`: no USER, or USER root/0; `env_secrets`: names of ENV entries that look like secrets
     and carry a value (values are never reported)."""
-    user = (config.get("User") or "").split(":", 1)[0]
+    user = config.user.split(":", 1)[0]
     secrets = []
-    for item in config.get("Env") or []:
+    for item in config.env:
         name, _, value = item.partition("=")
         if value and _SECRET_NAME.search(name):
             secrets.append(name)

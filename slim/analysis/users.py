@@ -14,6 +14,33 @@ class Account:
     line: str
 
 
+@dataclass(frozen=True)
+class ImageAccounts:
+    """An image's /etc/passwd and /etc/group, read and parsed once ("" and [] when it has none)."""
+
+    passwd: str = ""
+    group: str = ""
+    accounts: tuple[Account, ...] = ()
+
+    @property
+    def present(self) -> bool:
+        return bool(self.passwd)
+
+    def home_of(self, user_spec: str) -> str | None:
+        """The home directory of the image's USER, unless it is "/" or unknown."""
+        uid, _ = resolve_user(user_spec or "root", list(self.accounts))
+        home = next((a.home for a in self.accounts if a.uid == uid), None)
+        return home if home and home != "/" else None
+
+
+def read_accounts(rootfs) -> ImageAccounts:
+    if not rootfs.is_file("/etc/passwd"):
+        return ImageAccounts()
+    passwd = rootfs.read_bytes("/etc/passwd", 1 << 20).decode("utf-8", "replace")
+    group = rootfs.read_bytes("/etc/group", 1 << 20).decode("utf-8", "replace") if rootfs.is_file("/etc/group") else ""
+    return ImageAccounts(passwd, group, tuple(parse_passwd(passwd)))
+
+
 def parse_passwd(text: str) -> list[Account]:
     out = []
     for line in text.splitlines():

@@ -6,19 +6,19 @@ the same answer (HTTP status, and the same body for static responses; exit codes
 
 from __future__ import annotations
 
-from slim.model import ProbeResult
+from slim.model import ProbeResult, RunOutcome
 
 
-def differences(original_exit: int | None, original_stdout: str, original_probes: tuple[ProbeResult, ...] | list,
-                slim_exit: int | None, slim_stdout: str, slim_probes, batch: bool) -> list[str]:
+def differences(original: RunOutcome, slim: RunOutcome) -> list[str]:
+    """How the slim run differs from the original one; [] when it behaves the same."""
     out: list[str] = []
-    if batch:
-        if original_exit != slim_exit:
-            out.append(f"exit code: original {original_exit}, slim {slim_exit}")
-        if original_stdout != slim_stdout:
-            out.append(f"stdout differs: original {_excerpt(original_stdout)}, slim {_excerpt(slim_stdout)}")
-    before = {p.key: p for p in original_probes}
-    after = {p.key: p for p in slim_probes}
+    if original.mode == "exit":  # a batch job: it ended by itself, so how it ended must match
+        if original.exit_code != slim.exit_code:
+            out.append(f"exit code: original {original.exit_code}, slim {slim.exit_code}")
+        if original.stdout != slim.stdout:
+            out.append(f"stdout differs: original {_excerpt(original.stdout)}, slim {_excerpt(slim.stdout)}")
+    before = {p.key: p for p in original.probes}
+    after = {p.key: p for p in slim.probes}
     for key in sorted(set(before) | set(after)):
         a, b = before.get(key), after.get(key)
         if a is None or b is None:

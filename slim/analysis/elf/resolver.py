@@ -17,9 +17,10 @@ import posixpath
 import re
 from dataclasses import dataclass, field
 
-from slim.elf.ldcache import FLAG_ELF_LIBC6, FLAG_X8664_LIB64, LdCacheError, parse_ld_cache
-from slim.elf.ldconf import ld_conf_dirs
-from slim.elf.reader import EM_386, EM_X86_64, ElfError, ElfInfo, is_elf, read_elf
+from slim.analysis.elf.ldcache import FLAG_ELF_LIBC6, FLAG_X8664_LIB64, LdCacheError, parse_ld_cache
+from slim.analysis.elf.ldconf import ld_conf_dirs
+from slim.analysis.elf.reader import EM_386, EM_X86_64, ElfError, ElfInfo, is_elf, read_elf
+from slim.model import SlimWarning
 from slim.rootfs import normalize
 
 GLIBC, MUSL = "glibc", "musl"
@@ -67,7 +68,7 @@ class Resolver:
         self.ld_library_path = tuple(p for p in env.get("LD_LIBRARY_PATH", "").replace(";", ":").split(":") if p)
         self.workdir = workdir or "/"
         self.hwcaps = hwcaps
-        self.warnings: list[str] = []
+        self.warnings: list[SlimWarning] = []
         self._elf: dict[str, ElfInfo | None] = {}
         self._search: dict[tuple, tuple[str, str] | None] = {}
         self._cache_entries = None
@@ -95,7 +96,7 @@ class Resolver:
             try:
                 return read_elf(fh, entry.size)
             except ElfError as exc:
-                self.warnings.append(f"{real}: unreadable ELF ({exc})")
+                self.warnings.append(SlimWarning("elf.unreadable", f"unreadable ELF ({exc})", real))
                 return None
 
     def flavor_of(self, info: ElfInfo) -> str:
@@ -123,16 +124,8 @@ class Resolver:
             return None
         flavor = self.flavor_of(info)
         root = LoadedObject(path, path, real, None, info)
-        by_name: dict[str, LoadedObject] = {}
-        by_real: dict[str, LoadedObject] = {real: root}
         interpreter = self._interpreter(info)
-        if interpreter is not None:
-            by_real.setdefault(interpreter.real, interpreter)
-            for name in (interpreter.info.soname, posixpath.basename(interpreter.path)):
-                if name:
-                    by_name.setdefault(name, interpreter)
-        if info.soname:
-            by_name[info.soname] = root
+        by_name, by_real = _mapped_first(root, interpreter)
         loaders: dict[str, LoadedObject] = {}  # path -> the object that loaded it (for RPATH chains)
         objects: list[LoadedObject] = []
         missing: list[tuple[str, str]] = []
@@ -275,7 +268,7 @@ class Resolver:
                         for e in parse_ld_cache(fh):
                             self._cache_entries.setdefault(e.name, []).append(e)
                 except LdCacheError as exc:
-                    self.warnings.append(f"/etc/ld.so.cache: {exc}")
+                    self.warnings.append(SlimWarning("elf.bad-ld-cache", str(exc), "/etc/ld.so.cache"))
         return self._cache_entries
 
     def _from_cache(self, name: str, info: ElfInfo):
@@ -317,3 +310,18 @@ def _musl_reserved(name: str) -> bool:
         return False
     stem = name[3:].split(".so", 1)
     return len(stem) == 2 and stem[0] in _MUSL_RESERVED and (stem[1] == "" or stem[1].startswith("."))
+
+
+def _mapped_first(root: LoadedObject, interpreter: LoadedObject | None):
+    """(by name, by real path) of what is mapped before any DT_NEEDED is looked up: the object itself and the
+    interpreter, which answer to their sonames (and the interpreter to its file name) without a search."""
+    by_name: dict[str, LoadedObject] = {}
+    by_real: dict[str, LoadedObject] = {root.real: root}
+    if interpreter is not None:
+        by_real.setdefault(interpreter.real, interpreter)
+        for name in (interpreter.info.soname, posixpath.basename(interpreter.path)):
+            if name:
+                by_name.setdefault(name, interpreter)
+    if root.info.soname:
+        by_name[root.info.soname] = root
+    return by_name, by_real

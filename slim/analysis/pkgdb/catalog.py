@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from slim.pkgdb import apk, dpkg
+from slim.model import SlimWarning
+
+from slim.analysis.pkgdb import apk, dpkg
 
 DB_PATHS = ("/var/lib/dpkg", "/lib/apk/db")  # replaced wholesale by the trimmed database
 
@@ -41,7 +43,7 @@ class Package:
 class Catalog:
     kind: str | None  # "dpkg", "apk" or None (no database)
     packages: list[Package] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[SlimWarning] = field(default_factory=list)
     _dpkg: dict[str, tuple[dpkg.Stanza, list[tuple[str, str]]]] = field(default_factory=dict, repr=False)
     _apk: dict[str, apk.ApkPackage] = field(default_factory=dict, repr=False)
 

@@ -6,6 +6,9 @@ import shlex
 from typing import BinaryIO
 
 OS_RELEASE_PATHS = ("/etc/os-release", "/usr/lib/os-release")
+# What scanners read to tell which distribution (and so which advisories) an image is.
+DISTRIBUTION_MARKERS = OS_RELEASE_PATHS + ("/etc/debian_version", "/etc/alpine-release", "/etc/redhat-release",
+                                          "/etc/lsb-release")
 
 
 def parse_os_release(stream: BinaryIO) -> dict[str, str]:

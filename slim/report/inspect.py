@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from slim.image.model import Image
 from slim.model import DIR, ImageInfo
-from slim.osrelease import read_os
-from slim.pkgdb.catalog import read_catalog
+from slim.analysis.osrelease import read_os
+from slim.analysis.pkgdb.catalog import read_catalog
 from slim.rootfs import RootFS
 
 
@@ -29,29 +29,8 @@ def inspect_image(image: Image, rootfs: RootFS) -> ImageInfo:
         dir_count=dirs,
         layers=tuple(image.layer_summaries()),
         os=read_os(rootfs),
-        config=image.run_config,
+        config=image.config.get("config") or {},  # shown as the image states it
         warnings=tuple(rootfs.warnings) + tuple(catalog.warnings),
         package_db=catalog.kind,
         packages=len(catalog.packages),
     )
-
-
-def info_json(info: ImageInfo) -> dict:
-    """The documented `slim inspect --json` shape (see README)."""
-    return {
-        "reference": info.reference,
-        "image_id": info.image_id,
-        "size_bytes": info.size_bytes,
-        "content_bytes": info.content_bytes,
-        "file_count": info.file_count,
-        "dir_count": info.dir_count,
-        "layers": [
-            {"digest": l.digest, "size_bytes": l.size_bytes, "entries": l.entries, "whiteouts": l.whiteouts,
-             "created_by": l.created_by}
-            for l in info.layers
-        ],
-        "os": info.os,
-        "packages": {"database": info.package_db, "count": info.packages},
-        "config": {k: info.config.get(k) for k in ("Entrypoint", "Cmd", "User", "WorkingDir", "Env", "ExposedPorts")},
-        "warnings": list(info.warnings),
-    }

@@ -6,6 +6,8 @@ Parsers take streams and never fail on a malformed stanza: it is skipped with a 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+from slim.model import SlimWarning
 from typing import BinaryIO, Iterator
 
 STATUS = "/var/lib/dpkg/status"
@@ -31,7 +33,7 @@ class Stanza:
 @dataclass
 class ParsedStanzas:
     stanzas: list[Stanza] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[SlimWarning] = field(default_factory=list)
 
 
 def parse_stanzas(stream: BinaryIO, where: str = STATUS) -> ParsedStanzas:
@@ -55,7 +57,7 @@ def parse_stanzas(stream: BinaryIO, where: str = STATUS) -> ParsedStanzas:
             last = key
             fields[key] = value.strip()
         if bad or "Package" not in fields:
-            out.warnings.append(f"{where}: skipped a malformed stanza starting {block[:40]!r}")
+            out.warnings.append(SlimWarning("dpkg.malformed-stanza", f"skipped a malformed stanza starting {block[:40]!r}", where))
             continue
         out.stanzas.append(Stanza(fields, block + "\n"))
     return out

@@ -1,0 +1,7 @@
+"""`python -m slim`: the command line, as the `slim` script runs it."""
+
+import sys
+
+from slim.cli import main
+
+sys.exit(main())

@@ -1,0 +1,25 @@
+"""Progress on stderr for the command line: a spinner while a phase runs, a one-line result when it ends."""
+
+from __future__ import annotations
+
+from typing import ContextManager
+
+from rich.console import Console
+from rich.markup import escape
+
+from slim.progress import Phases
+
+
+class ConsolePhases(Phases):
+    def __init__(self, quiet: bool = False):
+        super().__init__()
+        self.console = Console(stderr=True, quiet=quiet, highlight=False)
+
+    def showing(self, text: str) -> ContextManager:
+        return self.console.status(f"{escape(text)}...")
+
+    def finished(self, text: str, elapsed: float) -> None:
+        self.console.print(f"[green]✓[/green] {escape(text)} [dim]({elapsed:.1f}s)[/dim]")
+
+    def warn(self, text: str) -> None:
+        self.console.print(f"[yellow]warning:[/yellow] {escape(text)}")

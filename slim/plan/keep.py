@@ -1,0 +1,207 @@
+"""Decide which paths of the image the minimized image keeps, and why. Pure: a RootFS, a Trace and options in.
+
+Every kept path carries its reasons, in five categories: traced (the app touched it), closure (a traced file
+needs it: library, interpreter, symlink, parent directory), essential (accounts, /tmp, os-release, NSS and CA
+files when their libraries are kept, WORKDIR, VOLUMEs, the entrypoint), language (completion so untraced
+imports still work), include (asked for on the command line). What the kept files become (reduced accounts,
+a trimmed package database, dropped setuid bits) is `slim.plan.rewrite`'s job.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import posixpath
+from dataclasses import dataclass, field
+
+from slim.analysis import langs
+from slim.analysis.closure import INPUT, PARENT, ClosureBuilder, Reason
+from slim.analysis.osrelease import DISTRIBUTION_MARKERS
+from slim.analysis.pkgdb.catalog import is_db_path
+from slim.analysis.shebang import which
+from slim.analysis.users import ImageAccounts
+from slim.model import RunConfig, SlimWarning, Trace
+
+TRACED, CLOSURE, ESSENTIAL, LANGUAGE, INCLUDE = "traced", "closure", "essential", "language", "include"
+CATEGORIES = (TRACED, INCLUDE, ESSENTIAL, CLOSURE, LANGUAGE)  # priority: a path's category is its first here
+_PSEUDO = ("/proc", "/sys", "/dev")
+_TLS_LIBS = ("libssl.so", "libgnutls.so", "libnss3.so", "libmbedtls.so", "libwolfssl.so")
+_CA_FILES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/ssl/cert.pem", "/etc/pki/tls/certs/ca-bundle.crt")
+_MAX_CLOSURE_REASONS = 8  # per path: enough to explain it, without listing every library that needs libc
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    include_paths: tuple[str, ...] = ()
+    include_bins: tuple[str, ...] = ()
+    exclude_patterns: tuple[str, ...] = ()
+    include_shell: bool = False
+    lang_completion: str = langs.FULL
+
+    @property
+    def included(self) -> set[str]:
+        return set(self.include_paths) | set(self.include_bins)
+
+
+@dataclass
+class KeepPlan:
+    """The kept paths with their reasons, what the exclude patterns removed, and what each language
+    completion level would cost."""
+
+    reasons: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # path -> [(category, detail)]
+    excluded: list[str] = field(default_factory=list)
+    language_cost: dict[str, int] = field(default_factory=dict)  # level -> bytes it adds
+    warnings: list[SlimWarning] = field(default_factory=list)
+
+    def category(self, path: str) -> str:
+        cats = {c for c, _ in self.reasons.get(path, [])}
+        return next((c for c in CATEGORIES if c in cats), ESSENTIAL)
+
+
+def declared_dirs(config: RunConfig) -> list[str]:
+    """Directories the image config promises exist: WORKDIR and the VOLUMEs."""
+    return [config.workdir or "/", *config.volumes]
+
+
+class _Planner:
+    def __init__(self, rootfs, config: RunConfig, trace: Trace, accounts: ImageAccounts, options: PlanOptions):
+        self.rootfs, self.config, self.trace, self.accounts, self.options = rootfs, config, trace, accounts, options
+        self.env = config.env_dict()
+        self.builder = ClosureBuilder(rootfs, self.env, config.workdir or "/")
+        self.out = KeepPlan()
+
+    def seed(self, path: str, category: str, detail: str) -> None:
+        """Keep `path` (when the image has it) for `category`, and everything its closure needs."""
+        # A path reached through a linked directory ("/bin/x" under merged /usr) is no entry of its own:
+        # the reason goes to the real file, and the closure keeps the links on the way.
+        record = path if self.rootfs.lstat(path) is not None else self.rootfs.realpath(path)
+        if record is None:
+            return
+        self.out.reasons.setdefault(record, []).append((category, detail))
+        self.builder.add(path, Reason(INPUT, category), scripts=category != LANGUAGE)
+
+    def collect_closure(self) -> None:
+        for path, why in self.builder.closure.keep.items():
+            for r in why:
+                if r.kind == INPUT:
+                    continue
+                detail = f"{r.kind} {r.of}" if r.kind != PARENT else "parent directory"
+                entry = self.out.reasons.setdefault(path, [])
+                if (CLOSURE, detail) not in entry and len(entry) < _MAX_CLOSURE_REASONS:
+                    entry.append((CLOSURE, detail))
+
+    def closure_warnings(self) -> None:
+        closure = self.builder.closure
+        for name, needed_by in closure.missing_libraries:
+            self.out.warnings.append(SlimWarning("closure.missing-library",
+                                                 f"{name} (needed by {needed_by}) is not in the image"))
+        for path, reason in closure.missing_paths:
+            self.out.warnings.append(SlimWarning(
+                "closure.missing-path", f"{reason.kind} of {reason.of or 'a kept path'} is not in the image", path))
+        self.out.warnings.extend(self.builder.resolver.warnings)
+
+
+def plan_keep(rootfs, config: RunConfig, trace: Trace, accounts: ImageAccounts, options: PlanOptions) -> KeepPlan:
+    p = _Planner(rootfs, config, trace, accounts, options)
+    _traced(p)
+    _entrypoint_and_includes(p)
+    _essentials(p)
+    p.collect_closure()
+    _language(p)
+    p.collect_closure()
+    p.closure_warnings()
+    _exclude(p)
+    return p.out
+
+
+def _skip_traced(path: str) -> bool:
+    return (any(path == d or path.startswith(d + "/") for d in _PSEUDO) or is_db_path(path)
+            or path in ("/etc/passwd", "/etc/group"))
+
+
+def _traced(p: _Planner) -> None:
+    for access in p.trace.accesses:
+        if not access.ok:
+            continue
+        for path in (access.path, access.resolved):
+            if not path or _skip_traced(path):
+                continue
+            if p.rootfs.lstat(path) is None and p.rootfs.stat(path) is None:
+                # made at run time (a pid file, nginx's temp dirs): the app needs the directory to make it in
+                parent = _nearest_existing_dir(p.rootfs, path)
+                if parent:
+                    p.seed(parent, TRACED, f"directory of {path}, made at run time")
+                continue
+            p.seed(path, TRACED, access.kind)
+
+
+def _nearest_existing_dir(rootfs, path: str) -> str | None:
+    while path not in ("/", ""):
+        path = posixpath.dirname(path)
+        entry = rootfs.stat(path)
+        if entry is not None:
+            return path if entry.is_dir and path != "/" else None
+    return None
+
+
+def _entrypoint_and_includes(p: _Planner) -> None:
+    if p.trace.argv:
+        program = which(p.rootfs, p.trace.argv[0], p.env.get("PATH"))  # a path with "/" is taken as it is
+        if program:
+            p.seed(program, ESSENTIAL, "entrypoint")
+    for path in p.options.include_paths:
+        _include_tree(p, path)
+    for path in p.options.include_bins:
+        p.seed(path, INCLUDE, "--include-bin")
+    if p.options.include_shell:
+        p.seed("/bin/sh", INCLUDE, "--include-shell")
+    for path in p.options.include_paths + p.options.include_bins:
+        if p.rootfs.lstat(path) is None and p.rootfs.stat(path) is None:
+            p.out.warnings.append(SlimWarning("plan.include-missing", "included on the command line, not in the image",
+                                              path))
+
+
+def _include_tree(p: _Planner, path: str) -> None:
+    p.seed(path, INCLUDE, "--include-path")
+    for child in p.rootfs.below(path):
+        p.seed(child, INCLUDE, "--include-path")
+
+
+def _essentials(p: _Planner) -> None:
+    for marker in DISTRIBUTION_MARKERS:
+        p.seed(marker, ESSENTIAL, "identifies the distribution to scanners")
+    workdir, *volumes = declared_dirs(p.config)
+    p.seed(workdir, ESSENTIAL, "WORKDIR")
+    for volume in volumes:
+        p.seed(volume, ESSENTIAL, "VOLUME")
+    home = p.accounts.home_of(p.config.user)
+    if home:
+        p.seed(home, ESSENTIAL, "home of USER")
+    p.seed("/tmp", ESSENTIAL, "/tmp")
+    kept_names = {posixpath.basename(x) for x in set(p.builder.closure.keep) | set(p.out.reasons)}
+    if any(n.startswith("libnss_") for n in kept_names):
+        p.seed("/etc/nsswitch.conf", ESSENTIAL, "NSS libraries are kept")
+    if any(n.startswith(_TLS_LIBS) for n in kept_names):
+        for ca in _CA_FILES:
+            p.seed(ca, ESSENTIAL, "a TLS library is kept")
+
+
+def _language(p: _Planner) -> None:
+    base = set(p.builder.closure.keep) | set(p.out.reasons)
+    sizes = {}
+    for level in langs.LEVELS:
+        added = langs.completion(p.rootfs, base, level)
+        sizes[level] = p.rootfs.bytes_of(set(added) - base)
+        if level == p.options.lang_completion:
+            for path, why in sorted(added.items()):
+                if path not in base:
+                    p.seed(path, LANGUAGE, why)
+    p.out.language_cost = sizes
+
+
+def _exclude(p: _Planner) -> None:
+    keep = p.out.reasons
+    for path in list(set(keep) | set(p.builder.closure.keep)):
+        if any(fnmatch.fnmatchcase(path, pat) for pat in p.options.exclude_patterns):
+            keep.pop(path, None)
+            p.out.excluded.append(path)
+    p.out.excluded.sort()

@@ -1,0 +1,127 @@
+"""The build report: before/after sizes, files and packages, what kept each file, what was removed, the
+verification, time per phase. `BuildReport.to_json()` is the documented `slim.build/1` shape."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from slim.model import ProbeResult, SlimWarning, Trace, warning_texts
+from slim.plan.keep import CLOSURE, TRACED, KeepPlan
+from slim.plan.rewrite import Rewrites
+from slim.report import hardening
+from slim.report.facts import RemovedTools, category_usage, removed_tools
+from slim.report.shapes import JSON_WARNINGS, probe_json
+
+SCHEMA = "slim.build/1"
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One image's figures: the engine's own size (None when not in the engine), its layers, its files."""
+
+    docker_bytes: int | None
+    layer_bytes: int
+    content_bytes: int
+    files: int
+
+
+@dataclass(frozen=True)
+class Verification:
+    ran: bool
+    passed: bool | None = None
+    differences: tuple[str, ...] = ()
+    exit_code: int | None = None
+    probes: tuple[ProbeResult, ...] = ()
+
+
+@dataclass(frozen=True)
+class OutputFacts:
+    kind: str
+    path: str
+    tags: tuple[str, ...]
+    layer_digest: str
+
+
+@dataclass(frozen=True)
+class BuildFacts:
+    """What the build did, as the pipeline hands it over; the report derives the rest."""
+
+    image: str
+    image_id: str
+    output: OutputFacts
+    before: Measured
+    after: Measured
+    keep: KeepPlan
+    rewrites: Rewrites
+    trace: Trace
+    verification: Verification
+    lang_level: str
+    package_kind: str | None
+    seconds: dict[str, float]
+    warnings: list[SlimWarning] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    facts: BuildFacts
+    usage: dict[str, dict[str, int]]  # category -> files, bytes
+    removed: RemovedTools
+    hardening: dict
+
+    @classmethod
+    def of(cls, facts: BuildFacts, original_rootfs, new_rootfs) -> "BuildReport":
+        return cls(facts, category_usage(new_rootfs, facts.keep), removed_tools(original_rootfs, facts.keep),
+                   hardening.findings(facts.trace.config))
+
+    @property
+    def passed(self) -> bool | None:
+        """The verification's verdict: None when it did not run."""
+        return self.facts.verification.passed
+
+    @property
+    def warnings(self) -> list[SlimWarning]:
+        return list(self.facts.warnings) + [SlimWarning("hardening", text) for text in hardening.warnings(self.hardening)]
+
+    def to_json(self) -> dict:
+        f, keep, rw = self.facts, self.facts.keep, self.facts.rewrites
+        before, after = f.before, f.after
+        traced_closure = self.usage[TRACED]["bytes"] + self.usage[CLOSURE]["bytes"]
+        return {
+            "schema": SCHEMA,
+            "image": f.image,
+            "image_id": f.image_id,
+            "output": {"kind": f.output.kind, "path": f.output.path, "tags": list(f.output.tags),
+                       "layer_digest": f.output.layer_digest},
+            "size": {
+                "original_docker_bytes": before.docker_bytes,
+                "slim_docker_bytes": after.docker_bytes,
+                "original_layer_bytes": before.layer_bytes,
+                "slim_layer_bytes": after.layer_bytes,
+                "original_content_bytes": before.content_bytes,
+                "slim_content_bytes": after.content_bytes,
+                "traced_and_closure_bytes": traced_closure,
+                "reduction": round(1 - after.content_bytes / before.content_bytes, 4) if before.content_bytes else 0,
+            },
+            "files": {"original": before.files, "slim": after.files},
+            "packages": {"database": f.package_kind, "original": len(rw.packages_before),
+                         "slim": len(rw.packages_after), "kept": rw.packages_after},
+            "removed": {"shells": list(self.removed.shells), "package_managers": list(self.removed.package_managers),
+                        "setuid_bits": rw.setuid_dropped, "excluded": keep.excluded},
+            "accounts": rw.accounts_kept,
+            "hardening": self.hardening,
+            "keep": {
+                "by_category": self.usage,
+                "paths": [{"path": p, "category": keep.category(p), "reasons": [f"{c}: {d}" for c, d in keep.reasons[p]]}
+                          for p in sorted(keep.reasons)],
+                "generated": [{"path": g.path, "why": g.why}
+                              for g in sorted(rw.generated.values(), key=lambda g: g.path)],
+            },
+            "language_completion": {"level": f.lang_level, "bytes_by_level": keep.language_cost},
+            "trace": {"exit_code": f.trace.exit_code, "probes": [probe_json(p) for p in f.trace.probes],
+                      "syscalls": [name for name, _ in f.trace.syscalls], "files_touched": len(f.trace.paths())},
+            "verification": {"ran": f.verification.ran, "passed": f.verification.passed,
+                             "differences": list(f.verification.differences), "exit_code": f.verification.exit_code,
+                             "probes": [probe_json(p) for p in f.verification.probes]},
+            "seconds": {k: round(v, 3) for k, v in f.seconds.items()},
+            "warnings": warning_texts(self.warnings, JSON_WARNINGS),
+        }

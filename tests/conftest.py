@@ -1,5 +1,7 @@
+import glob
 import os
 import sys
+import tempfile
 
 import pytest
 
@@ -12,3 +14,13 @@ from slim.workspace import Workspace  # noqa: E402
 def ws(tmp_path):
     with Workspace(str(tmp_path / "work")) as w:
         yield w
+
+
+@pytest.fixture(autouse=True)
+def no_work_directory_left():
+    """Every slim run removes its work directory, whatever happened: a test that leaves one fails."""
+    pattern = os.path.join(tempfile.gettempdir(), "slim-*")
+    before = set(glob.glob(pattern))
+    yield
+    left = set(glob.glob(pattern)) - before
+    assert not left, f"work directories left behind: {sorted(left)}"

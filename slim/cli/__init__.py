@@ -55,8 +55,13 @@ def main(ctx: click.Context, work_dir: str | None, quiet: bool) -> None:
 
 
 def _run(ctx: click.Context):
-    """Workspace, progress display and a lazily connected engine for one command."""
-    return Workspace(ctx.obj["work_dir"]), ConsolePhases(quiet=ctx.obj["quiet"]), LazyEngine()
+    """Progress display and a lazily connected engine for one command."""
+    return ConsolePhases(quiet=ctx.obj["quiet"]), LazyEngine()
+
+
+def _workspace(ctx: click.Context) -> Workspace:
+    """The command's scratch directory: made here, so use it at once in a `with` that removes it."""
+    return Workspace(ctx.obj["work_dir"])
 
 
 @main.command()
@@ -65,8 +70,8 @@ def _run(ctx: click.Context):
 @click.pass_context
 def inspect(ctx: click.Context, image: str, as_json: bool) -> None:
     """Show what IMAGE holds: layers and their sizes, file count, total size, distribution."""
-    ws, phases, engine = _run(ctx)
-    with ws:
+    phases, engine = _run(ctx)
+    with _workspace(ctx) as ws:
         info = pipeline.inspect(parse_reference(image), ws, engine, phases)
     if as_json:
         from slim.report.shapes import info_json
@@ -93,8 +98,8 @@ def squash(ctx: click.Context, image: str, tags: tuple[str, ...], output: str) -
     ref = parse_reference(image)
     out = parse_output(output)
     tags = list(tags) or [default_tag(ref.name, "squashed")]
-    ws, phases, engine = _run(ctx)
-    with ws:
+    phases, engine = _run(ctx)
+    with _workspace(ctx) as ws:
         squashed = pipeline.squash(ref, out, tags, ws, engine, phases)
     for warning in warning_texts(squashed.warnings, TERMINAL_WARNINGS):
         phases.warn(warning)
@@ -115,8 +120,8 @@ def deps(ctx: click.Context, image: str, paths: tuple[str, ...], as_json: bool, 
     interpreters (#! lines, /usr/bin/env NAME through the image's PATH). One path per line; directories kept
     only as parents are left out of the plain listing.
     """
-    ws, phases, engine = _run(ctx)
-    with ws:
+    phases, engine = _run(ctx)
+    with _workspace(ctx) as ws:
         closure = pipeline.deps(parse_reference(image), [p if p.startswith("/") else "/" + p for p in paths],
                                 ws, engine, phases)
     if as_json:
@@ -156,7 +161,7 @@ def trace(ctx: click.Context, image: str, syscall_profile: bool, seccomp_bpf: bo
     is 0 whenever the trace itself could be taken.
     """
     options = build_run_options(pipeline.engine_image(parse_reference(image), "trace"), kw)
-    _, phases, engine = _run(ctx)
+    phases, engine = _run(ctx)
     result = pipeline.trace(options, pipeline.TraceOptions(syscall_profile, seccomp_bpf), engine, phases)
     from slim.cli.render import print_trace
     from slim.report.shapes import trace_json
@@ -212,8 +217,8 @@ def build(ctx: click.Context, image: str, tags, output, report_file, as_json, ve
         tags=tuple(tags) or (default_tag(ref.name, "slim"),),
         verify=verify, keep_failed=keep_failed,
         tracing=pipeline.TraceOptions(syscall_profile, seccomp_bpf))
-    ws, phases, engine = _run(ctx)
-    with ws:
+    phases, engine = _run(ctx)
+    with _workspace(ctx) as ws:
         report = pipeline.build(ref, opts, ws, engine, phases)
     doc = report.to_json()
     if report_file:

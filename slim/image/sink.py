@@ -14,9 +14,11 @@ from slim.engine import Engine
 from slim.errors import UsageError
 from slim.image import archive, oci
 from slim.image.assemble import SOURCE_LABEL, AssembledImage
+from slim.image.reference import ARCHIVE, DAEMON, OCI
 from slim.workspace import Workspace
 
-DOCKER, DOCKER_ARCHIVE, OCI_LAYOUT = "docker", "docker-archive", "oci"
+# outputs are named like the references that read them back
+DOCKER, DOCKER_ARCHIVE, OCI_LAYOUT = DAEMON, ARCHIVE, OCI
 TEMPORARY_REPOSITORY = "slim-verify"  # where file outputs are loaded for verification, then removed
 
 

@@ -147,3 +147,14 @@ def test_a_batch_job_outliving_exit_timeout_is_stopped_with_a_warning(build_samp
     doc = trace(build_sample("batch-job"), "--entrypoint", "sleep 30", "--exit-timeout", "2")
     assert doc["exit_code"] == 143
     assert "the app did not exit within 2s; stopped it" in doc["warnings"]
+
+
+def test_a_docker_transport_prefix_names_the_image_in_the_engine(build_sample, no_leftovers):
+    image = build_sample("batch-job")
+    doc = trace(f"docker://{image}", "--continue-after", "exit")
+    assert doc["exit_code"] == 0 and doc["image"] == f"docker://{image}"
+
+
+def test_only_images_in_the_engine_can_be_traced(tmp_path):
+    result = CliRunner().invoke(main, ["-q", "trace", f"oci:{tmp_path}"])
+    assert result.exit_code == 2 and "load it first" in result.stderr

@@ -47,3 +47,9 @@ class VerificationFailed(SlimError):
     """The slim image did not behave like the original."""
 
     exit_code = 8
+
+
+class HardeningFailed(SlimError):
+    """With --fail-on hardening: the slim image did not behave the same under its run profile."""
+
+    exit_code = 10

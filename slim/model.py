@@ -260,6 +260,7 @@ class Trace:
     warnings: tuple[SlimWarning, ...] = ()
     uids: tuple[int, ...] = ()  # users the processes switched to (setuid and kin)
     gids: tuple[int, ...] = ()
+    bound_ports: tuple[int, ...] = ()  # ports the processes bound (bind() with an AF_INET/AF_INET6 address)
     config: RunConfig = field(default_factory=RunConfig)  # the image's own run configuration
     argv: tuple[str, ...] = ()  # what the container ran: Entrypoint + Cmd with the overrides applied
     mode: str = ""  # how the run was ended: exit, probe, timeout or signal

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from slim.analysis.closure import Closure, closure_of
 from slim.analysis.pkgdb.catalog import read_catalog
-from slim.analysis.users import read_accounts
+from slim.analysis.users import read_accounts, resolve_user
 from slim.engine import Engine
 from slim.errors import UsageError
 from slim.image.assemble import AssembledImage, assemble
@@ -27,11 +27,14 @@ from slim.image.source import read_image
 from slim.model import ImageInfo, SlimWarning, Trace
 from slim.plan.keep import PlanOptions, plan_keep
 from slim.plan.rewrite import rewrite
+from slim.harden.profile import derive
+from slim.harden.seccomp import write_seccomp_profile
 from slim.progress import Phases
-from slim.report.build import BuildFacts, BuildReport, Measured, OutputFacts, Verification
+from slim.report.build import BuildFacts, BuildReport, HardenedProfile, Measured, OutputFacts, Verification
 from slim.report.inspect import counts, inspect_image
 from slim.rootfs import RootFS
 from slim.run.options import RunOptions
+from slim.run.hardened import verify_under
 from slim.run.runner import run
 from slim.run.verify import differences
 from slim.workspace import Workspace
@@ -53,6 +56,8 @@ class BuildOptions:
     verify: bool = True
     keep_failed: bool = False
     tracing: TraceOptions = TraceOptions()
+    harden: bool = False  # derive a least-privilege run profile and verify the slim image under it
+    seccomp_file: str = ""  # where the profile's seccomp JSON goes (an absolute path)
 
 
 @dataclass
@@ -136,6 +141,7 @@ def build(ref: Reference, opts: BuildOptions, ws: Workspace, engine: Engine, pha
             assembled = assemble(newroot, paths, image.config, image_name, image.image_id, ws)
         in_engine = _write(assembled, opts, ws, engine, phases, created)
         verification = _verify(engine, opts, in_engine, traced, phases)
+        run_profile = _harden(engine, opts, in_engine, traced, newroot, set(paths), verification, phases)
         content, files, _ = counts(rootfs)
         before = Measured(original.size, sum(layer.size_bytes for layer in image.layers), content, files)
         after = Measured(engine.image(in_engine).size if in_engine else None, assembled.layer_size,
@@ -146,7 +152,7 @@ def build(ref: Reference, opts: BuildOptions, ws: Workspace, engine: Engine, pha
             output=OutputFacts(opts.output.kind, opts.output.path, opts.tags, assembled.layer_digest),
             before=before, after=after, keep=keep, rewrites=rewrites, trace=traced, verification=verification,
             lang_level=opts.plan.lang_completion, package_kind=catalog.kind, seconds=dict(phases.seconds),
-            warnings=[*traced.warnings, *catalog.warnings, *keep.warnings, *rootfs.warnings])
+            warnings=[*traced.warnings, *catalog.warnings, *keep.warnings, *rootfs.warnings], run_profile=run_profile)
         report = BuildReport.of(facts, rootfs, newroot)
     except BaseException:
         remove_tags(engine, created)
@@ -183,6 +189,21 @@ def _verify(engine: Engine, opts: BuildOptions, image: str | None, traced: Trace
         result = run(engine, dataclasses.replace(opts.run, image=image))
     diffs = differences(traced.outcome, result.outcome)
     return Verification(True, not diffs, tuple(diffs), result.exit_code, tuple(result.probes))
+
+
+def _harden(engine: Engine, opts: BuildOptions, image: str | None, traced: Trace, newroot: RootFS, kept: set[str],
+            verification: Verification, phases: Phases) -> HardenedProfile | None:
+    """The least-privilege profile of the slim image, written out, and proven by a run under it."""
+    if not opts.harden:
+        return None
+    profile = derive(traced, newroot, traced.config, kept)
+    write_seccomp_profile(opts.seccomp_file, profile.syscalls)
+    uid, _ = resolve_user(profile.user or traced.config.user or "root", list(read_accounts(newroot).accounts))
+    if image is None or not verification.passed:
+        return HardenedProfile(profile, opts.seccomp_file, uid, None)  # nothing to prove it against
+    with phases.phase("harden", "verifying the slim image under its least-privilege profile"):
+        proven = verify_under(engine, opts.run, image, traced, profile)
+    return HardenedProfile(profile, opts.seccomp_file, uid, proven)
 
 
 def _trace_and_read(ref: Reference, opts: BuildOptions, ws, engine: Engine, phases: Phases):

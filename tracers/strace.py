@@ -123,6 +123,7 @@ class StraceTracer:
             warnings=tuple(warnings),
             uids=tuple(sorted(parsed.uids)),
             gids=tuple(sorted(parsed.gids)),
+            bound_ports=tuple(sorted(parsed.ports)),
             config=result.config,
             argv=tuple(result.argv),
             mode=result.mode,

@@ -38,6 +38,7 @@ _PATH_CALLS: dict[str, tuple[str, int, int | None]] = {
 _OPEN_CALLS = {"open": (0, None, 1), "openat": (1, 0, 2), "openat2": (1, 0, 2), "creat": (0, None, None)}
 _TWO_PATH_CALLS = {"rename": (0, None, 1, None), "renameat": (1, 0, 3, 2), "renameat2": (1, 0, 3, 2),
                    "link": (0, None, 1, None), "linkat": (1, 0, 3, 2)}
+_PORT = re.compile(r"sin6?_port=htons\((\d+)\)")
 _FORKS = {"clone", "clone3", "fork", "vfork"}
 # identity changes: which users and groups the processes become (for a reduced /etc/passwd and /etc/group)
 _UID_CALLS = {"setuid", "setreuid", "setresuid", "setfsuid", "setuid32", "setreuid32", "setresuid32"}
@@ -61,6 +62,7 @@ class ParsedTrace:
     warnings: list[SlimWarning] = field(default_factory=list)
     uids: set[int] = field(default_factory=set)
     gids: set[int] = field(default_factory=set)
+    ports: set[int] = field(default_factory=set)  # ports bound by the traced processes
 
 
 def parse_strace(lines: Iterable[str], cwd: str = "/", ignore_prefixes: tuple[str, ...] = ()) -> ParsedTrace:
@@ -94,6 +96,7 @@ class _State:
         self.file_start = 0  # index in `order` of the first process of the file being parsed
         self.uids: set[int] = set()
         self.gids: set[int] = set()
+        self.ports: set[int] = set()
         self.warnings: list[SlimWarning] = []
 
     def proc(self, pid: int) -> _Proc:
@@ -163,6 +166,8 @@ class _State:
             self._fd_directory(pid, name, args, ok)
         elif name in _PATH_CALLS:
             self._path_call(pid, name, args, ok)
+        elif name == "bind" and ok:
+            self.ports.update(int(p) for a in args for p in _PORT.findall(a))
 
     def _fork(self, pid: int, args: list[str], ok: bool, value: str | None) -> None:
         if ok and value and value.isdigit():
@@ -232,7 +237,7 @@ class _State:
         processes = [ProcessInfo(p.pid, p.ppid, p.argv, p.exe)
                      for p in (self.procs[i] for i in self.order if i not in self.threads)]
         return ParsedTrace(accesses, processes, dict(sorted(self.counts.items())), self.warnings,
-                           self.uids, self.gids)
+                           self.uids, self.gids, self.ports)
 
 
 # --- lexical helpers ---------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 
@@ -10,7 +11,7 @@ import click
 
 from slim import __version__, pipeline
 from slim.engine import LazyEngine
-from slim.errors import SlimError, UsageError, VerificationFailed
+from slim.errors import HardeningFailed, SlimError, UsageError, VerificationFailed
 from slim.image.reference import parse_reference
 from slim.image.sink import parse_output
 from slim.model import warning_texts
@@ -196,10 +197,21 @@ def trace(ctx: click.Context, image: str, syscall_profile: bool, seccomp_bpf: bo
               help="Trace every syscall, or only those revealing files and processes (faster).")
 @click.option("--seccomp-bpf/--no-seccomp-bpf", default=True, show_default=True,
               help="With --no-syscall-profile: strace filters in the kernel (setuid programs do not elevate).")
+@click.option("--harden/--no-harden", default=False, show_default=True,
+              help="Derive a least-privilege run profile (read-only root with tmpfs where the app writes, only "
+                   "the capabilities it used, no-new-privileges, a seccomp allow-list) and verify the slim image "
+                   "under it.")
+@click.option("--seccomp-profile", "seccomp_file", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Where to write the seccomp profile. Default: NAME-TAG-seccomp.json beside --report, "
+                   "else in the current directory.")
+@click.option("--fail-on", "fail_on", type=click.Choice(["hardening"]), multiple=True,
+              help="hardening: exit 10 when the slim image does not pass verification under its run profile "
+                   "(by default that is a warning and the profile is marked verified: false).")
 @run_options
 @click.pass_context
 def build(ctx: click.Context, image: str, tags, output, report_file, as_json, verify, keep_failed, include_paths,
-          include_bins, exclude_patterns, include_shell, lang_completion, syscall_profile, seccomp_bpf, **kw) -> None:
+          include_bins, exclude_patterns, include_shell, lang_completion, syscall_profile, seccomp_bpf, harden,
+          seccomp_file, fail_on, **kw) -> None:
     """Make a minimal FROM-scratch image of IMAGE that still works, and prove it.
 
     Runs IMAGE under strace while probing it (HTTP on exposed ports by default, plus --exec, --probe-cmd),
@@ -209,14 +221,16 @@ def build(ctx: click.Context, image: str, tags, output, report_file, as_json, ve
     never modified. Exit code 8 when the slim image does not behave the same.
     """
     ref = parse_reference(image)
+    out_tags = tuple(tags) or (default_tag(ref.name, "slim"),)
     opts = pipeline.BuildOptions(
         run=build_run_options(pipeline.engine_image(ref, "build"), kw),
         plan=PlanOptions(tuple(include_paths), tuple(include_bins), tuple(exclude_patterns), include_shell,
                          lang_completion),
         output=parse_output(output),
-        tags=tuple(tags) or (default_tag(ref.name, "slim"),),
+        tags=out_tags,
         verify=verify, keep_failed=keep_failed,
-        tracing=pipeline.TraceOptions(syscall_profile, seccomp_bpf))
+        tracing=pipeline.TraceOptions(syscall_profile, seccomp_bpf),
+        harden=harden, seccomp_file=os.path.abspath(seccomp_file or _default_seccomp_file(out_tags[0], report_file)))
     phases, engine = _run(ctx)
     with _workspace(ctx) as ws:
         report = pipeline.build(ref, opts, ws, engine, phases)
@@ -233,6 +247,15 @@ def build(ctx: click.Context, image: str, tags, output, report_file, as_json, ve
     if report.passed is False:
         kept = " (kept: --keep-failed)" if keep_failed else "; the output was removed"
         raise VerificationFailed(f"the slim image does not behave like the original{kept}")
+    hardened = report.facts.run_profile
+    if "hardening" in fail_on and hardened is not None and hardened.verified is False:
+        raise HardeningFailed("the slim image does not behave the same under its least-privilege run profile")
+
+
+def _default_seccomp_file(tag: str, report_file: str | None) -> str:
+    """web:1.2-slim -> web-1.2-slim-seccomp.json, beside the report or in the current directory."""
+    name = "".join(c if c.isalnum() or c in "._-" else "-" for c in tag) + "-seccomp.json"
+    return os.path.join(os.path.dirname(os.path.abspath(report_file)) if report_file else os.getcwd(), name)
 
 
 def default_tag(name: str, suffix: str) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -93,6 +95,7 @@ def print_build(report: BuildReport, console: Console | None = None) -> None:
     for warning in report.warnings:
         if warning.code == "hardening":
             console.print(f"[yellow]hardening:[/yellow] {escape(str(warning))}", highlight=False)
+    _print_run_profile(console, report)
     v = doc["verification"]
     if not v["ran"]:
         console.print("verification: [yellow]skipped[/yellow]")
@@ -103,3 +106,18 @@ def print_build(report: BuildReport, console: Console | None = None) -> None:
         console.print("verification: [red]FAILED[/red]")
         for d in v["differences"]:
             console.print(f"  {escape(d)}", highlight=False)
+
+
+def _print_run_profile(console: Console, report: BuildReport) -> None:
+    hardened = report.facts.run_profile
+    if hardened is None:
+        return
+    doc = hardened.to_json()
+    verdict = {True: "[green]verified[/green]", False: "[red]NOT verified[/red]", None: "[yellow]not run[/yellow]"}
+    allowed = doc["syscalls"]
+    console.print(f"run profile: {verdict[hardened.verified]}; {allowed['allowed']} of {allowed['known']} syscalls "
+                  f"allowed, capabilities: {', '.join(doc['capabilities']) or 'none'}")
+    for line in doc["diagnosis"]:
+        console.print(f"  {escape(line)}", highlight=False)
+    tag = (report.facts.output.tags or ("IMAGE",))[0]
+    console.print("  docker run " + escape(shlex.join(doc["docker_args"] + [tag])), highlight=False, soft_wrap=True)

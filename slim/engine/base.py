@@ -35,6 +35,11 @@ class ContainerSpec:
     cap_add: tuple[str, ...] = ()
     init: bool = False  # the engine's own init as PID 1 (docker run --init)
     labels: tuple[tuple[str, str], ...] = ()
+    # least privilege (all off by default: the engine's defaults apply)
+    read_only: bool = False  # the root filesystem
+    tmpfs: tuple[tuple[str, str], ...] = ()  # (directory, mount options)
+    cap_drop: tuple[str, ...] = ()
+    security_opt: tuple[str, ...] = ()  # "no-new-privileges", "seccomp=<profile JSON>"
 
 
 @dataclass(frozen=True)

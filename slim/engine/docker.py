@@ -102,7 +102,9 @@ class DockerEngine:
                 container = self.client.containers.create(
                     spec.image, entrypoint=list(spec.entrypoint), command=[], environment=list(spec.env),
                     user=spec.user or None, working_dir=spec.workdir or None, volumes=volumes,
-                    cap_add=list(spec.cap_add) or None, init=spec.init, labels=dict(spec.labels), detach=True)
+                    cap_add=list(spec.cap_add) or None, init=spec.init, labels=dict(spec.labels), detach=True,
+                    read_only=spec.read_only, tmpfs=dict(spec.tmpfs) or None, cap_drop=list(spec.cap_drop) or None,
+                    security_opt=list(spec.security_opt) or None)
             except docker.errors.ImageNotFound as exc:
                 raise ImageNotFound(f"{spec.image}: no such image in the Docker engine") from exc
         return container.id

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from slim.harden.profile import RunProfile
+from slim.harden.render import run_profile_json
 from slim.model import ProbeResult, SlimWarning, Trace, warning_texts
 from slim.plan.keep import CLOSURE, TRACED, KeepPlan
 from slim.plan.rewrite import Rewrites
 from slim.report import hardening
 from slim.report.facts import RemovedTools, category_usage, removed_tools
 from slim.report.shapes import JSON_WARNINGS, probe_json
+from slim.run.hardened import HardenedRun
 
 SCHEMA = "slim.build/1"
 
@@ -43,6 +46,26 @@ class OutputFacts:
 
 
 @dataclass(frozen=True)
+class HardenedProfile:
+    """The run profile, where its seccomp JSON was written, the numeric user it runs as, and the proof."""
+
+    profile: RunProfile
+    seccomp_file: str
+    uid: int | None
+    proof: HardenedRun | None  # None: not run (no verification to compare with)
+
+    @property
+    def verified(self) -> bool | None:
+        return None if self.proof is None else self.proof.passed
+
+    def to_json(self) -> dict:
+        diagnosis = list(self.proof.diagnosis) if self.proof else []
+        doc = run_profile_json(self.profile, self.seccomp_file, self.uid, self.verified, diagnosis)
+        doc["differences"] = list(self.proof.differences) if self.proof else []
+        return doc
+
+
+@dataclass(frozen=True)
 class BuildFacts:
     """What the build did, as the pipeline hands it over; the report derives the rest."""
 
@@ -59,6 +82,7 @@ class BuildFacts:
     package_kind: str | None
     seconds: dict[str, float]
     warnings: list[SlimWarning] = field(default_factory=list)
+    run_profile: HardenedProfile | None = None
 
 
 @dataclass(frozen=True)
@@ -80,7 +104,12 @@ class BuildReport:
 
     @property
     def warnings(self) -> list[SlimWarning]:
-        return list(self.facts.warnings) + [SlimWarning("hardening", text) for text in hardening.warnings(self.hardening)]
+        out = list(self.facts.warnings) + [SlimWarning("hardening", text) for text in hardening.warnings(self.hardening)]
+        hardened = self.facts.run_profile
+        if hardened is not None and hardened.verified is False:
+            out.append(SlimWarning("hardening.unverified", "the slim image does not behave the same under its "
+                                   "least-privilege profile: " + "; ".join(hardened.proof.diagnosis)))
+        return out
 
     def to_json(self) -> dict:
         f, keep, rw = self.facts, self.facts.keep, self.facts.rewrites
@@ -108,7 +137,8 @@ class BuildReport:
             "removed": {"shells": list(self.removed.shells), "package_managers": list(self.removed.package_managers),
                         "setuid_bits": rw.setuid_dropped, "excluded": keep.excluded},
             "accounts": rw.accounts_kept,
-            "hardening": self.hardening,
+            "hardening": {**self.hardening,
+                          "run_profile": f.run_profile.to_json() if f.run_profile is not None else None},
             "keep": {
                 "by_category": self.usage,
                 "paths": [{"path": p, "category": keep.category(p), "reasons": [f"{c}: {d}" for c, d in keep.reasons[p]]}

@@ -64,6 +64,7 @@ def trace_json(image: str, trace: Trace) -> dict:
         "syscalls": dict(trace.syscalls),
         "uids": list(trace.uids),
         "gids": list(trace.gids),
+        "bound_ports": list(trace.bound_ports),
         "probes": [probe_json(p) for p in trace.probes],
         "stdout": trace.stdout,
         "stderr": trace.stderr,

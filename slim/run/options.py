@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from slim.errors import TraceError
+from slim.harden.profile import RunProfile
 from slim.model import RunConfig
 from slim.run.probes import ContinueAfter, ProbePlan
 
@@ -28,6 +29,7 @@ class RunOptions:
     # With --continue-after signal: blocks until the user says stop. The command line supplies it (it owns the
     # terminal); library code never prompts.
     wait_for_user: Callable[[], None] | None = field(default=None, compare=False)
+    profile: RunProfile | None = None  # least privilege to run under (None: the engine's defaults)
 
 
 def command_of(config: RunConfig, options: RunOptions) -> list[str]:

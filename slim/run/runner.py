@@ -6,6 +6,7 @@ engine error, Ctrl-C.
 
 from __future__ import annotations
 
+import dataclasses
 import shlex
 import time
 import uuid
@@ -13,6 +14,8 @@ from dataclasses import dataclass, field
 
 from slim.engine import ContainerSpec, Engine, Mount
 from slim.errors import EngineError, ImageFormatError, TraceError
+from slim.harden.profile import RunProfile
+from slim.harden.seccomp import profile_json
 from slim.model import ProbeResult, RunConfig, RunOutcome, SlimWarning
 from slim.run.options import RunOptions, command_of, effective_mode, has_probes, http_ports
 from slim.run.probes import ContinueAfter, host_probe, http_probes
@@ -91,11 +94,22 @@ def _spec(options: RunOptions, hooks: Hooks, argv: list[str]) -> ContainerSpec:
         if len(parts) not in (2, 3) or not parts[1].startswith("/"):
             raise TraceError(f"--mount {spec!r}: expected SOURCE:TARGET[:ro]")
         mounts.append(Mount(parts[0], parts[1], len(parts) == 3 and parts[2] == "ro"))
-    return ContainerSpec(
+    spec = ContainerSpec(
         image=options.image, entrypoint=tuple(hooks.entrypoint(argv)), env=tuple(options.env),
         user=options.user or None, workdir=options.workdir or None, mounts=tuple(mounts),
         cap_add=tuple(hooks.cap_add()), init=hooks.use_engine_init,
         labels=(("slim.run", uuid.uuid4().hex[:12]),))
+    return _restricted(spec, options.profile) if options.profile is not None else spec
+
+
+def _restricted(spec: ContainerSpec, profile: RunProfile) -> ContainerSpec:
+    """The container under a run profile: what `docker run` with the profile's arguments asks for."""
+    security = (["no-new-privileges"] if profile.no_new_privileges else []) + [
+        "seccomp=" + profile_json(profile.syscalls)]  # the API takes the profile itself, not a path
+    return dataclasses.replace(
+        spec, user=profile.user or spec.user, read_only=profile.read_only,
+        tmpfs=tuple((t.path, t.options) for t in profile.tmpfs), cap_drop=("ALL",),
+        cap_add=tuple(sorted(set(spec.cap_add) | set(profile.cap_add))), security_opt=tuple(security))
 
 
 def _probe(engine: Engine, container: str, options: RunOptions, hooks: Hooks, ports: list[int],

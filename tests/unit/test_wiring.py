@@ -74,11 +74,11 @@ def test_overrides_apply_as_docker_run_does(engine):
 
 
 def build(engine, output=Output("docker"), tags=("job:1-slim",), **run_options):
-    options = pipeline.BuildOptions(run=RunOptions("job:1", cmd=("/app/run",), **run_options), plan=PlanOptions(),
-                                    output=output, tags=tags)
     from slim.workspace import Workspace
 
     with Workspace() as ws:
+        options = pipeline.BuildOptions(run=RunOptions("job:1", cmd=("/app/run",), **run_options), plan=PlanOptions(),
+                                        output=output, tags=tags, seccomp_file=ws.path("seccomp.json"))
         return pipeline.build(parse_reference("job:1"), options, ws, engine, Phases())
 
 

@@ -1,0 +1,143 @@
+"""The least-privilege run profile of an image, derived from its traced run. Pure: a Trace, the image's
+RootFS and its run configuration in; a RunProfile out.
+
+- read-only root, with a tmpfs for each directory the app wrote or created files in (declared VOLUMEs stay
+  volumes; the pseudo filesystems are the runtime's);
+- every capability dropped but those the trace shows a use for;
+- no-new-privileges unless the app ran a setuid/setgid program;
+- a seccomp allow-list: the traced calls plus the runtime's own (slim.harden.runtime).
+Whether it works is not assumed: the pipeline verifies the slim image under exactly this profile.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass, field
+
+from slim.harden.runtime import RUNTIME_SYSCALLS
+from slim.model import CREATE, DELETE, EXEC, FILE, WRITE, RunConfig, Trace
+
+_PSEUDO = ("/proc", "/sys", "/dev")
+_SETID_CALLS = ("setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid", "setgroups", "setfsuid",
+                "setfsgid")
+_CHOWN_CALLS = ("chown", "fchown", "lchown", "fchownat")
+_KILL_CALLS = ("kill", "tkill", "tgkill")
+
+
+@dataclass(frozen=True)
+class Tmpfs:
+    path: str
+    mode: int
+    uid: int = 0
+    gid: int = 0
+
+    @property
+    def options(self) -> str:
+        owner = f",uid={self.uid},gid={self.gid}" if (self.uid, self.gid) != (0, 0) else ""
+        return f"rw,mode={self.mode:04o}{owner}"
+
+
+@dataclass(frozen=True)
+class RunProfile:
+    read_only: bool
+    tmpfs: tuple[Tmpfs, ...]
+    cap_add: tuple[str, ...]  # on top of dropping every capability
+    no_new_privileges: bool
+    syscalls: frozenset[str]  # the seccomp allow-list
+    user: str = ""  # a USER to run as instead of the image's ("" keeps the image's)
+    why: tuple[tuple[str, str], ...] = ()  # (what, why) for each choice, for the report
+    notes: tuple[str, ...] = field(default=())  # what could not be made least-privilege, and why
+
+
+def derive(trace: Trace, rootfs, config: RunConfig, kept: set[str]) -> RunProfile:
+    """`rootfs`: the slim image's files (with their owners and modes); `kept`: its paths."""
+    why: list[tuple[str, str]] = []
+    notes: list[str] = []
+    tmpfs = _tmpfs_dirs(trace, rootfs, config, kept, why, notes)
+    caps = _capabilities(trace, rootfs, config, why)
+    setuid_run = _ran_setuid_program(trace, rootfs)
+    if setuid_run:
+        why.append(("no-new-privileges off", f"the app ran the setuid/setgid program {setuid_run}"))
+    read_only = not notes
+    return RunProfile(read_only, tmpfs if read_only else (), caps, not setuid_run,
+                      frozenset(name for name, _ in trace.syscalls) | RUNTIME_SYSCALLS, why=tuple(why),
+                      notes=tuple(notes))
+
+
+def _written_paths(trace: Trace) -> set[str]:
+    out = set()
+    for a in trace.accesses:
+        if a.ok and a.kind in (WRITE, CREATE, DELETE):
+            out.add(a.resolved or a.path)
+    return {p for p in out if not any(p == d or p.startswith(d + "/") for d in _PSEUDO)}
+
+
+def _tmpfs_dirs(trace: Trace, rootfs, config: RunConfig, kept: set[str], why: list,
+                notes: list) -> tuple[Tmpfs, ...]:
+    """A tmpfs for each directory the app changed, unless it would hide files the app needs from the image."""
+    written = _written_paths(trace)
+    dirs: set[str] = set()
+    for path in written:
+        if any(path == v or path.startswith(v.rstrip("/") + "/") for v in config.volumes):
+            continue  # a volume is writable already
+        entry = rootfs.lstat(path)
+        existing_dir = entry is not None and entry.is_dir
+        dirs.add(path if existing_dir and not _made_by_app(path, trace) else posixpath.dirname(path) or "/")
+    dirs = {d for d in dirs if not any(d != o and d.startswith(o.rstrip("/") + "/") for o in dirs)}
+    out = []
+    for d in sorted(dirs):
+        hidden = [p for p in kept if p.startswith(d.rstrip("/") + "/") and p not in written]
+        if d == "/" or hidden:
+            notes.append(f"the app writes in {d}, which holds files from the image (a tmpfs would hide them): "
+                         "the root filesystem stays writable")
+            continue
+        entry = rootfs.stat(d)
+        mode, uid, gid = (entry.mode & 0o7777, entry.uid, entry.gid) if entry is not None else (0o755, 0, 0)
+        out.append(Tmpfs(d, mode, uid, gid))
+        why.append((f"tmpfs {d}", "the app writes or creates files there"))
+    return tuple(out)
+
+
+def _made_by_app(path: str, trace: Trace) -> bool:
+    return any(a.kind == CREATE and a.ok and (a.resolved or a.path) == path for a in trace.accesses)
+
+
+def _capabilities(trace: Trace, rootfs, config: RunConfig, why: list) -> tuple[str, ...]:
+    called = {name for name, _ in trace.syscalls}
+    caps: dict[str, str] = {}
+    if trace.uids or trace.gids or called & set(_SETID_CALLS):
+        switched = ", ".join(str(u) for u in trace.uids) or "another user"
+        caps["SETUID"] = caps["SETGID"] = f"the app switches to user {switched}"
+    low = sorted(p for p in trace.bound_ports if 0 < p < 1024)
+    if low:
+        caps["NET_BIND_SERVICE"] = f"the app binds port {', '.join(map(str, low))}"
+    if called & set(_CHOWN_CALLS):
+        caps["CHOWN"] = "the app changes file ownership"
+    if trace.uids and called & set(_KILL_CALLS):
+        caps["KILL"] = "the app signals processes that switched to another user"
+    if _starts_as_root(config) and _reads_others_files(trace, rootfs):
+        caps["DAC_OVERRIDE"] = "the app, as root, opens files whose permissions only their owner passes"
+    for cap in sorted(caps):
+        why.append((f"cap {cap}", caps[cap]))
+    return tuple(sorted(caps))
+
+
+def _starts_as_root(config: RunConfig) -> bool:
+    return config.user.split(":", 1)[0] in ("", "root", "0")
+
+
+def _reads_others_files(trace: Trace, rootfs) -> bool:
+    for a in trace.accesses:
+        entry = rootfs.stat(a.resolved or a.path) if a.ok else None
+        if entry is not None and entry.kind == FILE and entry.uid != 0 and not entry.mode & 0o006:
+            return True
+    return False
+
+
+def _ran_setuid_program(trace: Trace, rootfs) -> str:
+    for a in trace.accesses:
+        if a.kind == EXEC and a.ok:
+            entry = rootfs.stat(a.resolved or a.path)
+            if entry is not None and entry.kind == FILE and entry.mode & 0o6000:
+                return a.resolved or a.path
+    return ""

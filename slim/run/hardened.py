@@ -1,0 +1,90 @@
+"""Prove a run profile by running the slim image under it, and when that run differs from the traced one,
+find which part of the profile broke it.
+
+The diagnosis loosens one part at a time (seccomp, the read-only root, the dropped capabilities) and runs
+again. For seccomp it then finds the calls the app was denied, by adding denied calls back in halves until
+the run passes (each step is one run, so the search is bounded).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from slim.engine import Engine
+from slim.harden.profile import RunProfile
+from slim.harden.syscalls import X86_64
+from slim.model import Trace
+from slim.run.options import RunOptions
+from slim.run.runner import run
+from slim.run.verify import differences
+
+MAX_SECCOMP_RUNS = 24  # a bisection over the ~250 denied calls needs far fewer when one or two are missing
+
+
+@dataclass(frozen=True)
+class HardenedRun:
+    passed: bool
+    differences: tuple[str, ...] = ()
+    diagnosis: tuple[str, ...] = ()  # which part of the profile broke the run, and what it lacks
+
+
+def verify_under(engine: Engine, options: RunOptions, image: str, traced: Trace, profile: RunProfile) -> HardenedRun:
+    diffs = _differences(engine, options, image, traced, profile)
+    if not diffs:
+        return HardenedRun(True)
+    return HardenedRun(False, tuple(diffs), tuple(diagnose(engine, options, image, traced, profile)))
+
+
+def _differences(engine: Engine, options: RunOptions, image: str, traced: Trace, profile: RunProfile) -> list[str]:
+    result = run(engine, dataclasses.replace(options, image=image, profile=profile))
+    return differences(traced.outcome, result.outcome)
+
+
+def diagnose(engine: Engine, options: RunOptions, image: str, traced: Trace, profile: RunProfile) -> list[str]:
+    def passes(candidate: RunProfile) -> bool:
+        return not _differences(engine, options, image, traced, candidate)
+
+    everything = frozenset(X86_64) | profile.syscalls
+    found = []
+    if passes(dataclasses.replace(profile, syscalls=everything)):
+        missing = _missing_calls(passes, profile, sorted(everything - profile.syscalls))
+        found.append("seccomp: the app needs " + (", ".join(missing) if missing else "calls the search could not "
+                                                  "narrow down within its run budget"))
+    if profile.read_only and passes(dataclasses.replace(profile, read_only=False, tmpfs=())):
+        found.append("read-only root: the app writes somewhere the trace did not show")
+    if passes(dataclasses.replace(profile, cap_add=("ALL",))):
+        found.append("capabilities: the app needs a capability the trace did not show")
+    return found or ["no single part of the profile explains it: the run may be flaky"]
+
+
+class _OutOfRuns(Exception):
+    pass
+
+
+def _missing_calls(passes, profile: RunProfile, denied: list[str]) -> list[str]:
+    """The denied calls the run needs, by bisection: [] when the run budget ran out first."""
+    runs = [0]
+
+    def works(calls) -> bool:
+        runs[0] += 1
+        if runs[0] > MAX_SECCOMP_RUNS:
+            raise _OutOfRuns
+        return passes(dataclasses.replace(profile, syscalls=profile.syscalls | frozenset(calls)))
+
+    def find(group: list[str], base: frozenset[str]) -> list[str]:
+        # base + group passes and base alone does not: a small part of group that is enough
+        if len(group) == 1:
+            return group
+        first, second = group[:len(group) // 2], group[len(group) // 2:]
+        if works(base | set(first)):
+            return find(first, base)
+        if works(base | set(second)):
+            return find(second, base)
+        in_first = find(first, base | frozenset(second))
+        return in_first + find(second, base | frozenset(in_first))
+
+    try:
+        return sorted(find(denied, frozenset()))
+    except _OutOfRuns:
+        return []

@@ -129,6 +129,11 @@ class RunConfig:
             healthcheck=_strings(health, "Test"), labels=tuple(sorted(labels.items())),
             stop_signal=_string(doc, "StopSignal"))
 
+    @property
+    def runs_as_root(self) -> bool:
+        """No USER, or USER root/0 (a group after the colon changes nothing)."""
+        return self.user.split(":", 1)[0] in ("", "root", "0")
+
     def env_dict(self) -> dict[str, str]:
         out = {}
         for item in self.env:
@@ -269,6 +274,11 @@ class Trace:
     @property
     def outcome(self) -> RunOutcome:
         return RunOutcome(self.mode, self.exit_code, self.stdout, self.probes)
+
+    def written_paths(self) -> set[str]:
+        """The paths the run wrote, created or deleted, outside the kernel's pseudo filesystems."""
+        out = {a.resolved or a.path for a in self.accesses if a.ok and a.kind in (WRITE, CREATE, DELETE)}
+        return {p for p in out if not any(p == d or p.startswith(d + "/") for d in ("/proc", "/sys", "/dev"))}
 
     def paths(self, ok_only: bool = True) -> set[str]:
         """Every requested and resolved path of the accesses (successful ones unless ok_only is False)."""

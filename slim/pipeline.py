@@ -26,6 +26,7 @@ from slim.image.sink import DOCKER, Output, is_temporary, remove_tags, temporary
 from slim.image.source import read_image
 from slim.model import ImageInfo, SlimWarning, Trace
 from slim.plan.keep import PlanOptions, plan_keep
+from slim.plan.rebase import RunAs, rebase, with_user
 from slim.plan.rewrite import rewrite
 from slim.harden.profile import derive
 from slim.harden.seccomp import write_seccomp_profile
@@ -56,8 +57,9 @@ class BuildOptions:
     verify: bool = True
     keep_failed: bool = False
     tracing: TraceOptions = TraceOptions()
-    harden: bool = False  # derive a least-privilege run profile and verify the slim image under it
+    harden: bool = True  # derive a least-privilege run profile and verify the slim image under it
     seccomp_file: str = ""  # where the profile's seccomp JSON goes (an absolute path)
+    run_as: RunAs | None = None  # rebase a root-running image on this unprivileged user
 
 
 @dataclass
@@ -135,13 +137,18 @@ def build(ref: Reference, opts: BuildOptions, ws: Workspace, engine: Engine, pha
             accounts = read_accounts(rootfs)
             keep = plan_keep(rootfs, config, traced, accounts, opts.plan)
             rewrites = rewrite(rootfs, config, traced, accounts, catalog, keep, opts.plan)
-            newroot = overlay(rootfs, rewrites.generated, rewrites.modes, ws.path("generated.pack"))
+            rebased = rebase(rootfs, config, traced, opts.run_as, set(rewrites.paths(keep)), rewrites) \
+                if opts.run_as else None
+            newroot = overlay(rootfs, rewrites.generated, rewrites.modes, ws.path("generated.pack"), rewrites.owners)
         paths = rewrites.paths(keep)
+        slim_user = rebased.user if rebased and rebased.user else None
         with phases.phase("assemble", f"assembling {len(paths)} paths into one layer"):
-            assembled = assemble(newroot, paths, image.config, image_name, image.image_id, ws)
+            assembled = assemble(newroot, paths, with_user(image.config, slim_user), image_name, image.image_id, ws)
         in_engine = _write(assembled, opts, ws, engine, phases, created)
         verification = _verify(engine, opts, in_engine, traced, phases)
-        run_profile = _harden(engine, opts, in_engine, traced, newroot, set(paths), verification, phases)
+        # what the slim image runs as: the rebased user, else a --user given for the runs, else its own USER
+        slim_config = dataclasses.replace(config, user=slim_user or opts.run.user or config.user)
+        run_profile = _harden(engine, opts, in_engine, traced, slim_config, newroot, set(paths), verification, phases)
         content, files, _ = counts(rootfs)
         before = Measured(original.size, sum(layer.size_bytes for layer in image.layers), content, files)
         after = Measured(engine.image(in_engine).size if in_engine else None, assembled.layer_size,
@@ -152,7 +159,9 @@ def build(ref: Reference, opts: BuildOptions, ws: Workspace, engine: Engine, pha
             output=OutputFacts(opts.output.kind, opts.output.path, opts.tags, assembled.layer_digest),
             before=before, after=after, keep=keep, rewrites=rewrites, trace=traced, verification=verification,
             lang_level=opts.plan.lang_completion, package_kind=catalog.kind, seconds=dict(phases.seconds),
-            warnings=[*traced.warnings, *catalog.warnings, *keep.warnings, *rootfs.warnings], run_profile=run_profile)
+            warnings=[*traced.warnings, *catalog.warnings, *keep.warnings, *rootfs.warnings,
+                      *(rebased.warnings if rebased else ())],
+            run_profile=run_profile, slim_config=slim_config, rebased=rebased)
         report = BuildReport.of(facts, rootfs, newroot)
     except BaseException:
         remove_tags(engine, created)
@@ -191,14 +200,17 @@ def _verify(engine: Engine, opts: BuildOptions, image: str | None, traced: Trace
     return Verification(True, not diffs, tuple(diffs), result.exit_code, tuple(result.probes))
 
 
-def _harden(engine: Engine, opts: BuildOptions, image: str | None, traced: Trace, newroot: RootFS, kept: set[str],
-            verification: Verification, phases: Phases) -> HardenedProfile | None:
+def _harden(engine: Engine, opts: BuildOptions, image: str | None, traced: Trace, slim_config, newroot: RootFS,
+            kept: set[str], verification: Verification, phases: Phases) -> HardenedProfile | None:
     """The least-privilege profile of the slim image, written out, and proven by a run under it."""
     if not opts.harden:
         return None
-    profile = derive(traced, newroot, traced.config, kept)
-    write_seccomp_profile(opts.seccomp_file, profile.syscalls)
-    uid, _ = resolve_user(profile.user or traced.config.user or "root", list(read_accounts(newroot).accounts))
+    profile = derive(traced, newroot, slim_config, kept, complete_syscalls=opts.tracing.syscall_profile)
+    if opts.run.user:  # the runs were made as this user: so must the hardened one be
+        profile = dataclasses.replace(profile, user=opts.run.user)
+    if profile.syscalls is not None:
+        write_seccomp_profile(opts.seccomp_file, profile.syscalls)
+    uid, _ = resolve_user(profile.user or slim_config.user or "root", list(read_accounts(newroot).accounts))
     if image is None or not verification.passed:
         return HardenedProfile(profile, opts.seccomp_file, uid, None)  # nothing to prove it against
     with phases.phase("harden", "verifying the slim image under its least-privilege profile"):

@@ -12,7 +12,8 @@ import tarfile
 def layer(*members: tuple, gz: bool = False) -> bytes:
     """members: (name, kind, extra) with kind in file/dir/symlink/hardlink/char/fifo/raw.
 
-    file: extra = bytes content (or (bytes, mode)); symlink/hardlink: extra = link target.
+    file: extra = bytes content (or (bytes, mode) or (bytes, mode, uid, gid)); dir: extra = None or
+    (mode, uid, gid); symlink/hardlink: extra = link target.
     """
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
@@ -21,13 +22,16 @@ def layer(*members: tuple, gz: bool = False) -> bytes:
             info = tarfile.TarInfo(name)
             info.mtime = 1700000000
             if kind == "file":
-                data, mode = (extra if isinstance(extra, tuple) else (extra or b"", 0o644))
+                data, mode, *owner = (extra if isinstance(extra, tuple) else (extra or b"", 0o644))
                 info.size, info.mode = len(data), mode
+                info.uid, info.gid = owner or (0, 0)
                 tar.addfile(info, io.BytesIO(data))
                 continue
             info.type = {"dir": tarfile.DIRTYPE, "symlink": tarfile.SYMTYPE, "hardlink": tarfile.LNKTYPE,
                          "char": tarfile.CHRTYPE, "fifo": tarfile.FIFOTYPE}[kind]
             info.mode = 0o755 if kind == "dir" else 0o644
+            if kind == "dir" and extra:
+                info.mode, info.uid, info.gid = extra
             if kind in ("symlink", "hardlink"):
                 info.linkname = extra
             if kind == "char":

@@ -89,7 +89,8 @@ class ClosureBuilder:
         for link in res.symlinks:
             self._keep(link, Reason(SYMLINK, path))
         if res.entry is None:
-            self.closure.missing_paths.append((path, reason))
+            if not (res.path or "").startswith(("/dev/", "/proc/", "/sys/")):  # the runtime provides those
+                self.closure.missing_paths.append((path, reason))
             return None
         if res.path != path:
             self._keep(res.path, Reason(TARGET, path) if named else reason)

@@ -16,6 +16,7 @@ from slim.image.reference import parse_reference
 from slim.image.sink import parse_output
 from slim.model import warning_texts
 from slim.plan.keep import PlanOptions
+from slim.plan.rebase import parse_run_as
 from slim.cli.options import build_run_options, run_options
 from slim.cli.progress import ConsolePhases
 from slim.cli.render import TERMINAL_WARNINGS
@@ -197,13 +198,17 @@ def trace(ctx: click.Context, image: str, syscall_profile: bool, seccomp_bpf: bo
               help="Trace every syscall, or only those revealing files and processes (faster).")
 @click.option("--seccomp-bpf/--no-seccomp-bpf", default=True, show_default=True,
               help="With --no-syscall-profile: strace filters in the kernel (setuid programs do not elevate).")
-@click.option("--harden/--no-harden", default=False, show_default=True,
+@click.option("--harden/--no-harden", default=True, show_default=True,
               help="Derive a least-privilege run profile (read-only root with tmpfs where the app writes, only "
                    "the capabilities it used, no-new-privileges, a seccomp allow-list) and verify the slim image "
                    "under it.")
 @click.option("--seccomp-profile", "seccomp_file", type=click.Path(dir_okay=False), metavar="FILE",
               help="Where to write the seccomp profile. Default: NAME-TAG-seccomp.json beside --report, "
                    "else in the current directory.")
+@click.option("--run-as", "run_as", metavar="nonroot|UID[:GID]",
+              help="Rebase an image that runs as root on an unprivileged user: nonroot (uid/gid 65532, home "
+                   "/home/nonroot, no login shell, as distroless images have it) or a numeric UID[:GID]. The slim "
+                   "image gets that USER and ownership of the paths the app wrote, and is verified as that user.")
 @click.option("--fail-on", "fail_on", type=click.Choice(["hardening"]), multiple=True,
               help="hardening: exit 10 when the slim image does not pass verification under its run profile "
                    "(by default that is a warning and the profile is marked verified: false).")
@@ -211,7 +216,7 @@ def trace(ctx: click.Context, image: str, syscall_profile: bool, seccomp_bpf: bo
 @click.pass_context
 def build(ctx: click.Context, image: str, tags, output, report_file, as_json, verify, keep_failed, include_paths,
           include_bins, exclude_patterns, include_shell, lang_completion, syscall_profile, seccomp_bpf, harden,
-          seccomp_file, fail_on, **kw) -> None:
+          seccomp_file, run_as, fail_on, **kw) -> None:
     """Make a minimal FROM-scratch image of IMAGE that still works, and prove it.
 
     Runs IMAGE under strace while probing it (HTTP on exposed ports by default, plus --exec, --probe-cmd),
@@ -222,6 +227,8 @@ def build(ctx: click.Context, image: str, tags, output, report_file, as_json, ve
     """
     ref = parse_reference(image)
     out_tags = tuple(tags) or (default_tag(ref.name, "slim"),)
+    if run_as and kw.get("user"):
+        raise UsageError("--run-as and --user both say who runs the image: give one")
     opts = pipeline.BuildOptions(
         run=build_run_options(pipeline.engine_image(ref, "build"), kw),
         plan=PlanOptions(tuple(include_paths), tuple(include_bins), tuple(exclude_patterns), include_shell,
@@ -230,7 +237,8 @@ def build(ctx: click.Context, image: str, tags, output, report_file, as_json, ve
         tags=out_tags,
         verify=verify, keep_failed=keep_failed,
         tracing=pipeline.TraceOptions(syscall_profile, seccomp_bpf),
-        harden=harden, seccomp_file=os.path.abspath(seccomp_file or _default_seccomp_file(out_tags[0], report_file)))
+        harden=harden, seccomp_file=os.path.abspath(seccomp_file or _default_seccomp_file(out_tags[0], report_file)),
+        run_as=parse_run_as(run_as) if run_as else None)
     phases, engine = _run(ctx)
     with _workspace(ctx) as ws:
         report = pipeline.build(ref, opts, ws, engine, phases)

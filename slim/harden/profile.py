@@ -15,9 +15,8 @@ import posixpath
 from dataclasses import dataclass, field
 
 from slim.harden.runtime import RUNTIME_SYSCALLS
-from slim.model import CREATE, DELETE, EXEC, FILE, WRITE, RunConfig, Trace
+from slim.model import CREATE, EXEC, FILE, READ, WRITE, RunConfig, Trace
 
-_PSEUDO = ("/proc", "/sys", "/dev")
 _SETID_CALLS = ("setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid", "setgroups", "setfsuid",
                 "setfsgid")
 _CHOWN_CALLS = ("chown", "fchown", "lchown", "fchownat")
@@ -43,39 +42,34 @@ class RunProfile:
     tmpfs: tuple[Tmpfs, ...]
     cap_add: tuple[str, ...]  # on top of dropping every capability
     no_new_privileges: bool
-    syscalls: frozenset[str]  # the seccomp allow-list
+    syscalls: frozenset[str] | None  # the seccomp allow-list; None: the trace did not record every call
     user: str = ""  # a USER to run as instead of the image's ("" keeps the image's)
     why: tuple[tuple[str, str], ...] = ()  # (what, why) for each choice, for the report
     notes: tuple[str, ...] = field(default=())  # what could not be made least-privilege, and why
 
 
-def derive(trace: Trace, rootfs, config: RunConfig, kept: set[str]) -> RunProfile:
-    """`rootfs`: the slim image's files (with their owners and modes); `kept`: its paths."""
+def derive(trace: Trace, rootfs, config: RunConfig, kept: set[str], complete_syscalls: bool = True) -> RunProfile:
+    """`rootfs`: the slim image's files (with their owners and modes); `kept`: its paths; `config`: how the slim
+    image runs. `complete_syscalls`: whether the trace counted every call (else no seccomp allow-list is made)."""
     why: list[tuple[str, str]] = []
     notes: list[str] = []
     tmpfs = _tmpfs_dirs(trace, rootfs, config, kept, why, notes)
-    caps = _capabilities(trace, rootfs, config, why)
+    caps = _capabilities(trace, rootfs, config, tuple(t.path for t in tmpfs), why)
     setuid_run = _ran_setuid_program(trace, rootfs)
     if setuid_run:
         why.append(("no-new-privileges off", f"the app ran the setuid/setgid program {setuid_run}"))
     read_only = not notes
-    return RunProfile(read_only, tmpfs if read_only else (), caps, not setuid_run,
-                      frozenset(name for name, _ in trace.syscalls) | RUNTIME_SYSCALLS, why=tuple(why),
+    syscalls = frozenset(name for name, _ in trace.syscalls) | RUNTIME_SYSCALLS if complete_syscalls else None
+    if syscalls is None:
+        notes.append("no seccomp profile: the trace recorded only the calls that touch files (--no-syscall-profile)")
+    return RunProfile(read_only, tmpfs if read_only else (), caps, not setuid_run, syscalls, why=tuple(why),
                       notes=tuple(notes))
-
-
-def _written_paths(trace: Trace) -> set[str]:
-    out = set()
-    for a in trace.accesses:
-        if a.ok and a.kind in (WRITE, CREATE, DELETE):
-            out.add(a.resolved or a.path)
-    return {p for p in out if not any(p == d or p.startswith(d + "/") for d in _PSEUDO)}
 
 
 def _tmpfs_dirs(trace: Trace, rootfs, config: RunConfig, kept: set[str], why: list,
                 notes: list) -> tuple[Tmpfs, ...]:
     """A tmpfs for each directory the app changed, unless it would hide files the app needs from the image."""
-    written = _written_paths(trace)
+    written = trace.written_paths()
     dirs: set[str] = set()
     for path in written:
         if any(path == v or path.startswith(v.rstrip("/") + "/") for v in config.volumes):
@@ -102,7 +96,7 @@ def _made_by_app(path: str, trace: Trace) -> bool:
     return any(a.kind == CREATE and a.ok and (a.resolved or a.path) == path for a in trace.accesses)
 
 
-def _capabilities(trace: Trace, rootfs, config: RunConfig, why: list) -> tuple[str, ...]:
+def _capabilities(trace: Trace, rootfs, config: RunConfig, tmpfs: tuple[str, ...], why: list) -> tuple[str, ...]:
     called = {name for name, _ in trace.syscalls}
     caps: dict[str, str] = {}
     if trace.uids or trace.gids or called & set(_SETID_CALLS):
@@ -115,21 +109,27 @@ def _capabilities(trace: Trace, rootfs, config: RunConfig, why: list) -> tuple[s
         caps["CHOWN"] = "the app changes file ownership"
     if trace.uids and called & set(_KILL_CALLS):
         caps["KILL"] = "the app signals processes that switched to another user"
-    if _starts_as_root(config) and _reads_others_files(trace, rootfs):
+    if config.runs_as_root and _opens_others_files(trace, rootfs, tmpfs):
         caps["DAC_OVERRIDE"] = "the app, as root, opens files whose permissions only their owner passes"
     for cap in sorted(caps):
         why.append((f"cap {cap}", caps[cap]))
     return tuple(sorted(caps))
 
 
-def _starts_as_root(config: RunConfig) -> bool:
-    return config.user.split(":", 1)[0] in ("", "root", "0")
 
-
-def _reads_others_files(trace: Trace, rootfs) -> bool:
+def _opens_others_files(trace: Trace, rootfs, tmpfs: tuple[str, ...]) -> bool:
+    """Whether root (uid 0, gid 0) opened an image file that its permission bits alone would refuse it: without
+    DAC_OVERRIDE root is just the owner, group or other. Files under a tmpfs are the app's own, not the image's."""
     for a in trace.accesses:
-        entry = rootfs.stat(a.resolved or a.path) if a.ok else None
-        if entry is not None and entry.kind == FILE and entry.uid != 0 and not entry.mode & 0o006:
+        path = a.resolved or a.path
+        if not a.ok or a.kind not in (READ, WRITE) or any(path.startswith(d.rstrip("/") + "/") for d in tmpfs):
+            continue
+        entry = rootfs.stat(path)
+        if entry is None or entry.kind != FILE:
+            continue
+        bit = 0o4 if a.kind == READ else 0o2
+        shift = 6 if entry.uid == 0 else 3 if entry.gid == 0 else 0
+        if not entry.mode >> shift & bit:
             return True
     return False
 

@@ -24,7 +24,8 @@ def docker_args(profile: RunProfile, seccomp_file: str) -> list[str]:
         args += ["--cap-add", cap]
     if profile.no_new_privileges:
         args += ["--security-opt", "no-new-privileges"]
-    args += ["--security-opt", f"seccomp={seccomp_file}"]
+    if profile.syscalls is not None:
+        args += ["--security-opt", f"seccomp={seccomp_file}"]
     return args
 
 
@@ -39,8 +40,8 @@ def compose(profile: RunProfile, seccomp_file: str) -> dict:
     service["cap_drop"] = ["ALL"]
     if profile.cap_add:
         service["cap_add"] = list(profile.cap_add)
-    service["security_opt"] = (["no-new-privileges:true"] if profile.no_new_privileges else []) + [
-        f"seccomp={seccomp_file}"]
+    service["security_opt"] = (["no-new-privileges:true"] if profile.no_new_privileges else []) + (
+        [f"seccomp={seccomp_file}"] if profile.syscalls is not None else [])
     return service
 
 
@@ -51,7 +52,8 @@ def kubernetes(profile: RunProfile, seccomp_file: str, uid: int | None) -> dict:
         "readOnlyRootFilesystem": profile.read_only,
         "allowPrivilegeEscalation": not profile.no_new_privileges,
         "capabilities": {"drop": ["ALL"], **({"add": list(profile.cap_add)} if profile.cap_add else {})},
-        "seccompProfile": {"type": "Localhost", "localhostProfile": f"slim/{posixpath.basename(seccomp_file)}"},
+        "seccompProfile": {"type": "Localhost", "localhostProfile": f"slim/{posixpath.basename(seccomp_file)}"}
+        if profile.syscalls is not None else {"type": "RuntimeDefault"},
     }
     if uid is not None:
         context.update({"runAsNonRoot": uid != 0, "runAsUser": uid})
@@ -65,13 +67,14 @@ def kubernetes(profile: RunProfile, seccomp_file: str, uid: int | None) -> dict:
 
 def run_profile_json(profile: RunProfile, seccomp_file: str, uid: int | None, verified: bool | None,
                      diagnosis: list[str]) -> dict:
-    allowed, total = allowed_count(profile.syscalls)
+    allowed, total = allowed_count(profile.syscalls or ())
     return {
         "docker_args": docker_args(profile, seccomp_file),
         "compose": compose(profile, seccomp_file),
         "kubernetes": kubernetes(profile, seccomp_file, uid),
-        "seccomp_profile": seccomp_file,
-        "syscalls": {"allowed": allowed, "known": total, "names": sorted(profile.syscalls)},
+        "seccomp_profile": seccomp_file if profile.syscalls is not None else None,
+        "syscalls": {"allowed": allowed, "known": total, "names": sorted(profile.syscalls)}
+        if profile.syscalls is not None else None,
         "read_only": profile.read_only,
         "tmpfs": [t.path for t in profile.tmpfs],
         "capabilities": list(profile.cap_add),

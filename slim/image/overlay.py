@@ -11,8 +11,9 @@ from slim.rootfs import RootFS
 FIXED_MTIME = 0  # generated files carry no time of their own, so the output stays reproducible
 
 
-def overlay(rootfs: RootFS, generated: dict, modes: dict[str, int], pack_file: str) -> RootFS:
-    """`generated`: path -> plan.Generated; `modes`: path -> new permission bits."""
+def overlay(rootfs: RootFS, generated: dict, modes: dict[str, int], pack_file: str,
+            owners: dict[str, tuple[int, int]] | None = None) -> RootFS:
+    """`generated`: path -> plan.Generated; `modes`: path -> new permission bits; `owners`: path -> (uid, gid)."""
     changes: dict[str, Entry] = {}
     with open(pack_file, "wb") as pack:
         for n, (path, gen) in enumerate(sorted(generated.items())):
@@ -30,4 +31,8 @@ def overlay(rootfs: RootFS, generated: dict, modes: dict[str, int], pack_file: s
         entry = changes.get(path) or rootfs.lstat(path)
         if entry is not None:
             changes[path] = dataclasses.replace(entry, mode=mode)
+    for path, (uid, gid) in (owners or {}).items():
+        entry = changes.get(path) or rootfs.lstat(path)
+        if entry is not None:
+            changes[path] = dataclasses.replace(entry, uid=uid, gid=gid)
     return rootfs.derive(changes)

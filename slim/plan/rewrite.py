@@ -30,6 +30,7 @@ class Generated:
 class Rewrites:
     generated: dict[str, Generated] = field(default_factory=dict)
     modes: dict[str, int] = field(default_factory=dict)  # kept paths whose mode changes
+    owners: dict[str, tuple[int, int]] = field(default_factory=dict)  # kept paths given to another (uid, gid)
     setuid_dropped: list[str] = field(default_factory=list)
     accounts_kept: list[str] = field(default_factory=list)
     packages_before: list[str] = field(default_factory=list)

@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 
 from slim.harden.profile import RunProfile
 from slim.harden.render import run_profile_json
-from slim.model import ProbeResult, SlimWarning, Trace, warning_texts
+from slim.model import ProbeResult, RunConfig, SlimWarning, Trace, warning_texts
 from slim.plan.keep import CLOSURE, TRACED, KeepPlan
+from slim.plan.rebase import Rebased
 from slim.plan.rewrite import Rewrites
 from slim.report import hardening
 from slim.report.facts import RemovedTools, category_usage, removed_tools
@@ -65,6 +66,9 @@ class HardenedProfile:
         return doc
 
 
+_RECORDED_PHASES = ("trace", "read", "plan", "assemble", "write", "verify", "total")
+
+
 @dataclass(frozen=True)
 class BuildFacts:
     """What the build did, as the pipeline hands it over; the report derives the rest."""
@@ -83,6 +87,8 @@ class BuildFacts:
     seconds: dict[str, float]
     warnings: list[SlimWarning] = field(default_factory=list)
     run_profile: HardenedProfile | None = None
+    slim_config: RunConfig | None = None  # how the slim image runs, when that differs from the original
+    rebased: Rebased | None = None  # --run-as: the user the slim image was given, and what it now owns
 
 
 @dataclass(frozen=True)
@@ -95,7 +101,7 @@ class BuildReport:
     @classmethod
     def of(cls, facts: BuildFacts, original_rootfs, new_rootfs) -> "BuildReport":
         return cls(facts, category_usage(new_rootfs, facts.keep), removed_tools(original_rootfs, facts.keep),
-                   hardening.findings(facts.trace.config))
+                   hardening.findings(facts.slim_config or facts.trace.config))
 
     @property
     def passed(self) -> bool | None:
@@ -138,7 +144,9 @@ class BuildReport:
                         "setuid_bits": rw.setuid_dropped, "excluded": keep.excluded},
             "accounts": rw.accounts_kept,
             "hardening": {**self.hardening,
-                          "run_profile": f.run_profile.to_json() if f.run_profile is not None else None},
+                          "run_profile": f.run_profile.to_json() if f.run_profile is not None else None,
+                          "run_as": {"user": f.rebased.user, "chowned": list(f.rebased.chowned)}
+                          if f.rebased is not None and f.rebased.user else None},
             "keep": {
                 "by_category": self.usage,
                 "paths": [{"path": p, "category": keep.category(p), "reasons": [f"{c}: {d}" for c, d in keep.reasons[p]]}
@@ -152,6 +160,7 @@ class BuildReport:
             "verification": {"ran": f.verification.ran, "passed": f.verification.passed,
                              "differences": list(f.verification.differences), "exit_code": f.verification.exit_code,
                              "probes": [probe_json(p) for p in f.verification.probes]},
-            "seconds": {k: round(v, 3) for k, v in f.seconds.items()},
+            # phases added since slim.build/1 was first recorded ("harden") follow the recorded ones and "total"
+            "seconds": {k: round(f.seconds[k], 3) for k in sorted(f.seconds, key=lambda k: k not in _RECORDED_PHASES)},
             "warnings": warning_texts(self.warnings, JSON_WARNINGS),
         }

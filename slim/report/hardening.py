@@ -18,7 +18,7 @@ def findings(config: RunConfig) -> dict:
         name, _, value = item.partition("=")
         if value and _SECRET_NAME.search(name):
             secrets.append(name)
-    return {"user": user or "root", "runs_as_root": user in ("", "root", "0"), "env_secrets": sorted(secrets)}
+    return {"user": user or "root", "runs_as_root": config.runs_as_root, "env_secrets": sorted(secrets)}
 
 
 def warnings(found: dict) -> list[str]:

@@ -45,9 +45,9 @@ def diagnose(engine: Engine, options: RunOptions, image: str, traced: Trace, pro
     def passes(candidate: RunProfile) -> bool:
         return not _differences(engine, options, image, traced, candidate)
 
-    everything = frozenset(X86_64) | profile.syscalls
     found = []
-    if passes(dataclasses.replace(profile, syscalls=everything)):
+    everything = frozenset(X86_64) | (profile.syscalls or frozenset())
+    if profile.syscalls is not None and passes(dataclasses.replace(profile, syscalls=everything)):
         missing = _missing_calls(passes, profile, sorted(everything - profile.syscalls))
         found.append("seccomp: the app needs " + (", ".join(missing) if missing else "calls the search could not "
                                                   "narrow down within its run budget"))

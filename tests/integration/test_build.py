@@ -22,6 +22,12 @@ NEEDS_SH = {"alpine-script"}  # its entrypoint is a #!/bin/sh script
 PRESENT = {"nginx-static": ["/var/lib/nginx", "/etc/nginx/mime.types", "/var/www/site/about.html"],
            "python-web": ["/home/app", "/usr/lib/python3.11/decimal.py", "/srv/app/notes/store.py"],
            "node-server": ["/opt/app/node_modules/greeter/lib/format.js", "/opt/app/package.json"]}
+# what each sample's run profile must hold back (tmpfs dirs, capabilities), from what its traced run did
+PROFILES = {"nginx-static": {"tmpfs": ["/run", "/var/lib/nginx", "/var/log/nginx"],
+                             "capabilities": ["CHOWN", "NET_BIND_SERVICE", "SETGID", "SETUID"]},
+            "python-web": {"tmpfs": [], "capabilities": [], "user": "app"},
+            "node-server": {"tmpfs": [], "capabilities": [], "user": "nobody"},
+            "alpine-script": {"tmpfs": [], "capabilities": []}}
 ABSENT = {"nginx-static": ["/run/nginx.pid", "/var/lib/nginx/body"],  # made by the traced run, not baked in
           "python-web": ["/usr/lib/python3.11/test", "/usr/lib/python3.11/idlelib"]}
 
@@ -70,6 +76,14 @@ def test_every_sample_slims_verifies_and_keeps_a_true_package_database(name, eng
     assert result.exit_code == 0, result.output + result.stderr
     report = json.loads(report_file.read_text())
     assert report["verification"] == {**report["verification"], "ran": True, "passed": True, "differences": []}
+    profile = report["hardening"]["run_profile"]  # on by default, and proven by a run under exactly it
+    assert profile["verified"] is True and profile["diagnosis"] == [] and profile["read_only"] is True
+    assert profile["docker_args"][-1] == f"seccomp={profile['seccomp_profile']}"
+    assert os.path.dirname(profile["seccomp_profile"]) == str(tmp_path)  # beside the report by default
+    assert 40 < profile["syscalls"]["allowed"] < profile["syscalls"]["known"] / 3  # most calls are denied
+    expected = PROFILES.get(name, {"tmpfs": [], "capabilities": []})
+    assert (profile["tmpfs"], profile["capabilities"]) == (expected["tmpfs"], expected["capabilities"])
+    assert report["hardening"]["user"] == expected.get("user", "root")  # the image's own USER, kept
     with open(os.path.join(RECORDED_SHAPES, f"{name}.shape.json")) as fh:  # slim.build/1 as recorded before
         assert shape_differences(shape(report), json.load(fh)) == []
     slim_attrs = engine.images.get(out).attrs

@@ -29,6 +29,7 @@ def test_recorded_python_app_trace():
     assert has(t, "/srv/app/notes/store.py", READ)
     assert [p.argv for p in t.processes] == [("python3", "/srv/app/server.py")]  # the server thread is no process
     assert t.syscalls["openat"] > 50 and "accept4" in t.syscalls
+    assert t.ports == {8080}  # the run profile's NET_BIND_SERVICE decision reads these
     assert not t.warnings
 
 

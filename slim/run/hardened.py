@@ -12,6 +12,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from slim.engine import Engine
+from slim.errors import EngineError, TraceError
 from slim.harden.profile import RunProfile
 from slim.harden.syscalls import X86_64
 from slim.model import Trace
@@ -30,7 +31,13 @@ class HardenedRun:
 
 
 def verify_under(engine: Engine, options: RunOptions, image: str, traced: Trace, profile: RunProfile) -> HardenedRun:
-    diffs = _differences(engine, options, image, traced, profile)
+    try:
+        diffs = _differences(engine, options, image, traced, profile)
+    except (EngineError, TraceError) as exc:
+        # the engine could not even run the container under the profile: a runtime other than the one
+        # slim/harden/runtime.py was measured on may need calls outside that list
+        return HardenedRun(False, (str(exc),), ("the container did not run under the profile: the container "
+                                                "runtime may need system calls slim has not measured",))
     if not diffs:
         return HardenedRun(True)
     return HardenedRun(False, tuple(diffs), tuple(diagnose(engine, options, image, traced, profile)))

@@ -124,3 +124,23 @@ def test_only_images_in_the_engine_can_be_built_or_traced():
     with pytest.raises(UsageError):
         pipeline.engine_image(parse_reference("oci:/nonexistent"), "build")
     assert pipeline.engine_image(parse_reference("docker://web:1"), "trace") == "web:1"  # no transport prefix
+
+
+def test_a_profile_the_engine_cannot_run_is_an_unverified_profile_not_a_crash(engine, monkeypatch):
+    """A runtime other than the measured one may refuse (or time out) a start under the seccomp profile."""
+    from slim.errors import EngineError
+    from slim.harden.profile import RunProfile
+    from slim.model import Trace
+    from slim.run.hardened import verify_under
+
+    engine.add_image("job:1", [APP], Behaviour(exit_code=0))
+    profile = RunProfile(True, (), (), True, frozenset({"read", "exit_group"}))
+
+    def refuse(container):
+        raise EngineError("OCI runtime start failed: timed out")
+
+    monkeypatch.setattr(engine, "start", refuse)
+    proof = verify_under(engine, RunOptions("job:1"), "job:1", Trace(exit_code=0, mode="exit"), profile)
+    assert not proof.passed and "timed out" in proof.differences[0]
+    assert "runtime may need system calls" in proof.diagnosis[0]
+    assert engine.containers == {}  # the container was removed all the same

@@ -115,8 +115,9 @@ def _print_run_profile(console: Console, report: BuildReport) -> None:
     doc = hardened.to_json()
     verdict = {True: "[green]verified[/green]", False: "[red]NOT verified[/red]", None: "[yellow]not run[/yellow]"}
     allowed = doc["syscalls"]
-    console.print(f"run profile: {verdict[hardened.verified]}; {allowed['allowed']} of {allowed['known']} syscalls "
-                  f"allowed, capabilities: {', '.join(doc['capabilities']) or 'none'}")
+    seccomp = f"{allowed['allowed']} of {allowed['known']} syscalls allowed" if allowed else "no seccomp profile"
+    console.print(f"run profile: {verdict[hardened.verified]}; {seccomp}, capabilities: "
+                  f"{', '.join(doc['capabilities']) or 'none'}")
     for line in doc["diagnosis"]:
         console.print(f"  {escape(line)}", highlight=False)
     tag = (report.facts.output.tags or ("IMAGE",))[0]

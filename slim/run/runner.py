@@ -104,8 +104,8 @@ def _spec(options: RunOptions, hooks: Hooks, argv: list[str]) -> ContainerSpec:
 
 def _restricted(spec: ContainerSpec, profile: RunProfile) -> ContainerSpec:
     """The container under a run profile: what `docker run` with the profile's arguments asks for."""
-    security = (["no-new-privileges"] if profile.no_new_privileges else []) + [
-        "seccomp=" + profile_json(profile.syscalls)]  # the API takes the profile itself, not a path
+    security = (["no-new-privileges"] if profile.no_new_privileges else []) + (
+        ["seccomp=" + profile_json(profile.syscalls)] if profile.syscalls is not None else [])  # the profile itself
     return dataclasses.replace(
         spec, user=profile.user or spec.user, read_only=profile.read_only,
         tmpfs=tuple((t.path, t.options) for t in profile.tmpfs), cap_drop=("ALL",),

@@ -154,3 +154,15 @@ def test_compose_and_kubernetes_fragments_have_their_tools_shape(build_sample, s
     assert ctx["seccompProfile"]["type"] == "Localhost" and ctx["capabilities"]["drop"] == ["ALL"]
     mounts = {m["name"] for m in pod["spec"]["containers"][0]["volumeMounts"]}
     assert mounts == {v["name"] for v in pod["spec"]["volumes"]} and all("emptyDir" in v for v in pod["spec"]["volumes"])
+
+
+def test_without_a_complete_syscall_list_the_profile_has_no_seccomp(build_sample, scratch_tags, tmp_path,
+                                                                    no_leftovers):
+    image, out = build_sample("batch-job"), "slim-test/batch-job:partial"
+    scratch_tags.append(out)
+    result = CliRunner().invoke(main, ["build", image, "-t", out, "--no-syscall-profile", "--report",
+                                       str(tmp_path / "r.json"), *sample_spec("batch-job")["args"]])
+    assert result.exit_code == 0, result.output + result.stderr
+    assert "run profile: verified; no seccomp profile" in result.output
+    profile = json.loads((tmp_path / "r.json").read_text())["hardening"]["run_profile"]
+    assert profile["syscalls"] is None and not list(tmp_path.glob("*seccomp.json"))

@@ -144,3 +144,18 @@ def test_a_profile_the_engine_cannot_run_is_an_unverified_profile_not_a_crash(en
     assert not proof.passed and "timed out" in proof.differences[0]
     assert "runtime may need system calls" in proof.diagnosis[0]
     assert engine.containers == {}  # the container was removed all the same
+
+
+def test_a_partial_trace_gives_a_verified_profile_without_seccomp(engine):
+    from slim.workspace import Workspace
+
+    engine.add_image("job:1", [APP], Behaviour(exit_code=0, stdout=b"ok\n", trace=TRACE))
+    with Workspace() as ws:
+        opts = pipeline.BuildOptions(RunOptions("job:1", cmd=("/app/run",)), PlanOptions(), Output("docker"),
+                                     ("job:1-slim",), tracing=pipeline.TraceOptions(syscall_profile=False),
+                                     seccomp_file=ws.path("seccomp.json"))
+        report = pipeline.build(parse_reference("job:1"), opts, ws, engine, Phases())
+    profile = report.to_json()["hardening"]["run_profile"]
+    assert profile["verified"] is True and profile["syscalls"] is None and profile["seccomp_profile"] is None
+    assert not any(a.startswith("seccomp=") for a in profile["docker_args"])
+    assert engine.calls.count("create job:1-slim") == 2  # verified as it is, then under the profile

@@ -1,9 +1,10 @@
 """Prove a run profile by running the slim image under it, and when that run differs from the traced one,
 find which part of the profile broke it.
 
-The diagnosis loosens one part at a time (seccomp, the read-only root, the dropped capabilities) and runs
-again. For seccomp it then finds the calls the app was denied, by adding denied calls back in halves until
-the run passes (each step is one run, so the search is bounded).
+The diagnosis loosens one part at a time (seccomp, the read-only root, no-new-privileges, the dropped
+capabilities: back to the engine's default set) and runs again. For seccomp it then finds the calls the app
+was denied, by adding denied calls back in halves until the run passes (each step is one run, so the search
+is bounded).
 """
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ from slim.run.options import RunOptions
 from slim.run.runner import run
 from slim.run.verify import differences
 
+# the capabilities a container gets when nobody drops any (Docker's default set): "ALL" cannot be granted
+# where the engine itself lacks some (this kind of machine has no CAP_SYS_RESOURCE)
+ENGINE_DEFAULT_CAPS = ("AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE",
+                       "NET_RAW", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT")
 MAX_SECCOMP_RUNS = 24  # a bisection over the ~250 denied calls needs far fewer when one or two are missing
 
 
@@ -50,7 +55,10 @@ def _differences(engine: Engine, options: RunOptions, image: str, traced: Trace,
 
 def diagnose(engine: Engine, options: RunOptions, image: str, traced: Trace, profile: RunProfile) -> list[str]:
     def passes(candidate: RunProfile) -> bool:
-        return not _differences(engine, options, image, traced, candidate)
+        try:
+            return not _differences(engine, options, image, traced, candidate)
+        except (EngineError, TraceError):
+            return False
 
     found = []
     everything = frozenset(X86_64) | (profile.syscalls or frozenset())
@@ -60,7 +68,10 @@ def diagnose(engine: Engine, options: RunOptions, image: str, traced: Trace, pro
                                                   "narrow down within its run budget"))
     if profile.read_only and passes(dataclasses.replace(profile, read_only=False, tmpfs=())):
         found.append("read-only root: the app writes somewhere the trace did not show")
-    if passes(dataclasses.replace(profile, cap_add=("ALL",))):
+    if profile.no_new_privileges and passes(dataclasses.replace(profile, no_new_privileges=False)):
+        found.append("no-new-privileges: the app behaves differently with it (a setuid program it runs, or it "
+                     "reads the flag)")
+    if passes(dataclasses.replace(profile, cap_add=tuple(sorted(set(profile.cap_add) | set(ENGINE_DEFAULT_CAPS))))):
         found.append("capabilities: the app needs a capability the trace did not show")
     return found or ["no single part of the profile explains it: the run may be flaky"]
 

@@ -166,3 +166,20 @@ def test_without_a_complete_syscall_list_the_profile_has_no_seccomp(build_sample
     assert "run profile: verified; no seccomp profile" in result.output
     profile = json.loads((tmp_path / "r.json").read_text())["hardening"]["run_profile"]
     assert profile["syscalls"] is None and not list(tmp_path.glob("*seccomp.json"))
+
+
+def test_fail_on_hardening_exits_10_and_names_the_part(build_sample, scratch_tags, tmp_path, no_leftovers):
+    """An app that reports its own no-new-privileges flag: the same as the original when verified plainly,
+    different under the profile, and the diagnosis says which part made the difference."""
+    image, out = build_sample("alpine-script"), "slim-test/alpine-script:nnp"
+    scratch_tags.append(out)
+    result = CliRunner().invoke(main, ["-q", "build", image, "-t", out, "--entrypoint", "/bin/sh", "--cmd",
+                                       "-c 'grep NoNewPrivs /proc/self/status'", "--continue-after", "exit",
+                                       "--fail-on", "hardening", "--report", str(tmp_path / "r.json")])
+    assert result.exit_code == 10, result.output + result.stderr
+    assert "least-privilege run profile" in result.stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["verification"]["passed"] is True
+    profile = report["hardening"]["run_profile"]
+    assert profile["verified"] is False and "NoNewPrivs" in profile["differences"][0]
+    assert [d.split(":")[0] for d in profile["diagnosis"]] == ["no-new-privileges"]

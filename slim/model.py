@@ -13,6 +13,18 @@ BLOCK = "block"
 FIFO = "fifo"
 HARDLINK = "hardlink"  # only inside an unpacked layer, before flattening resolves it
 
+PSEUDO_FILESYSTEMS = ("/proc", "/sys", "/dev")  # the container runtime mounts these; no image provides them
+
+
+def below(path: str, directory: str) -> bool:
+    """Whether `path` is strictly inside `directory` ("/a/b" is below "/a" and "/"; "/ab" is not below "/a")."""
+    return path != directory and path.startswith(directory.rstrip("/") + "/")
+
+
+def within(path: str, directories) -> bool:
+    """Whether `path` is one of `directories` (a trailing slash does not count) or below one."""
+    return any(path == d.rstrip("/") or below(path, d) for d in directories)
+
 
 @dataclass(frozen=True, slots=True)
 class Entry:
@@ -278,7 +290,7 @@ class Trace:
     def written_paths(self) -> set[str]:
         """The paths the run wrote, created or deleted, outside the kernel's pseudo filesystems."""
         out = {a.resolved or a.path for a in self.accesses if a.ok and a.kind in (WRITE, CREATE, DELETE)}
-        return {p for p in out if not any(p == d or p.startswith(d + "/") for d in ("/proc", "/sys", "/dev"))}
+        return {p for p in out if not within(p, PSEUDO_FILESYSTEMS)}
 
     def paths(self, ok_only: bool = True) -> set[str]:
         """Every requested and resolved path of the accesses (successful ones unless ok_only is False)."""

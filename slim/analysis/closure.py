@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from slim.model import SlimWarning
+from slim.model import PSEUDO_FILESYSTEMS, SlimWarning, within
 
 from slim.analysis.elf.resolver import Resolver
 from slim.image.paths import ancestors
@@ -89,7 +89,7 @@ class ClosureBuilder:
         for link in res.symlinks:
             self._keep(link, Reason(SYMLINK, path))
         if res.entry is None:
-            if not (res.path or "").startswith(("/dev/", "/proc/", "/sys/")):  # the runtime provides those
+            if not within(res.path or "", PSEUDO_FILESYSTEMS):  # the runtime provides those
                 self.closure.missing_paths.append((path, reason))
             return None
         if res.path != path:

@@ -15,7 +15,7 @@ import posixpath
 from dataclasses import dataclass, field
 
 from slim.harden.runtime import RUNTIME_SYSCALLS
-from slim.model import CREATE, EXEC, FILE, READ, WRITE, RunConfig, Trace
+from slim.model import CREATE, EXEC, FILE, READ, WRITE, RunConfig, Trace, below, within
 
 _SETID_CALLS = ("setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid", "setgroups", "setfsuid",
                 "setfsgid")
@@ -52,13 +52,13 @@ def derive(trace: Trace, rootfs, config: RunConfig, kept: set[str], complete_sys
     """`rootfs`: the slim image's files (with their owners and modes); `kept`: its paths; `config`: how the slim
     image runs. `complete_syscalls`: whether the trace counted every call (else no seccomp allow-list is made)."""
     why: list[tuple[str, str]] = []
-    notes: list[str] = []
-    tmpfs = _tmpfs_dirs(trace, rootfs, config, kept, why, notes)
+    tmpfs, writable_root = _tmpfs_dirs(trace, rootfs, config, kept, why)
     caps = _capabilities(trace, rootfs, config, tuple(t.path for t in tmpfs), why)
     setuid_run = _ran_setuid_program(trace, rootfs)
     if setuid_run:
         why.append(("no-new-privileges off", f"the app ran the setuid/setgid program {setuid_run}"))
-    read_only = not notes
+    read_only = not writable_root
+    notes = list(writable_root)
     syscalls = frozenset(name for name, _ in trace.syscalls) | RUNTIME_SYSCALLS if complete_syscalls else None
     if syscalls is None:
         notes.append("no seccomp profile: the trace recorded only the calls that touch files (--no-syscall-profile)")
@@ -66,21 +66,24 @@ def derive(trace: Trace, rootfs, config: RunConfig, kept: set[str], complete_sys
                       notes=tuple(notes))
 
 
-def _tmpfs_dirs(trace: Trace, rootfs, config: RunConfig, kept: set[str], why: list,
-                notes: list) -> tuple[Tmpfs, ...]:
-    """A tmpfs for each directory the app changed, unless it would hide files the app needs from the image."""
+def _tmpfs_dirs(trace: Trace, rootfs, config: RunConfig, kept: set[str],
+                why: list) -> tuple[tuple[Tmpfs, ...], list[str]]:
+    """A tmpfs for each directory the app changed, and why the root must stay writable (none: it can be
+    read-only), which is so when a tmpfs would hide files the app needs from the image."""
+    notes: list[str] = []
     written = trace.written_paths()
+    created = {a.resolved or a.path for a in trace.accesses if a.kind == CREATE and a.ok}
     dirs: set[str] = set()
     for path in written:
-        if any(path == v or path.startswith(v.rstrip("/") + "/") for v in config.volumes):
+        if within(path, config.volumes):
             continue  # a volume is writable already
         entry = rootfs.lstat(path)
         existing_dir = entry is not None and entry.is_dir
-        dirs.add(path if existing_dir and not _made_by_app(path, trace) else posixpath.dirname(path) or "/")
-    dirs = {d for d in dirs if not any(d != o and d.startswith(o.rstrip("/") + "/") for o in dirs)}
+        dirs.add(path if existing_dir and path not in created else posixpath.dirname(path) or "/")
+    dirs = {d for d in dirs if not any(below(d, o) for o in dirs)}
     out = []
     for d in sorted(dirs):
-        hidden = [p for p in kept if p.startswith(d.rstrip("/") + "/") and p not in written]
+        hidden = [p for p in kept if below(p, d) and p not in written]
         if d == "/" or hidden:
             notes.append(f"the app writes in {d}, which holds files from the image (a tmpfs would hide them): "
                          "the root filesystem stays writable")
@@ -89,11 +92,7 @@ def _tmpfs_dirs(trace: Trace, rootfs, config: RunConfig, kept: set[str], why: li
         mode, uid, gid = (entry.mode & 0o7777, entry.uid, entry.gid) if entry is not None else (0o755, 0, 0)
         out.append(Tmpfs(d, mode, uid, gid))
         why.append((f"tmpfs {d}", "the app writes or creates files there"))
-    return tuple(out)
-
-
-def _made_by_app(path: str, trace: Trace) -> bool:
-    return any(a.kind == CREATE and a.ok and (a.resolved or a.path) == path for a in trace.accesses)
+    return tuple(out), notes
 
 
 def _capabilities(trace: Trace, rootfs, config: RunConfig, tmpfs: tuple[str, ...], why: list) -> tuple[str, ...]:
@@ -122,7 +121,7 @@ def _opens_others_files(trace: Trace, rootfs, tmpfs: tuple[str, ...]) -> bool:
     DAC_OVERRIDE root is just the owner, group or other. Files under a tmpfs are the app's own, not the image's."""
     for a in trace.accesses:
         path = a.resolved or a.path
-        if not a.ok or a.kind not in (READ, WRITE) or any(path.startswith(d.rstrip("/") + "/") for d in tmpfs):
+        if not a.ok or a.kind not in (READ, WRITE) or any(below(path, d) for d in tmpfs):
             continue
         entry = rootfs.stat(path)
         if entry is None or entry.kind != FILE:

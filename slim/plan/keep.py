@@ -19,11 +19,10 @@ from slim.analysis.osrelease import DISTRIBUTION_MARKERS
 from slim.analysis.pkgdb.catalog import is_db_path
 from slim.analysis.shebang import which
 from slim.analysis.users import ImageAccounts
-from slim.model import RunConfig, SlimWarning, Trace
+from slim.model import PSEUDO_FILESYSTEMS, RunConfig, SlimWarning, Trace, within
 
 TRACED, CLOSURE, ESSENTIAL, LANGUAGE, INCLUDE = "traced", "closure", "essential", "language", "include"
 CATEGORIES = (TRACED, INCLUDE, ESSENTIAL, CLOSURE, LANGUAGE)  # priority: a path's category is its first here
-_PSEUDO = ("/proc", "/sys", "/dev")
 _TLS_LIBS = ("libssl.so", "libgnutls.so", "libnss3.so", "libmbedtls.so", "libwolfssl.so")
 _CA_FILES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/ssl/cert.pem", "/etc/pki/tls/certs/ca-bundle.crt")
 _MAX_CLOSURE_REASONS = 8  # per path: enough to explain it, without listing every library that needs libc
@@ -114,7 +113,7 @@ def plan_keep(rootfs, config: RunConfig, trace: Trace, accounts: ImageAccounts, 
 
 
 def _skip_traced(path: str) -> bool:
-    return (any(path == d or path.startswith(d + "/") for d in _PSEUDO) or is_db_path(path)
+    return (within(path, PSEUDO_FILESYSTEMS) or is_db_path(path)
             or path in ("/etc/passwd", "/etc/group"))
 
 

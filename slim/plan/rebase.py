@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 
 from slim.errors import UsageError
-from slim.model import DIR, FILE, RunConfig, SlimWarning, Trace
+from slim.model import DIR, FILE, RunConfig, SlimWarning, Trace, within
 from slim.plan.rewrite import Generated, Rewrites
 
 NONROOT = "nonroot"
@@ -104,7 +104,7 @@ def _give_written_paths(rootfs, config: RunConfig, trace: Trace, run_as: RunAs, 
     """The directories the app wrote in (and the image files it wrote) become the user's."""
     targets = set()
     for path in trace.written_paths():
-        if any(path == v or path.startswith(v.rstrip("/") + "/") for v in config.volumes):
+        if within(path, config.volumes):
             continue  # a volume's owner is the engine's business
         entry = rootfs.lstat(path)
         if entry is not None and entry.kind in (FILE, DIR) and path in kept:

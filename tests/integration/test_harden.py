@@ -5,6 +5,7 @@ its own profile is asserted by test_build's per-sample test.)"""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import time
@@ -118,7 +119,7 @@ def test_a_missing_syscall_is_caught_and_named(build_sample, engine, no_leftover
         rootfs = read_image(parse_reference(image), ws, docker).rootfs()
         profile = derive(traced, rootfs, traced.config, {e.path for e in rootfs.walk()})
     assert verify_under(docker, options, image, traced, profile).passed  # whole, it works
-    broken = profile.__class__(**{**profile.__dict__, "syscalls": profile.syscalls - {"bind"}})
+    broken = dataclasses.replace(profile, syscalls=profile.syscalls - {"bind"})
     proof = verify_under(docker, options, image, traced, broken)
     assert not proof.passed and proof.differences
     assert proof.diagnosis[0] == "seccomp: the app needs bind", proof.diagnosis

@@ -53,7 +53,8 @@ def derive(trace: Trace, rootfs, config: RunConfig, kept: set[str], complete_sys
     image runs. `complete_syscalls`: whether the trace counted every call (else no seccomp allow-list is made)."""
     why: list[tuple[str, str]] = []
     tmpfs, writable_root = _tmpfs_dirs(trace, rootfs, config, kept, why)
-    caps = _capabilities(trace, rootfs, config, tuple(t.path for t in tmpfs), why)
+    mounted = () if writable_root else tuple(t.path for t in tmpfs)  # no tmpfs goes on a writable root
+    caps = _capabilities(trace, rootfs, config, mounted, why)
     setuid_run = _ran_setuid_program(trace, rootfs)
     if setuid_run:
         why.append(("no-new-privileges off", f"the app ran the setuid/setgid program {setuid_run}"))

@@ -131,6 +131,16 @@ def test_writing_next_to_image_files_keeps_the_root_writable(nginx_root):
     assert any("/var/cache/app" in n for n in p.notes)
 
 
+def test_on_a_writable_root_the_image_files_count_for_dac_override(nginx_root):
+    """No tmpfs is mounted when the root stays writable: the error log under the would-be tmpfs is the image's
+    (www-data's, 0640), and root writing it needs DAC_OVERRIDE."""
+    log = FileAccess("/var/log/nginx/error.log", WRITE, True)
+    assert "DAC_OVERRIDE" not in derive(nginx_trace(log), nginx_root, NGINX, KEPT).cap_add  # a fresh file on tmpfs
+    beside_image_files = FileAccess("/var/cache/app/new.dat", CREATE, True)  # keeps the root writable
+    p = derive(nginx_trace(log, beside_image_files), nginx_root, NGINX, KEPT)
+    assert not p.read_only and "DAC_OVERRIDE" in p.cap_add
+
+
 def test_temporary_files_get_a_sticky_tmp(nginx_root):
     p = derive(nginx_trace(FileAccess("/tmp/x1", CREATE, True), FileAccess("/tmp/x1", DELETE, True)),
                nginx_root, NGINX, KEPT)

@@ -9,10 +9,12 @@ joins their warnings. The command line turns what it returns into output and exi
 from __future__ import annotations
 
 import dataclasses
+import os
 import threading
 import time
 from dataclasses import dataclass
 
+from slim import cleanup
 from slim.analysis.closure import Closure, closure_of
 from slim.analysis.pkgdb.catalog import read_catalog
 from slim.analysis.users import read_accounts, resolve_user
@@ -127,6 +129,7 @@ def build(ref: Reference, opts: BuildOptions, ws: Workspace, engine: Engine, pha
     """Trace, plan, assemble, write, verify: a minimal image that behaves like the original, and the report."""
     image_name = engine_image(ref, "build")
     started = time.monotonic()
+    sweep(engine, os.path.dirname(ws.root), phases)
     original = engine.image(image_name)
     created: list[str] = []  # tags made in the engine, removed again on failure
     try:
@@ -171,6 +174,15 @@ def build(ref: Reference, opts: BuildOptions, ws: Workspace, engine: Engine, pha
     if verification.passed is False and not opts.keep_failed:
         remove_tags(engine, [t for t in created if not is_temporary(t)])
     return report
+
+
+def sweep(engine: Engine, work_base: str, phases: Phases) -> None:
+    """Remove what killed runs left (their containers, volumes, temporary tags, work directories)."""
+    found = cleanup.find_in_engine(engine)
+    found.work_dirs = cleanup.find_work_dirs(work_base).work_dirs
+    if len(found):
+        cleanup.remove(engine, found)
+        phases.warn(f"removed {len(found)} leftovers of slim runs that were killed (see slim cleanup --help)")
 
 
 def _write(assembled, opts: BuildOptions, ws, engine: Engine, phases: Phases, created: list[str]) -> str | None:

@@ -15,6 +15,7 @@ import json
 import tarfile
 from dataclasses import dataclass, field
 
+from slim import identity
 from slim.engine import ContainerSpec, ExecResult, ImageFacts
 from slim.errors import ImageNotFound
 from tarbuild import legacy_archive
@@ -32,6 +33,7 @@ class Behaviour:
 class _Container:
     spec: ContainerSpec
     behaviour: Behaviour
+    labels: dict = field(default_factory=dict)
     status: str = "created"
     exit_code: int | None = None
 
@@ -46,6 +48,7 @@ class FakeEngine:
         self.behaviours: dict[str, Behaviour] = {}  # tag -> how its containers behave
         self.containers: dict[str, _Container] = {}
         self.volumes: dict[str, set[str]] = {}  # name -> paths inside it
+        self.volume_labels: dict[str, dict[str, str]] = {}
         self.calls: list[str] = []
         self._ids = itertools.count(1)
 
@@ -104,7 +107,8 @@ class FakeEngine:
     def create(self, spec: ContainerSpec) -> str:
         self.image(spec.image)
         cid = f"c{next(self._ids)}"
-        self.containers[cid] = _Container(spec, self._behaviour(spec.image))
+        self.containers[cid] = _Container(spec, self._behaviour(spec.image),
+                                          {**dict(spec.labels), **identity.current().labels()})
         self.calls.append(f"create {spec.image}")
         return cid
 
@@ -167,11 +171,23 @@ class FakeEngine:
 
     # volumes
 
-    def ensure_volume(self, name: str, labels: dict[str, str]) -> None:
-        self.volumes.setdefault(name, set())
+    def ensure_volume(self, name: str, labels: dict[str, str], shared: bool = False) -> None:
+        if name not in self.volumes:
+            self.volumes[name] = set()
+            self.volume_labels[name] = dict(labels) if shared else {**labels, **identity.current().labels()}
 
     def remove_volume(self, name: str) -> None:
         self.volumes.pop(name, None)
+        self.volume_labels.pop(name, None)
+
+    def labelled_containers(self, key: str) -> list[tuple[str, dict[str, str]]]:
+        return [(cid, c.labels) for cid, c in self.containers.items() if key in c.labels]
+
+    def labelled_volumes(self, key: str) -> list[tuple[str, dict[str, str]]]:
+        return [(name, labels) for name, labels in self.volume_labels.items() if key in labels]
+
+    def tags_in(self, repository_prefix: str) -> list[str]:
+        return sorted(t for t in self.tags if t.startswith(repository_prefix))
 
     def facts(self) -> dict[str, str]:
         return {"name": self.name, "version": "0", "api_version": "0", "os": "linux", "arch": "x86_64"}

@@ -22,6 +22,7 @@ MOUNT = "/slim-tracer"
 STRACE = "/usr/bin/strace"
 TINI = "/usr/bin/tini-static"
 VOLUME_PREFIX = "slim-tracer-bundle-"
+CACHE_LABEL = "slim.cache"  # on the bundle volume: shared by every run, removed only by `slim cleanup --all`
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import tarfile
 import time
 import uuid
 
+from slim import identity
 from slim.engine import ContainerSpec, Engine, Mount
 from slim.model import SlimWarning, Trace
 from tracers import bundle as bundle_mod
@@ -33,14 +34,15 @@ class StraceHooks(Hooks):
 
     def __init__(self, syscall_profile: bool, seccomp_bpf: bool):
         self.bundle = bundle_mod.host_bundle()
-        self.output_volume = "slim-trace-" + uuid.uuid4().hex[:12]
+        # named after the run (the engine adds its identity labels), so a killed run's volume is found
+        self.output_volume = f"slim-trace-{identity.current().run_id}-{uuid.uuid4().hex[:6]}"
         self.syscall_profile = syscall_profile
         self.seccomp_bpf = seccomp_bpf
         self.raw_files: dict[str, str] = {}
 
     def prepare(self, engine: Engine, image: str) -> None:
-        engine.ensure_volume(self.bundle.volume, {"slim.cache": "tracer-bundle"})
-        engine.ensure_volume(self.output_volume, {"slim.run": "trace-output"})
+        engine.ensure_volume(self.bundle.volume, {bundle_mod.CACHE_LABEL: "tracer-bundle"}, shared=True)
+        engine.ensure_volume(self.output_volume, {"slim.purpose": "trace-output"})
         # One helper container, never started, to fill both volumes through the API.
         helper = engine.create(ContainerSpec(image, (self.bundle.tini,), mounts=(
             Mount(self.bundle.volume, bundle_mod.MOUNT), Mount(self.output_volume, OUTPUT))))

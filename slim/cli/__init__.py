@@ -17,14 +17,18 @@ from slim.image.sink import parse_output
 from slim.model import warning_texts
 from slim.plan.keep import PlanOptions
 from slim.plan.rebase import parse_run_as
+from slim.sizes import parse_size
 from slim.cli.options import build_run_options, run_options
 from slim.cli.progress import ConsolePhases
 from slim.cli.render import TERMINAL_WARNINGS
+from slim.cli.text import visible
 from slim.workspace import Workspace
 
 
 def _terminate(signum, frame):
-    # SIGTERM unwinds like Ctrl-C, so every `finally` removes what it created.
+    # The first SIGTERM unwinds like Ctrl-C, so every `finally` removes what it created. CI runners and
+    # `timeout` send another one right after (to the whole process group): it must not cut that cleanup short.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise KeyboardInterrupt
 
 
@@ -34,9 +38,11 @@ class _SlimGroup(click.Group):
         try:
             return super().invoke(ctx)
         except SlimError as exc:
-            click.echo(f"slim: error: {exc}", err=True)
+            _remove_own_leftovers(ctx)
+            click.echo(f"slim: error: {visible(exc)}", err=True)  # one line, whatever names it quotes
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
+            _remove_own_leftovers(ctx)
             click.echo("slim: interrupted; cleaned up", err=True)
             ctx.exit(130)
 
@@ -46,24 +52,43 @@ class _SlimGroup(click.Group):
 @click.option("--work-dir", envvar="SLIM_WORK_DIR", type=click.Path(file_okay=False),
               help="Where slim unpacks images while it runs (removed afterwards). Default: the system temp dir.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output on stderr.")
+@click.option("--max-unpacked-size", envvar="SLIM_MAX_UNPACKED_SIZE", default="32GiB", show_default=True,
+              metavar="SIZE", help="Refuse (exit 4) an image that unpacks to more than SIZE in the work directory: "
+                                   "a small hostile archive can claim terabytes.")
 @click.pass_context
-def main(ctx: click.Context, work_dir: str | None, quiet: bool) -> None:
+def main(ctx: click.Context, work_dir: str | None, quiet: bool, max_unpacked_size: str) -> None:
     """Turn a container image into a minimal FROM-scratch image that still works, and prove it.
 
     IMAGE references: NAME[:TAG] or docker://NAME[:TAG] (the Docker engine), docker-archive:FILE[:TAG]
     (a `docker save` tarball), oci:DIR[:TAG] (an OCI image layout). The original image is only ever read.
     """
-    ctx.obj = {"work_dir": work_dir, "quiet": quiet}
+    ctx.obj = {"work_dir": work_dir, "quiet": quiet,
+               "max_unpacked": parse_size(max_unpacked_size, "--max-unpacked-size")}
 
 
 def _run(ctx: click.Context):
     """Progress display and a lazily connected engine for one command."""
-    return ConsolePhases(quiet=ctx.obj["quiet"]), LazyEngine()
+    ctx.obj["engine"] = LazyEngine()
+    return ConsolePhases(quiet=ctx.obj["quiet"]), ctx.obj["engine"]
+
+
+def _remove_own_leftovers(ctx: click.Context) -> None:
+    """After an error or an interrupt: whatever this run still holds in the engine (an interrupt can land in
+    the middle of a removal). Every stage cleans up after itself; this is the net below them."""
+    engine = (ctx.find_root().obj or {}).get("engine")
+    if engine is None or not engine.connected:
+        return
+    from slim import cleanup
+
+    try:
+        cleanup.remove(engine, cleanup.find_own(engine))
+    except (SlimError, KeyboardInterrupt):
+        pass  # the engine is gone, or the user insists: the next run's sweep removes the rest
 
 
 def _workspace(ctx: click.Context) -> Workspace:
     """The command's scratch directory: made here, so use it at once in a `with` that removes it."""
-    return Workspace(ctx.obj["work_dir"])
+    return Workspace(ctx.obj["work_dir"], ctx.obj["max_unpacked"])
 
 
 @main.command()
@@ -105,7 +130,7 @@ def squash(ctx: click.Context, image: str, tags: tuple[str, ...], output: str) -
         squashed = pipeline.squash(ref, out, tags, ws, engine, phases)
     for warning in warning_texts(squashed.warnings, TERMINAL_WARNINGS):
         phases.warn(warning)
-    click.echo(f"{squashed.assembled.image_id} {' '.join(tags)}")
+    click.echo(visible(f"{squashed.assembled.image_id} {' '.join(tags)}"))
 
 
 @main.command()
@@ -132,13 +157,14 @@ def deps(ctx: click.Context, image: str, paths: tuple[str, ...], as_json: bool, 
         click.echo(json.dumps(closure_json(closure), indent=2))
     else:
         for path in closure.files():
-            click.echo(path)
+            click.echo(visible(path))
     for warning in warning_texts(closure.warnings, TERMINAL_WARNINGS):
         phases.warn(warning)
     for name, needed_by in closure.missing_libraries:
-        click.echo(f"slim: warning: {name} (needed by {needed_by}) not found", err=True)
+        click.echo(visible(f"slim: warning: {name} (needed by {needed_by}) not found"), err=True)
     for path, reason in closure.missing_paths:
-        click.echo(f"slim: warning: {path} ({reason.kind} {reason.of or 'the command line'}) does not exist", err=True)
+        click.echo(visible(f"slim: warning: {path} ({reason.kind} {reason.of or 'the command line'}) does not exist"),
+                   err=True)
     if strict and (closure.missing_libraries or closure.missing_paths):
         ctx.exit(9)
 
@@ -258,6 +284,40 @@ def build(ctx: click.Context, image: str, tags, output, report_file, as_json, ve
     hardened = report.facts.run_profile
     if "hardening" in fail_on and hardened is not None and hardened.verified is False:
         raise HardeningFailed("the slim image does not behave the same under its least-privilege run profile")
+
+
+@main.command(name="cleanup")
+@click.option("--all", "everything", is_flag=True, help="Also remove the tracer bundle cache (rebuilt on next use).")
+@click.option("--dry-run", is_flag=True, help="List what would be removed; remove nothing.")
+@click.pass_context
+def cleanup_command(ctx: click.Context, everything: bool, dry_run: bool) -> None:
+    """Remove what slim runs that were killed left behind.
+
+    Containers, volumes and temporary tags labelled by a slim process of this host that no longer exists, and
+    work directories of such runs under --work-dir (default: the system temp dir). Runs still going, and
+    objects made by slim on another host sharing the engine, are left alone. slim build does this itself
+    when it starts. Exit codes: 0 done (or nothing to do), 5 no engine answers (work directories are
+    still cleaned).
+    """
+    from slim import cleanup
+
+    found = cleanup.find_work_dirs(ctx.obj["work_dir"])
+    engine, engine_error = None, None
+    try:
+        engine = LazyEngine().get()
+        in_engine = cleanup.find_in_engine(engine, everything)
+        in_engine.work_dirs = found.work_dirs
+        found = in_engine
+    except SlimError as exc:
+        engine_error = exc
+    if not dry_run:
+        cleanup.remove(engine, found)
+    for line in found.lines():
+        click.echo(visible(("would remove " if dry_run else "removed ") + line))
+    if not len(found):
+        click.echo("nothing to clean up")
+    if engine_error is not None:
+        raise engine_error
 
 
 def _default_seccomp_file(tag: str, report_file: str | None) -> str:

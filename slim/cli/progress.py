@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import ContextManager
 
 from rich.console import Console
-from rich.markup import escape
 
+from slim.cli.text import safe
 from slim.progress import Phases
 
 
@@ -16,10 +16,10 @@ class ConsolePhases(Phases):
         self.console = Console(stderr=True, quiet=quiet, highlight=False)
 
     def showing(self, text: str) -> ContextManager:
-        return self.console.status(f"{escape(text)}...")
+        return self.console.status(f"{safe(text)}...")
 
     def finished(self, text: str, elapsed: float) -> None:
-        self.console.print(f"[green]✓[/green] {escape(text)} [dim]({elapsed:.1f}s)[/dim]")
+        self.console.print(f"[green]✓[/green] {safe(text)} [dim]({elapsed:.1f}s)[/dim]")
 
     def warn(self, text: str) -> None:
-        self.console.print(f"[yellow]warning:[/yellow] {escape(text)}")
+        self.console.print(f"[yellow]warning:[/yellow] {safe(text)}")

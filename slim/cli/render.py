@@ -5,9 +5,9 @@ from __future__ import annotations
 import shlex
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
+from slim.cli.text import safe
 from slim.model import ImageInfo, Trace, warning_texts
 from slim.report.build import BuildReport
 from slim.report.shapes import files_by_kind
@@ -24,40 +24,40 @@ def human_bytes(n: float) -> str:
 def print_inspect(info: ImageInfo, console: Console | None = None) -> None:
     console = console or Console()
     os_name = info.os.get("PRETTY_NAME") or info.os.get("ID") or "unknown (no os-release)"
-    console.print(f"[bold]{info.reference}[/bold]  {info.image_id[:19]}")
-    console.print(f"os: {os_name}")
+    console.print(f"[bold]{safe(info.reference)}[/bold]  {info.image_id[:19]}")
+    console.print(f"os: {safe(os_name)}")
     console.print(f"size: {human_bytes(info.size_bytes)} in layers, {human_bytes(info.content_bytes)} of file content")
     console.print(f"files: {info.file_count} (plus {info.dir_count} directories)")
     if info.package_db:
-        console.print(f"packages: {info.packages} ({info.package_db})")
+        console.print(f"packages: {info.packages} ({safe(info.package_db)})")
     table = Table("#", "layer", "size", "entries", "whiteouts", "created by")
     for n, layer in enumerate(info.layers):
-        table.add_row(str(n), layer.digest[7:19], human_bytes(layer.size_bytes), str(layer.entries),
-                      str(layer.whiteouts), (layer.created_by or "")[-60:])
+        table.add_row(str(n), safe(layer.digest[7:19]), human_bytes(layer.size_bytes), str(layer.entries),
+                      str(layer.whiteouts), safe((layer.created_by or "")[-60:]))
     console.print(table)
     print_warnings(console, info.warnings)
 
 
 def print_trace(image: str, trace: Trace, console: Console | None = None) -> None:
     console = console or Console()
-    console.print(f"[bold]{image}[/bold]: exit code {trace.exit_code}")
+    console.print(f"[bold]{safe(image)}[/bold]: exit code {trace.exit_code}")
     for kind, paths in files_by_kind(trace).items():
         console.print(f"\n[bold]{kind}[/bold] ({len(paths)})")
         for path in paths:
-            console.print(f"  {path}", highlight=False)
+            console.print(f"  {safe(path)}", highlight=False)
     failed = sorted({a.path for a in trace.accesses if not a.ok})
     console.print(f"\n[bold]failed lookups[/bold]: {len(failed)} (listed with --json)")
     console.print("\n[bold]processes[/bold]")
     for p in trace.processes:
-        console.print(f"  {p.pid} (parent {p.ppid}): {' '.join(p.argv)}", highlight=False)
+        console.print(f"  {p.pid} (parent {p.ppid}): {safe(' '.join(p.argv))}", highlight=False)
     top = sorted(trace.syscalls, key=lambda kv: -kv[1])
     console.print(f"\n[bold]syscalls[/bold]: {len(top)} distinct, {sum(n for _, n in top)} calls; most used: "
-                  + ", ".join(f"{name} {n}" for name, n in top[:10]))
+                  + safe(", ".join(f"{name} {n}" for name, n in top[:10])))
     if trace.probes:
         table = Table("probe", "target", "result", "time")
         for p in trace.probes:
-            outcome = (str(p.status) if p.ok else f"[red]failed[/red]: {p.detail}")
-            table.add_row(p.kind, p.target, outcome, f"{p.seconds:.2f}s")
+            outcome = (safe(p.status) if p.ok else f"[red]failed[/red]: {safe(p.detail)}")
+            table.add_row(p.kind, safe(p.target), outcome, f"{p.seconds:.2f}s")
         console.print(table)
     print_warnings(console, trace.warnings)
 
@@ -67,7 +67,7 @@ TERMINAL_WARNINGS = 20
 def print_warnings(console: Console, warnings) -> None:
     # Warnings quote names from the image: attacker-controlled text, never to be read as markup.
     for text in warning_texts(warnings, TERMINAL_WARNINGS):
-        console.print(f"[yellow]warning:[/yellow] {escape(text)}", highlight=False)
+        console.print(f"[yellow]warning:[/yellow] {safe(text)}", highlight=False)
 
 
 def print_build(report: BuildReport, console: Console | None = None) -> None:
@@ -75,7 +75,7 @@ def print_build(report: BuildReport, console: Console | None = None) -> None:
     doc = report.to_json()
     size, files, pkgs = doc["size"], doc["files"], doc["packages"]
     title = f"{doc['image']} -> {', '.join(doc['output']['tags']) or doc['output']['kind']}"
-    table = Table("", "original", "slim", title=escape(title))
+    table = Table("", "original", "slim", title=safe(title))
 
     def b(n):
         return human_bytes(n) if n is not None else "-"
@@ -84,17 +84,17 @@ def print_build(report: BuildReport, console: Console | None = None) -> None:
     table.add_row("file content", b(size["original_content_bytes"]), b(size["slim_content_bytes"]))
     table.add_row("files", str(files["original"]), str(files["slim"]))
     if pkgs["database"]:
-        table.add_row(f"packages ({pkgs['database']})", str(pkgs["original"]), str(pkgs["slim"]))
+        table.add_row(f"packages ({safe(pkgs['database'])})", str(pkgs["original"]), str(pkgs["slim"]))
     console.print(table)
     usage = doc["keep"]["by_category"]
-    console.print("kept: " + ", ".join(f"{c} {u['files']} files / {human_bytes(u['bytes'])}"
-                                       for c, u in usage.items() if u["files"]))
+    console.print("kept: " + safe(", ".join(f"{c} {u['files']} files / {human_bytes(u['bytes'])}"
+                                            for c, u in usage.items() if u["files"])))
     removed = doc["removed"]
     console.print(f"removed: {len(removed['shells'])} shells, {len(removed['package_managers'])} package managers, "
                   f"{len(removed['setuid_bits'])} setuid/setgid bits")
     for warning in report.warnings:
         if warning.code == "hardening":
-            console.print(f"[yellow]hardening:[/yellow] {escape(str(warning))}", highlight=False)
+            console.print(f"[yellow]hardening:[/yellow] {safe(str(warning))}", highlight=False)
     _print_run_profile(console, report)
     v = doc["verification"]
     if not v["ran"]:
@@ -105,7 +105,7 @@ def print_build(report: BuildReport, console: Console | None = None) -> None:
     else:
         console.print("verification: [red]FAILED[/red]")
         for d in v["differences"]:
-            console.print(f"  {escape(d)}", highlight=False)
+            console.print(f"  {safe(d)}", highlight=False)
 
 
 def _print_run_profile(console: Console, report: BuildReport) -> None:
@@ -117,8 +117,8 @@ def _print_run_profile(console: Console, report: BuildReport) -> None:
     allowed = doc["syscalls"]
     seccomp = f"{allowed['allowed']} of {allowed['known']} syscalls allowed" if allowed else "no seccomp profile"
     console.print(f"run profile: {verdict[hardened.verified]}; {seccomp}, capabilities: "
-                  f"{', '.join(doc['capabilities']) or 'none'}")
+                  f"{safe(', '.join(doc['capabilities']) or 'none')}")
     for line in doc["diagnosis"]:
-        console.print(f"  {escape(line)}", highlight=False)
+        console.print(f"  {safe(line)}", highlight=False)
     tag = (report.facts.output.tags or ("IMAGE",))[0]
-    console.print("  docker run " + escape(shlex.join(doc["docker_args"] + [tag])), highlight=False, soft_wrap=True)
+    console.print("  docker run " + safe(shlex.join(doc["docker_args"] + [tag])), highlight=False, soft_wrap=True)

@@ -23,6 +23,10 @@ class LazyEngine:
         self._connector = connector
         self._engine: Engine | None = None
 
+    @property
+    def connected(self) -> bool:
+        return self._engine is not None
+
     def get(self) -> Engine:
         if self._engine is None:
             self._engine = self._connector()

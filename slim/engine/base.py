@@ -85,7 +85,7 @@ class Engine(Protocol):
 
     # containers
     def create(self, spec: ContainerSpec) -> str:
-        """Create (not start) a container; its ID."""
+        """Create (not start) a container, labelled with this run's identity; its ID."""
 
     def start(self, container: str) -> None: ...
 
@@ -121,6 +121,17 @@ class Engine(Protocol):
 
     def remove_volume(self, name: str) -> None:
         """Remove the volume; never raises."""
+
+    # what slim left behind (for `slim cleanup` and the sweep at the start of a build)
+
+    def labelled_containers(self, key: str) -> list[tuple[str, dict[str, str]]]:
+        """(ID, labels) of every container, running or not, that carries the label `key`."""
+
+    def labelled_volumes(self, key: str) -> list[tuple[str, dict[str, str]]]:
+        """(name, labels) of every volume that carries the label `key`."""
+
+    def tags_in(self, repository_prefix: str) -> list[str]:
+        """Every tag whose repository starts with `repository_prefix`."""
 
     # facts
     def facts(self) -> dict[str, str]:

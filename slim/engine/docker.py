@@ -6,6 +6,7 @@ assumes the engine shares this host's filesystem.
 
 from __future__ import annotations
 
+import itertools
 import os
 from contextlib import contextmanager
 from typing import BinaryIO, Iterator
@@ -14,6 +15,7 @@ import docker
 import docker.errors
 import requests.exceptions
 
+from slim import identity
 from slim.engine.base import ContainerSpec, ExecResult, ImageFacts
 from slim.errors import EngineError, ImageNotFound
 
@@ -38,6 +40,7 @@ class DockerEngine:
     def __init__(self, client: "docker.DockerClient"):
         self.client = client  # the SDK client; also handed to tests that need the engine directly
         self.api = client.api
+        self._created = itertools.count(1)
 
     @classmethod
     def connect(cls) -> "DockerEngine":
@@ -97,16 +100,26 @@ class DockerEngine:
 
     def create(self, spec: ContainerSpec) -> str:
         volumes = {m.source: {"bind": m.target, "mode": "ro" if m.read_only else "rw"} for m in spec.mounts}
-        with _engine_errors(f"creating a container of {spec.image}"):
-            try:
-                container = self.client.containers.create(
-                    spec.image, entrypoint=list(spec.entrypoint), command=[], environment=list(spec.env),
-                    user=spec.user or None, working_dir=spec.workdir or None, volumes=volumes,
-                    cap_add=list(spec.cap_add) or None, init=spec.init, labels=dict(spec.labels), detach=True,
-                    read_only=spec.read_only, tmpfs=dict(spec.tmpfs) or None, cap_drop=list(spec.cap_drop) or None,
-                    security_opt=list(spec.security_opt) or None)
-            except docker.errors.ImageNotFound as exc:
-                raise ImageNotFound(f"{spec.image}: no such image in the Docker engine") from exc
+        me = identity.current()
+        # named and labelled after this run, so the leftovers of a killed run can be found and removed
+        name = f"slim-{me.run_id}-{next(self._created)}"
+        try:
+            with _engine_errors(f"creating a container of {spec.image}"):
+                try:
+                    container = self.client.containers.create(
+                        spec.image, name=name, entrypoint=list(spec.entrypoint), command=[], environment=list(spec.env),
+                        user=spec.user or None, working_dir=spec.workdir or None, volumes=volumes,
+                        cap_add=list(spec.cap_add) or None, init=spec.init, labels={**dict(spec.labels), **me.labels()},
+                        detach=True,
+                        read_only=spec.read_only, tmpfs=dict(spec.tmpfs) or None, cap_drop=list(spec.cap_drop) or None,
+                        security_opt=list(spec.security_opt) or None)
+                except docker.errors.ImageNotFound as exc:
+                    raise ImageNotFound(f"{spec.image}: no such image in the Docker engine") from exc
+        except BaseException:
+            # interrupted (Ctrl-C, SIGTERM) while the engine was creating it: the container may exist though
+            # no ID came back; its name finds it
+            self.remove_container(name)
+            raise
         return container.id
 
     def start(self, container: str) -> None:
@@ -171,18 +184,38 @@ class DockerEngine:
 
     # volumes
 
-    def ensure_volume(self, name: str, labels: dict[str, str]) -> None:
+    def ensure_volume(self, name: str, labels: dict[str, str], shared: bool = False) -> None:
         with _engine_errors(f"creating volume {name}"):
             try:
                 self.api.inspect_volume(name)
             except docker.errors.NotFound:
-                self.api.create_volume(name, labels=labels)
+                try:
+                    self.api.create_volume(name, labels=labels if shared else {**labels, **identity.current().labels()})
+                except BaseException:
+                    if not shared:
+                        self.remove_volume(name)  # as for containers: it may exist though no answer came
+                    raise
 
     def remove_volume(self, name: str) -> None:
         try:
             self.api.remove_volume(name, force=True)
         except _FAULTS:
             pass
+
+    def labelled_containers(self, key: str) -> list[tuple[str, dict[str, str]]]:
+        with _engine_errors("listing containers"):
+            found = self.api.containers(all=True, filters={"label": key})
+        return [(c["Id"], dict(c.get("Labels") or {})) for c in found]
+
+    def labelled_volumes(self, key: str) -> list[tuple[str, dict[str, str]]]:
+        with _engine_errors("listing volumes"):
+            found = self.api.volumes(filters={"label": key}).get("Volumes") or []
+        return [(v["Name"], dict(v.get("Labels") or {})) for v in found]
+
+    def tags_in(self, repository_prefix: str) -> list[str]:
+        with _engine_errors("listing images"):
+            found = self.api.images()
+        return sorted(t for image in found for t in image.get("RepoTags") or () if t.startswith(repository_prefix))
 
     def facts(self) -> dict[str, str]:
         with _engine_errors("asking the engine for its version"):

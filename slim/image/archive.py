@@ -15,22 +15,27 @@ import tarfile
 from typing import BinaryIO
 
 from slim.errors import ImageFormatError, ImageNotFound
+from slim.image import documents
+from slim.image.documents import MAX_DOCUMENT_BYTES
 from slim.image.layer import Prefixed, UnpackedLayer, looks_like_layer, unpack_layer
 from slim.image.model import Image
 from slim.workspace import Workspace
 
-_MAX_METADATA_BYTES = 16 << 20  # manifests and configs are small; anything bigger that is no layer is skipped
 
-
-def read_docker_archive(stream: BinaryIO, ws: Workspace, reference: str, want_tag: str | None = None) -> Image:
-    """Read an image from a docker-archive stream. `want_tag` picks one image when the archive holds several."""
+def read_docker_archive(stream: BinaryIO, ws: Workspace, reference: str, want_tag: str | None = None,
+                        from_engine: bool = False) -> Image:
+    """Read an image from a docker-archive stream. `want_tag` picks one image when the archive holds several.
+    Layers of an archive from anyone are checked against the config's diff IDs; the engine's own are not."""
     metadata: dict[str, bytes] = {}
     layers: dict[str, UnpackedLayer] = {}
     aliases: dict[str, str] = {}
+    too_big: set[str] = set()
     try:
         with tarfile.open(fileobj=stream, mode="r|*") as outer:
             for n, member in enumerate(outer):
                 name = posixpath.normpath(member.name).lstrip("/")
+                if member.size < 0:
+                    raise ImageFormatError(f"{reference}: an archive member claims a negative size")
                 if member.issym() or member.islnk():
                     # Legacy archives link repeated layers: "<id>/layer.tar -> ../<other>/layer.tar".
                     base = posixpath.dirname(name) if member.issym() else ""
@@ -41,23 +46,23 @@ def read_docker_archive(stream: BinaryIO, ws: Workspace, reference: str, want_ta
                 data = outer.extractfile(member)
                 head = data.read(512)
                 if looks_like_layer(head):
-                    layers[name] = unpack_layer(Prefixed(head, data), ws.path("layers", f"{n}.pack"), name)
-                elif member.size <= _MAX_METADATA_BYTES:
+                    layers[name] = unpack_layer(Prefixed(head, data), ws.path("layers", f"{n}.pack"), name,
+                                                budget=ws, hash_content=not from_engine)
+                elif member.size <= MAX_DOCUMENT_BYTES:
                     metadata[name] = head + data.read()
-    except (tarfile.TarError, EOFError, OSError) as exc:
-        raise ImageFormatError(f"{reference}: not a readable docker-archive ({exc})") from exc
-    return _assemble(metadata, layers, aliases, reference, want_tag)
+                else:
+                    too_big.add(name)
+    except (tarfile.TarError, EOFError, OSError, ValueError, OverflowError) as exc:
+        raise ImageFormatError(f"{reference}: not a readable docker-archive ({type(exc).__name__}: {exc})") from exc
+    return _assemble(metadata, layers, aliases, too_big, reference, want_tag)
 
 
-def _assemble(metadata, layers, aliases, reference, want_tag) -> Image:
+def _assemble(metadata, layers, aliases, too_big, reference, want_tag) -> Image:
     if "manifest.json" not in metadata:
+        if "manifest.json" in too_big:
+            raise ImageFormatError(f"{reference}: manifest.json is bigger than {MAX_DOCUMENT_BYTES} bytes")
         raise ImageFormatError(f"{reference}: archive has no manifest.json (is it a docker-archive?)")
-    try:
-        manifest = json.loads(metadata["manifest.json"])
-    except ValueError as exc:
-        raise ImageFormatError(f"{reference}: manifest.json is not JSON ({exc})") from exc
-    if not isinstance(manifest, list) or not manifest:
-        raise ImageFormatError(f"{reference}: manifest.json lists no image")
+    manifest = documents.parse(metadata["manifest.json"], documents.DOCKER_MANIFEST, f"{reference}: manifest.json")
     entry = _pick(manifest, want_tag, reference)
 
     def lookup(name: str, table: dict):
@@ -67,14 +72,14 @@ def _assemble(metadata, layers, aliases, reference, want_tag) -> Image:
             seen.add(name)
             name = aliases[name]
         if name not in table:
+            if name in too_big:
+                raise ImageFormatError(f"{reference}: {name} is bigger than {MAX_DOCUMENT_BYTES} bytes "
+                                       "(too big for an image config) and is no layer")
             raise ImageFormatError(f"{reference}: manifest.json names {name}, which the archive does not hold")
         return table[name]
 
-    config_bytes = lookup(entry.get("Config", ""), metadata)
-    try:
-        config = json.loads(config_bytes)
-    except ValueError as exc:
-        raise ImageFormatError(f"{reference}: image config is not JSON ({exc})") from exc
+    config_bytes = lookup(entry["Config"], metadata)
+    config = documents.parse(config_bytes, documents.IMAGE_CONFIG, f"{reference}: image config")
     image_layers = [lookup(name, layers) for name in entry.get("Layers") or []]
     return Image(reference, config, config_bytes, image_layers, list(entry.get("RepoTags") or []))
 

@@ -7,8 +7,8 @@ import posixpath
 from typing import Iterable
 
 from slim.image.layer import UnpackedLayer
-from slim.model import DIR, FILE, HARDLINK, Entry, SlimWarning
-from slim.rootfs import RootFS
+from slim.model import DIR, FILE, HARDLINK, SYMLINK, Entry, SlimWarning
+from slim.rootfs import MAX_SYMLINK_HOPS, RootFS
 
 
 class _Tree:
@@ -22,10 +22,12 @@ class _Tree:
     def remove(self, path: str) -> None:
         if path == "/" or path not in self.entries:
             return
-        for child in list(self.children.get(path, ())):
-            self.remove(child)
-        self.children.pop(path, None)
-        del self.entries[path]
+        # iterative: a hostile layer can nest thousands of directories, deeper than Python's recursion limit
+        stack = [path]
+        while stack:
+            current = stack.pop()
+            stack.extend(self.children.pop(current, ()))
+            del self.entries[current]
         self.children[posixpath.dirname(path)].discard(path)
 
     def clear_dir(self, path: str) -> None:
@@ -51,26 +53,39 @@ class _Tree:
         parent, name = posixpath.split(path)
         if parent == "/" or self.entries.get(parent, _NONE).kind == DIR:
             return path
-        real = RootFS(self.entries).resolve(parent)
-        if real.entry is None:
-            made = self._make_dir(real.path, where)
-            return None if made is None else posixpath.join(made, name)
-        if real.entry.kind != DIR:
-            self.warnings.append(SlimWarning("flatten.parent-not-dir", f"skipped {path}: parent {real.path} is not a directory", where))
-            return None
-        return posixpath.join(real.path, name)
+        current = "/"
+        restarts = 0
+        pending = [p for p in parent.split("/") if p]
+        pending.reverse()
+        while pending:  # one component at a time, never recursing: parents may be thousands deep
+            component = pending.pop()
+            if component == "..":
+                current = posixpath.dirname(current)
+                continue
+            candidate = posixpath.join(current, component)
+            existing = self.entries.get(candidate)
+            if existing is None:
+                self.put(Entry(path=candidate, kind=DIR, mode=0o755))
+            elif existing.kind == SYMLINK:
+                real = RootFS(self.entries).resolve(candidate)
+                if real.entry is None:  # a dangling link: create where it points, through real directories
+                    restarts += 1
+                    if restarts > MAX_SYMLINK_HOPS:  # links that lead to each other
+                        return self._blocked(path, candidate, where)
+                    pending.extend(reversed([p for p in real.path.split("/") if p]))
+                    current = "/"
+                    continue
+                if real.entry.kind != DIR:
+                    return self._blocked(path, real.path, where)
+                candidate = real.path
+            elif existing.kind != DIR:
+                return self._blocked(path, candidate, where)
+            current = candidate
+        return posixpath.join(current, name)
 
-    def _make_dir(self, path: str, where: str) -> str | None:
-        placed = self.place(path, where)
-        if placed is None:
-            return None
-        existing = self.entries.get(placed)
-        if existing is None:
-            self.put(Entry(path=placed, kind=DIR, mode=0o755))
-        elif existing.kind != DIR:
-            self.warnings.append(SlimWarning("flatten.dir-blocked", f"cannot create directory {placed}: a {existing.kind} is there", where))
-            return None
-        return placed
+    def _blocked(self, path: str, parent: str, where: str) -> None:
+        self.warnings.append(SlimWarning("flatten.parent-not-dir", f"skipped {path}: parent {parent} is not a directory", where))
+        return None
 
 
 _NONE = Entry(path="", kind="")

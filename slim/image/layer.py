@@ -7,10 +7,10 @@ layers from writing or reading anywhere on the host.
 
 from __future__ import annotations
 
+import hashlib
 import lzma
-import zlib
 import os
-import shutil
+import zlib
 import tarfile
 from dataclasses import dataclass, field
 from typing import BinaryIO
@@ -32,7 +32,11 @@ _KINDS = {
     tarfile.CHRTYPE: CHAR,
     tarfile.BLKTYPE: BLOCK,
     tarfile.FIFOTYPE: FIFO,
+    tarfile.GNUTYPE_SPARSE: FILE,
 }
+_MAX_TRAILER = 1 << 20  # tar writers pad to a record (10 KiB by default); 1 MiB of zeros is far beyond that
+MAX_SPARSE_FILE = 256 << 20  # a sparse member is expanded on unpacking; beyond this it is skipped
+_MTIME_RANGE = (-(1 << 63), (1 << 63) - 1)
 
 
 @dataclass
@@ -46,6 +50,7 @@ class UnpackedLayer:
     warnings: list[SlimWarning] = field(default_factory=list)
     digest: str = ""  # the diff ID the image config states for it (set by the reader that knows the config)
     size_bytes: int = 0
+    content_digest: str = ""  # sha256 of the uncompressed tar, when it was asked for
 
 
 class _TeeReader:
@@ -53,22 +58,38 @@ class _TeeReader:
 
     The pack file is then the uncompressed layer itself, so a member's bytes are found at its `offset_data`
     without copying each file out on its own (thousands of small copies cost more than one sequential write).
+    Every byte is charged to the run's budget, so no layer can fill the disk.
     """
 
-    def __init__(self, raw: BinaryIO, pack: BinaryIO):
+    def __init__(self, raw: BinaryIO, pack: BinaryIO, budget, name: str, hasher=None):
         self._raw = raw
         self._pack = pack
+        self._budget = budget
+        self._name = name
+        self.hasher = hasher
         self.size = 0
 
     def read(self, n: int = -1) -> bytes:
-        data = self._raw.read(n)
+        data = self._raw.read(n if n >= 0 else 1 << 20)
+        if self._budget is not None:
+            self._budget.charge(len(data), f"layer {self._name}")
         self._pack.write(data)
+        if self.hasher is not None:
+            self.hasher.update(data)
         self.size += len(data)
         return data
 
-    def drain(self) -> None:
-        while self.read(1 << 20):
-            pass
+    def finish(self) -> str | None:
+        """Read what follows the tar's end-of-archive: zero padding counts toward the layer's size; anything
+        else, or more than any writer pads, is not read at all. Returns a warning text when data was left."""
+        trailing = 0
+        while True:
+            data = self.read(1 << 16)
+            if not data:
+                return None
+            trailing += len(data)
+            if data.strip(b"\0") or trailing > _MAX_TRAILER:
+                return f"layer {self._name}: data after the tar's end was ignored"
 
 
 class Prefixed:
@@ -118,29 +139,41 @@ def looks_like_layer(head: bytes) -> bool:
     return len(head) >= 263 and head[257:262] == b"ustar"
 
 
-def unpack_layer(stream: BinaryIO, pack_file: str, name: str) -> UnpackedLayer:
+def unpack_layer(stream: BinaryIO, pack_file: str, name: str, budget=None, hash_content: bool = False) -> UnpackedLayer:
     """Read a layer tar (plain or compressed) from `stream`; all file bytes go, one after another, to `pack_file`.
 
     One pack file per layer, not one host file per image file: creating thousands of small files costs far more
-    than the copying, and no name from the layer ever has to become a host name.
+    than the copying, and no name from the layer ever has to become a host name. `budget` (the Workspace)
+    is charged every byte written. With `hash_content` the uncompressed bytes are hashed (`content_digest`), for
+    inputs whose config's diff IDs are to be checked (files from anyone; the engine has checked its own).
     """
+    if budget is not None:
+        budget.check_open()
     os.makedirs(os.path.dirname(pack_file), exist_ok=True)
     layer = UnpackedLayer(name=name)
+    hasher = hashlib.sha256() if hash_content else None
     try:
         with open(pack_file, "wb") as pack, open(pack_file + ".sparse", "wb") as sparse:
-            tee = _TeeReader(decompressed(stream), pack)
+            tee = _TeeReader(decompressed(stream), pack, budget, name, hasher)
             with tarfile.open(fileobj=tee, mode="r|") as tar:
                 for member in tar:
-                    _add_member(tar, member, layer, pack_file, sparse)
-            tee.drain()  # the size counts the tar's trailing zero blocks too
-    except (tarfile.TarError, EOFError, OSError, ValueError, zlib.error, lzma.LZMAError) as exc:
-        raise ImageFormatError(f"layer {name}: corrupt or truncated tar ({exc})") from exc
+                    _add_member(tar, member, layer, pack_file, sparse, budget)
+            trailing = tee.finish()
+    except (tarfile.TarError, EOFError, OSError, ValueError, OverflowError, zlib.error, lzma.LZMAError) as exc:
+        raise ImageFormatError(f"layer {name}: corrupt or truncated tar ({type(exc).__name__}: {exc})") from exc
+    if trailing:
+        _skip(layer, "layer.trailing-data", trailing)
+    if hasher is not None and not trailing:
+        layer.content_digest = "sha256:" + hasher.hexdigest()
     layer.size_bytes = tee.size
     return layer
 
 
 def _add_member(tar: tarfile.TarFile, member: tarfile.TarInfo, layer: UnpackedLayer, pack_file: str,
-                sparse: BinaryIO) -> None:
+                sparse: BinaryIO, budget) -> None:
+    if member.size < 0:
+        # the stream position depends on the size: nothing after this member can be trusted
+        raise ImageFormatError(f"layer {layer.name}: a member claims a negative size")
     path = member_path(member.name)
     if path is None:
         return _skip(layer, "layer.unsafe-name", f"skipped unsafe member name {member.name!r}")
@@ -157,8 +190,16 @@ def _add_member(tar: tarfile.TarFile, member: tarfile.TarInfo, layer: UnpackedLa
         if linkname is None:
             return _skip(layer, "layer.unsafe-hardlink",
                          f"skipped hardlink {member.name!r} -> {member.linkname!r}: unsafe target")
-    blob, offset = _stored_bytes(tar, member, kind, pack_file, sparse)
-    layer.entries.append(_entry(member, path, kind, linkname, blob, offset, inode=len(layer.entries)))
+    if kind == SYMLINK and "\0" in linkname:
+        return _skip(layer, "layer.unsafe-symlink", f"skipped symlink {member.name!r}: its target holds a NUL byte")
+    if member.sparse is not None and kind == FILE and member.size > MAX_SPARSE_FILE:
+        return _skip(layer, "layer.sparse-too-big",
+                     f"skipped sparse file {member.name!r}: {member.size} bytes once expanded")
+    blob, offset = _stored_bytes(tar, member, kind, pack_file, sparse, budget)
+    entry = _entry(member, path, kind, linkname, blob, offset, inode=len(layer.entries))
+    if _mtime(member.mtime) is None:
+        _skip(layer, "layer.bad-mtime", f"{member.name!r}: modification time out of range, set to 0")
+    layer.entries.append(entry)
     return None
 
 
@@ -180,14 +221,18 @@ def _is_whiteout(path: str, layer: UnpackedLayer) -> bool:
 
 
 def _stored_bytes(tar: tarfile.TarFile, member: tarfile.TarInfo, kind: str, pack_file: str,
-                  sparse: BinaryIO) -> tuple[str | None, int]:
+                  sparse: BinaryIO, budget) -> tuple[str | None, int]:
     """Where a file's bytes are: in the layer's pack at the member's data offset, or, for a sparse member
     (whose stored bytes are not the file's bytes), expanded into the side pack."""
     if kind != FILE:
         return None, 0
     if member.sparse:
         offset = sparse.tell()
-        shutil.copyfileobj(tar.extractfile(member), sparse, 1 << 20)
+        source = tar.extractfile(member)
+        while chunk := source.read(1 << 20):
+            if budget is not None:
+                budget.charge(len(chunk), f"sparse file {member.name!r}")
+            sparse.write(chunk)
         return sparse.name, offset
     return pack_file, member.offset_data
 
@@ -201,7 +246,7 @@ def _entry(member: tarfile.TarInfo, path: str, kind: str, linkname: str, blob: s
         uid=member.uid,
         gid=member.gid,
         size=member.size if kind == FILE else 0,
-        mtime=int(member.mtime),
+        mtime=_mtime(member.mtime) or 0,
         linkname=linkname if kind in (SYMLINK, HARDLINK) else "",
         devmajor=member.devmajor if kind in (CHAR, BLOCK) else 0,
         devminor=member.devminor if kind in (CHAR, BLOCK) else 0,
@@ -212,3 +257,12 @@ def _entry(member: tarfile.TarInfo, path: str, kind: str, linkname: str, blob: s
         blob_offset=offset,
         inode=inode,
     )
+
+
+def _mtime(value) -> int | None:
+    """A PAX mtime may be any decimal, "inf" and "nan" included: None when it is no usable time."""
+    try:
+        t = int(value)
+    except (ValueError, OverflowError, TypeError):
+        return None
+    return t if _MTIME_RANGE[0] <= t <= _MTIME_RANGE[1] else None

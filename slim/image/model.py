@@ -9,7 +9,7 @@ from functools import cached_property
 from slim.image.flatten import flatten
 from slim.image.layer import UnpackedLayer
 from slim.errors import ImageFormatError
-from slim.model import LayerSummary, RunConfig
+from slim.model import LayerSummary, RunConfig, SlimWarning
 from slim.rootfs import RootFS
 
 
@@ -37,16 +37,23 @@ class Image:
         # Layer digests are the config's diff IDs (what Docker reports); hashing every layer again costs
         # an eighth of the reading time and proves nothing slim relies on.
         diff_ids = (self.config.get("rootfs") or {}).get("diff_ids") or []
-        if len(diff_ids) == len(self.layers):
-            for layer, diff_id in zip(self.layers, diff_ids):
-                layer.digest = layer.digest or diff_id
+        if len(diff_ids) != len(self.layers):
+            if self.layers:
+                self.layers[0].warnings.append(SlimWarning(
+                    "image.diff-ids", f"the config lists {len(diff_ids)} layers, the image has {len(self.layers)}"))
+            return
+        for layer, diff_id in zip(self.layers, diff_ids):
+            layer.digest = layer.digest or diff_id
+            if layer.content_digest and layer.content_digest != diff_id:
+                layer.warnings.append(SlimWarning(
+                    "layer.digest-mismatch", f"layer {layer.name}: its content does not match the config's diff ID"))
 
     def rootfs(self) -> RootFS:
         return flatten(self.layers)
 
     def layer_summaries(self) -> list[LayerSummary]:
         # History rows for empty layers (ENV, CMD...) have no layer; the rest line up with layers in order.
-        built = [h.get("created_by", "") for h in self.config.get("history", []) if not h.get("empty_layer")]
+        built = [h.get("created_by", "") for h in self.config.get("history") or [] if not h.get("empty_layer")]
         if len(built) != len(self.layers):
             built = [""] * len(self.layers)
         return [

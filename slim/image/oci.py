@@ -6,59 +6,81 @@ import json
 import os
 import re
 import shutil
+from typing import BinaryIO
 
 from slim.errors import ImageFormatError, ImageNotFound
+from slim.image import documents
+from slim.image.documents import MAX_DOCUMENT_BYTES
 from slim.image.layer import unpack_layer
+from slim.image.safeopen import open_inside
 from slim.image.model import Image
 from slim.workspace import Workspace
 
 REF_NAME = "org.opencontainers.image.ref.name"
 _DIGEST = re.compile(r"^(sha256|sha512):([0-9a-f]{64}|[0-9a-f]{128})$")
+_MAX_NESTING = 8  # an index naming an index...: real layouts nest once at most
 _INDEX_TYPES = ("application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json")
 
 
 def blob_path(layout: str, digest: str) -> str:
     """Host path of a blob. The digest comes from untrusted JSON, so only a well-formed one becomes a path."""
+    return os.path.join(layout, *_blob_parts(layout, digest))
+
+
+def _blob_parts(layout: str, digest: str) -> list[str]:
     m = _DIGEST.match(digest or "")
     if not m:
-        raise ImageFormatError(f"{layout}: malformed digest {digest!r}")
-    return os.path.join(layout, "blobs", m.group(1), m.group(2))
+        raise ImageFormatError(f"{layout}: malformed digest")
+    return ["blobs", m.group(1), m.group(2)]
 
 
-def _read_json(layout: str, digest: str) -> tuple[dict, bytes]:
+def _open_blob(layout: str, digest: str, reference: str) -> BinaryIO:
     try:
-        with open(blob_path(layout, digest), "rb") as fh:
-            raw = fh.read()
-        return json.loads(raw), raw
+        return open_inside(layout, _blob_parts(layout, digest), f"{reference}: blob {digest}")
     except FileNotFoundError as exc:
-        raise ImageFormatError(f"{layout}: blob {digest} is missing") from exc
-    except ValueError as exc:
-        raise ImageFormatError(f"{layout}: blob {digest} is not JSON ({exc})") from exc
+        raise ImageFormatError(f"{reference}: blob {digest} is missing") from exc
+
+
+def _read_document(fh: BinaryIO, schema: dict, where: str):
+    with fh:
+        raw = fh.read(MAX_DOCUMENT_BYTES + 1)
+    if len(raw) > MAX_DOCUMENT_BYTES:
+        raise ImageFormatError(f"{where} is bigger than {MAX_DOCUMENT_BYTES} bytes")
+    return documents.parse(raw, schema, where), raw
 
 
 def read_oci_layout(layout: str, ws: Workspace, reference: str, tag: str | None = None) -> Image:
     try:
-        with open(os.path.join(layout, "index.json"), "rb") as fh:
-            index = json.load(fh)
+        fh = open_inside(layout, ["index.json"], f"{reference}: index.json")
     except FileNotFoundError as exc:
         raise ImageNotFound(f"{reference}: {layout} has no index.json (not an OCI layout)") from exc
-    except ValueError as exc:
-        raise ImageFormatError(f"{reference}: index.json is not JSON ({exc})") from exc
+    index, _ = _read_document(fh, documents.OCI_INDEX, f"{reference}: index.json")
     descriptor = _pick(index.get("manifests") or [], tag, reference)
-    manifest, _ = _read_json(layout, descriptor["digest"])
-    while manifest.get("mediaType") in _INDEX_TYPES or "manifests" in manifest:
-        manifest, _ = _read_json(layout, _platform(manifest.get("manifests") or [], reference)["digest"])
-    config, config_bytes = _read_json(layout, manifest.get("config", {}).get("digest", ""))
+    manifest = _manifest(layout, descriptor["digest"], reference)
+    for _ in range(_MAX_NESTING):
+        if not (manifest.get("mediaType") in _INDEX_TYPES or "manifests" in manifest):
+            break
+        manifest = _manifest(layout, _platform(manifest.get("manifests") or [], reference)["digest"], reference)
+    else:
+        raise ImageFormatError(f"{reference}: indexes nest more than {_MAX_NESTING} deep")
+    if "config" not in manifest:
+        raise ImageFormatError(f"{reference}: the image manifest has no config")
+    config_digest = manifest["config"]["digest"]
+    config, config_bytes = _read_document(_open_blob(layout, config_digest, reference), documents.IMAGE_CONFIG,
+                                          f"{reference}: image config {config_digest}")
     layers = []
     for n, desc in enumerate(manifest.get("layers") or []):
-        path = blob_path(layout, desc.get("digest", ""))
-        try:
-            with open(path, "rb") as fh:
-                layers.append(unpack_layer(fh, ws.path("layers", f"oci{n}.pack"), desc["digest"]))
-        except FileNotFoundError as exc:
-            raise ImageFormatError(f"{reference}: layer blob {desc.get('digest')} is missing") from exc
-    tags = [descriptor.get("annotations", {}).get(REF_NAME)] if descriptor.get("annotations", {}).get(REF_NAME) else []
-    return Image(reference, config, config_bytes, layers, tags)
+        with _open_blob(layout, desc["digest"], reference) as fh:
+            layers.append(unpack_layer(fh, ws.path("layers", f"oci{n}.pack"), desc["digest"], budget=ws,
+                                       hash_content=True))
+    name = (descriptor.get("annotations") or {}).get(REF_NAME)
+    return Image(reference, config, config_bytes, layers, [name] if name else [])
+
+
+def _manifest(layout: str, digest: str, reference: str) -> dict:
+    manifest, _ = _read_document(_open_blob(layout, digest, reference), documents.OCI_MANIFEST,
+                                 f"{reference}: manifest {digest}")
+    return manifest
 
 
 def _pick(descriptors: list, tag: str | None, reference: str) -> dict:
@@ -67,10 +89,10 @@ def _pick(descriptors: list, tag: str | None, reference: str) -> dict:
             return descriptors[0]
         if not descriptors:
             raise ImageNotFound(f"{reference}: the layout's index.json lists no image")
-        names = [d.get("annotations", {}).get(REF_NAME, "?") for d in descriptors]
+        names = [(d.get("annotations") or {}).get(REF_NAME, "?") for d in descriptors]
         raise ImageNotFound(f"{reference}: the layout holds {len(descriptors)} images; name one: {', '.join(names)}")
     for d in descriptors:
-        name = d.get("annotations", {}).get(REF_NAME, "")
+        name = (d.get("annotations") or {}).get(REF_NAME, "")
         if name == tag or name.endswith(":" + tag):
             return d
     raise ImageNotFound(f"{reference}: no image named {tag!r} in the layout")

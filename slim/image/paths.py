@@ -6,11 +6,11 @@ from __future__ import annotations
 def member_path(name: str) -> str | None:
     """The absolute in-image path of a tar member name, or None when the name is unsafe.
 
-    Unsafe: a `..` component anywhere, or an absolute name. Docker's own layers use relative names
+    Unsafe: a `..` component anywhere, an absolute name, or a NUL byte. Docker's own layers use relative names
     ("usr/bin/env", "./usr/bin/env"), so refusing the rest loses nothing legitimate.
     """
-    if name.startswith("/"):
-        return None
+    if name.startswith("/") or "\0" in name:
+        return None  # a NUL ends the name for every reader but Python: two members could land on one path
     parts = [p for p in name.split("/") if p not in ("", ".")]
     if any(p == ".." for p in parts):
         return None

@@ -6,10 +6,11 @@ when nothing else names or uses it, and verification of file outputs goes throug
 
 from __future__ import annotations
 
+import itertools
 import os
-import uuid
 from dataclasses import dataclass
 
+from slim import identity
 from slim.engine import Engine
 from slim.errors import UsageError
 from slim.image import archive, oci
@@ -40,12 +41,24 @@ def parse_output(text: str) -> Output:
     raise UsageError(f"--output {text!r}: expected docker, docker-archive:FILE or oci:DIR")
 
 
+_temporaries = itertools.count(1)
+
+
 def temporary_tag() -> str:
-    return f"{TEMPORARY_REPOSITORY}/{uuid.uuid4().hex[:12]}:latest"
+    """A tag only this run uses; its name says which process made it (a tag can hold no labels), so the
+    sweep can remove it once that process is gone."""
+    me = identity.current()
+    return f"{TEMPORARY_REPOSITORY}/{me.run_id}-{next(_temporaries)}:{me.tag_suffix()}"
 
 
 def is_temporary(tag: str) -> bool:
     return tag.startswith(TEMPORARY_REPOSITORY + "/")
+
+
+def temporary_tag_owner(tag: str) -> tuple[str, str, str] | None:
+    """(host hash, pid, start time) of the run that made a temporary tag; None for a tag of another form."""
+    parts = tag.rpartition(":")[2].split("-")
+    return (parts[0], parts[1], parts[2]) if is_temporary(tag) and len(parts) == 3 else None
 
 
 def write_image(assembled: AssembledImage, output: Output, tags: list[str], ws: Workspace, engine: Engine) -> None:

@@ -8,6 +8,7 @@ from slim.engine import Engine
 from slim.errors import ImageNotFound
 from slim.image import archive, oci
 from slim.image.model import Image
+from slim.image.safeopen import open_regular
 from slim.image.reference import ARCHIVE, DAEMON, OCI, Reference
 from slim.workspace import Workspace
 
@@ -15,11 +16,11 @@ from slim.workspace import Workspace
 def read_image(ref: Reference, ws: Workspace, engine: Engine) -> Image:
     """Read and unpack the image `ref` names. The engine is used only when it is the source."""
     if ref.transport == DAEMON:
-        return archive.read_docker_archive(engine.save(ref.location), ws, ref.text, ref.location)
+        return archive.read_docker_archive(engine.save(ref.location), ws, ref.text, ref.location, from_engine=True)
     if ref.transport == ARCHIVE:
-        if not os.path.isfile(ref.location):
+        if not os.path.exists(ref.location):
             raise ImageNotFound(f"{ref.text}: no such file {ref.location}")
-        with open(ref.location, "rb") as fh:
+        with open_regular(ref.location, ref.text) as fh:
             return archive.read_docker_archive(fh, ws, ref.text, ref.tag)
     if ref.transport == OCI:
         if not os.path.isdir(ref.location):

@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import shlex
 import time
-import uuid
 from dataclasses import dataclass, field
 
 from slim.engine import ContainerSpec, Engine, Mount
@@ -97,8 +96,7 @@ def _spec(options: RunOptions, hooks: Hooks, argv: list[str]) -> ContainerSpec:
     spec = ContainerSpec(
         image=options.image, entrypoint=tuple(hooks.entrypoint(argv)), env=tuple(options.env),
         user=options.user or None, workdir=options.workdir or None, mounts=tuple(mounts),
-        cap_add=tuple(hooks.cap_add()), init=hooks.use_engine_init,
-        labels=(("slim.run", uuid.uuid4().hex[:12]),))
+        cap_add=tuple(hooks.cap_add()), init=hooks.use_engine_init)
     return _restricted(spec, options.profile) if options.profile is not None else spec
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from slim.analysis.pkgdb import stream as stream_mod
 from slim.model import SlimWarning
 from typing import BinaryIO
 
@@ -35,9 +36,11 @@ class ParsedApk:
 
 def parse_installed(stream: BinaryIO) -> ParsedApk:
     out = ParsedApk()
-    text = stream.read().decode("utf-8", "surrogateescape")
-    for block in text.split("\n\n"):
-        lines = [line for line in block.splitlines() if line]
+    for block in stream_mod.blocks(stream):  # one block at a time: the file may be any size
+        if block is stream_mod.TOO_BIG:
+            out.warnings.append(SlimWarning("apk.block-too-big", f"skipped a block over {stream_mod.MAX_BLOCK} bytes", INSTALLED))
+            continue
+        lines = [line.decode("utf-8", "surrogateescape") for line in block if line]
         if not lines:
             continue
         if any(len(line) < 2 or line[1] != ":" for line in lines):

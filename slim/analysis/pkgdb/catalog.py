@@ -117,9 +117,10 @@ def _read_dpkg(rootfs) -> Catalog:
             continue
         arch = stanza.fields.get("Architecture", "")
         listed = _first_file(rootfs, [f"{dpkg.INFO}/{stanza.name}:{arch}.list", f"{dpkg.INFO}/{stanza.name}.list"],
-                             dpkg.parse_file_list) or []
+                             lambda fh: dpkg.parse_file_list(fh, cat.warnings)) or []
         sums = _first_file(rootfs, [f"{dpkg.INFO}/{stanza.name}:{arch}.md5sums", f"{dpkg.INFO}/{stanza.name}.md5sums",
-                                    f"{source}.md5sums" if source else ""], dpkg.parse_md5sums) or []
+                                    f"{source}.md5sums" if source else ""],
+                           lambda fh: dpkg.parse_md5sums(fh, cat.warnings)) or []
         # distroless images have no .list files: their md5sums name the files
         owned = tuple(dict.fromkeys(listed + [p for _, p in sums]))
         cat.packages.append(Package(stanza.name, stanza.fields.get("Version", ""), owned))

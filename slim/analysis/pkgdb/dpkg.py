@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from slim.analysis.pkgdb import stream as stream_mod
 from slim.model import SlimWarning
 from typing import BinaryIO, Iterator
 
@@ -37,13 +38,18 @@ class ParsedStanzas:
 
 
 def parse_stanzas(stream: BinaryIO, where: str = STATUS) -> ParsedStanzas:
-    """deb822 paragraphs: "Field: value" lines, continuation lines starting with a blank, blank-line separated."""
+    """deb822 paragraphs: "Field: value" lines, continuation lines starting with a blank, blank-line separated.
+    Read one paragraph at a time: the file may be any size."""
     out = ParsedStanzas()
-    for block in _blocks(stream.read().decode("utf-8", "replace")):
+    for block in stream_mod.blocks(stream):
+        if block is stream_mod.TOO_BIG:
+            out.warnings.append(SlimWarning("dpkg.stanza-too-big", f"skipped a stanza over {stream_mod.MAX_BLOCK} bytes", where))
+            continue
+        lines = [line.decode("utf-8", "replace") for line in block]
         fields: dict[str, str] = {}
         last = None
         bad = False
-        for line in block.splitlines():
+        for line in lines:
             if line[:1] in (" ", "\t"):
                 if last is None:
                     bad = True
@@ -56,38 +62,45 @@ def parse_stanzas(stream: BinaryIO, where: str = STATUS) -> ParsedStanzas:
                 break
             last = key
             fields[key] = value.strip()
+        text = "\n".join(lines)
         if bad or "Package" not in fields:
-            out.warnings.append(SlimWarning("dpkg.malformed-stanza", f"skipped a malformed stanza starting {block[:40]!r}", where))
+            out.warnings.append(SlimWarning("dpkg.malformed-stanza", f"skipped a malformed stanza starting {text[:40]!r}", where))
             continue
-        out.stanzas.append(Stanza(fields, block + "\n"))
+        out.stanzas.append(Stanza(fields, text + "\n"))
     return out
 
 
-def _blocks(text: str) -> Iterator[str]:
-    current: list[str] = []
-    for line in text.splitlines():
-        if line.strip():
-            current.append(line)
-        elif current:
-            yield "\n".join(current)
-            current = []
-    if current:
-        yield "\n".join(current)
-
-
-def parse_file_list(stream: BinaryIO) -> list[str]:
+def parse_file_list(stream: BinaryIO, warnings: list[SlimWarning] | None = None) -> list[str]:
     """A package's .list: one absolute path per line ("/." stands for the root)."""
-    return [line for line in stream.read().decode("utf-8", "surrogateescape").splitlines() if line and line != "/."]
+    out = []
+    for line in _bounded_lines(stream, warnings):
+        path = line.decode("utf-8", "surrogateescape")
+        if path and path != "/.":
+            out.append(path)
+    return out
 
 
-def parse_md5sums(stream: BinaryIO) -> list[tuple[str, str]]:
+def parse_md5sums(stream: BinaryIO, warnings: list[SlimWarning] | None = None) -> list[tuple[str, str]]:
     """(md5, absolute path) pairs from "md5  relative/path" lines."""
     out = []
-    for line in stream.read().decode("utf-8", "surrogateescape").splitlines():
-        digest, _, path = line.partition("  ")
+    for line in _bounded_lines(stream, warnings):
+        digest, _, path = line.decode("utf-8", "surrogateescape").partition("  ")
         if len(digest) == 32 and path:
             out.append((digest, "/" + path.lstrip("/")))
     return out
+
+
+MAX_FILES_PER_PACKAGE = 500_000  # the biggest Debian packages list a few tens of thousands
+
+
+def _bounded_lines(stream: BinaryIO, warnings: list[SlimWarning] | None) -> Iterator[bytes]:
+    for n, line in enumerate(stream_mod.lines(stream)):
+        if n >= MAX_FILES_PER_PACKAGE:
+            if warnings is not None:
+                warnings.append(SlimWarning("dpkg.list-too-long", f"read only the first {n} lines of a file list"))
+            return
+        if line is not stream_mod.TOO_BIG:
+            yield line
 
 
 def format_md5sums(pairs: list[tuple[str, str]]) -> bytes:

@@ -1,0 +1,70 @@
+"""Read package databases from an image piece by piece, with bounds.
+
+A database comes from the image, so it can be any size: a 1 GB status file must not become 1 GB of memory.
+Lines and blank-line separated blocks are yielded one at a time; one longer than the bound is skipped whole
+(the caller warns), and reading goes on at the next one.
+"""
+
+from __future__ import annotations
+
+from typing import BinaryIO, Iterator
+
+MAX_BLOCK = 16 << 20  # a stanza or apk block: real ones are a few KiB, an apk block listing 50,000 files ~4 MiB
+MAX_LINE = 64 << 10  # a path or field line
+_CHUNK = 1 << 16
+
+TOO_BIG = None  # what lines() and blocks() yield in place of something over the bound
+
+
+def lines(stream: BinaryIO, max_line: int = MAX_LINE) -> Iterator[bytes | None]:
+    """The stream's lines without their newline; TOO_BIG for each line longer than `max_line`."""
+    partial = b""
+    skipping = False
+    while chunk := stream.read(_CHUNK):
+        parts = chunk.split(b"\n")
+        for n, part in enumerate(parts):
+            last = n == len(parts) - 1
+            if not skipping:
+                partial += part
+                if len(partial) > max_line:
+                    partial, skipping = b"", True
+            if last:
+                break
+            if skipping:
+                yield TOO_BIG
+            else:
+                yield partial
+            partial, skipping = b"", False
+    if skipping:
+        yield TOO_BIG
+    elif partial:
+        yield partial
+
+
+def blocks(stream: BinaryIO, max_block: int = MAX_BLOCK) -> Iterator[list[bytes] | None]:
+    """Blank-line separated blocks as lists of lines; TOO_BIG for a block over `max_block` bytes."""
+    current: list[bytes] = []
+    size = 0
+    oversized = False
+    for line in lines(stream):
+        if line is not None and not line.strip():
+            if oversized:
+                yield TOO_BIG
+            elif current:
+                yield current
+            current, size, oversized = [], 0, False
+            continue
+        if oversized:
+            continue
+        if line is None:
+            current, oversized = [], True
+            continue
+        size += len(line) + 1
+        if size > max_block:
+            current, oversized = [], True
+            continue
+        current.append(line)
+    if oversized:
+        yield TOO_BIG
+    elif current:
+        yield current

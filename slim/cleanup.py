@@ -1,0 +1,83 @@
+"""Find and remove what runs of slim that are gone left behind: containers, volumes, temporary tags and work
+directories. A killed run (SIGKILL, a lost CI job) cannot clean up after itself; the next build sweeps, and
+`slim cleanup` does it on demand.
+
+A thing is a leftover when the identity it carries names a process on this host that no longer exists (or
+now is another process: the start time differs). Objects made on another host that shares the engine are
+never touched: there is no telling from here whether that run still lives.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+
+from slim import identity
+from slim.engine import Engine
+from slim.image.sink import TEMPORARY_REPOSITORY, temporary_tag_owner
+from slim.workspace import stale_workspaces
+from tracers.bundle import CACHE_LABEL
+
+
+@dataclass
+class Leftovers:
+    containers: list[str] = field(default_factory=list)
+    volumes: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    work_dirs: list[str] = field(default_factory=list)
+    caches: list[str] = field(default_factory=list)  # tracer bundle volumes, with --all only
+
+    def lines(self) -> list[str]:
+        return ([f"container {c[:12]}" for c in self.containers] + [f"volume {v}" for v in self.volumes]
+                + [f"tag {t}" for t in self.tags] + [f"work directory {d}" for d in self.work_dirs]
+                + [f"cache volume {v}" for v in self.caches])
+
+    def __len__(self) -> int:
+        return len(self.lines())
+
+
+def _dead(labels: dict[str, str]) -> bool:
+    if identity.PID not in labels:
+        return True  # made before runs were labelled with their process: no run of that kind is still going
+    return identity.is_alive(labels.get(identity.HOST, ""), labels[identity.PID], labels.get(identity.STARTED, "")) is False
+
+
+def find_work_dirs(work_base: str | None) -> Leftovers:
+    return Leftovers(work_dirs=stale_workspaces(work_base))
+
+
+def find_in_engine(engine: Engine, everything: bool = False) -> Leftovers:
+    """Leftovers in the engine; with `everything` also the tracer bundle cache (rebuilt by the next trace)."""
+    found = Leftovers()
+    found.containers = [cid for cid, labels in engine.labelled_containers(identity.RUN) if _dead(labels)]
+    found.volumes = [name for name, labels in engine.labelled_volumes(identity.RUN) if _dead(labels)]
+    for tag in engine.tags_in(TEMPORARY_REPOSITORY + "/"):
+        owner = temporary_tag_owner(tag)
+        if owner is None or identity.is_alive(*owner) is False:
+            found.tags.append(tag)
+    if everything:
+        found.caches = [name for name, _ in engine.labelled_volumes(CACHE_LABEL)]
+    return found
+
+
+def find_own(engine: Engine) -> Leftovers:
+    """What this very run still holds in the engine: after an interrupt cut a cleanup short, the last net."""
+    me = identity.current().run_id
+    found = Leftovers()
+    found.containers = [cid for cid, labels in engine.labelled_containers(identity.RUN) if labels[identity.RUN] == me]
+    found.volumes = [name for name, labels in engine.labelled_volumes(identity.RUN) if labels[identity.RUN] == me]
+    found.tags = [t for t in engine.tags_in(f"{TEMPORARY_REPOSITORY}/{me}-")]
+    return found
+
+
+def remove(engine: Engine | None, found: Leftovers) -> None:
+    """Remove everything in `found`; containers first, since they hold volumes and images in use."""
+    if engine is not None:
+        for cid in found.containers:
+            engine.remove_container(cid)
+        for name in found.volumes + found.caches:
+            engine.remove_volume(name)
+        for tag in found.tags:
+            engine.remove_image(tag)
+    for path in found.work_dirs:
+        shutil.rmtree(path, ignore_errors=True)

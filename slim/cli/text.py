@@ -1,0 +1,33 @@
+"""Text from an image (file names, history lines, labels, app output) is attacker-controlled: on a terminal it
+must never act as rich markup or as escape sequences. Everything dynamic that slim prints goes through here."""
+
+from __future__ import annotations
+
+from rich.markup import escape
+
+# bidirectional overrides and isolates reorder what follows them on screen ("Trojan Source")
+_BIDI = set(range(0x202A, 0x202F)) | set(range(0x2066, 0x206A)) | {0x200E, 0x200F, 0x061C}
+
+
+def _shown(ch: str) -> str:
+    code = ord(ch)
+    if code < 0x20 or 0x7F <= code < 0xA0:
+        return f"\\x{code:02x}"
+    if 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8 (kept by surrogateescape)
+        return f"\\x{code - 0xDC00:02x}"
+    if code in _BIDI or 0xD800 <= code <= 0xDFFF:
+        return f"\\u{code:04x}"
+    return ch
+
+
+def visible(text: object) -> str:
+    """`text` on one line with every control character shown as an escape (\\x1b, \\n, \\u202e)."""
+    s = str(text)
+    if s.isprintable() and s.isascii():
+        return s
+    return "".join(_shown(ch) for ch in s)
+
+
+def safe(text: object) -> str:
+    """`text` for rich markup: control characters shown, brackets escaped."""
+    return escape(visible(text))

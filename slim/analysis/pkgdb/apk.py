@@ -36,6 +36,15 @@ class ParsedApk:
 
 def parse_installed(stream: BinaryIO) -> ParsedApk:
     out = ParsedApk()
+    try:
+        _parse_blocks(stream, out)
+    except stream_mod.DatabaseTooBig:
+        out.warnings.append(SlimWarning("apk.database-too-big",
+                                        f"read only the first {stream_mod.MAX_DATABASE} bytes of blocks", INSTALLED))
+    return out
+
+
+def _parse_blocks(stream: BinaryIO, out: ParsedApk) -> None:
     for block in stream_mod.blocks(stream):  # one block at a time: the file may be any size
         if block is stream_mod.TOO_BIG:
             out.warnings.append(SlimWarning("apk.block-too-big", f"skipped a block over {stream_mod.MAX_BLOCK} bytes", INSTALLED))
@@ -67,7 +76,6 @@ def parse_installed(stream: BinaryIO) -> ParsedApk:
         version = next((line[2:] for line in header if line.startswith("V:")), "")
         out.packages.append(ApkPackage(name, version, tuple(header), tuple(
             (d, tuple(attrs), tuple((f, tuple(a)) for f, a in files)) for d, attrs, files in dirs)))
-    return out
 
 
 def format_installed(packages: list[ApkPackage], keep_file) -> bytes:

@@ -41,6 +41,15 @@ def parse_stanzas(stream: BinaryIO, where: str = STATUS) -> ParsedStanzas:
     """deb822 paragraphs: "Field: value" lines, continuation lines starting with a blank, blank-line separated.
     Read one paragraph at a time: the file may be any size."""
     out = ParsedStanzas()
+    try:
+        _parse_blocks(stream, where, out)
+    except stream_mod.DatabaseTooBig:
+        out.warnings.append(SlimWarning("dpkg.database-too-big",
+                                        f"read only the first {stream_mod.MAX_DATABASE} bytes of stanzas", where))
+    return out
+
+
+def _parse_blocks(stream: BinaryIO, where: str, out: ParsedStanzas) -> None:
     for block in stream_mod.blocks(stream):
         if block is stream_mod.TOO_BIG:
             out.warnings.append(SlimWarning("dpkg.stanza-too-big", f"skipped a stanza over {stream_mod.MAX_BLOCK} bytes", where))
@@ -67,7 +76,6 @@ def parse_stanzas(stream: BinaryIO, where: str = STATUS) -> ParsedStanzas:
             out.warnings.append(SlimWarning("dpkg.malformed-stanza", f"skipped a malformed stanza starting {text[:40]!r}", where))
             continue
         out.stanzas.append(Stanza(fields, text + "\n"))
-    return out
 
 
 def parse_file_list(stream: BinaryIO, warnings: list[SlimWarning] | None = None) -> list[str]:

@@ -11,6 +11,7 @@ from typing import BinaryIO, Iterator
 
 MAX_BLOCK = 16 << 20  # a stanza or apk block: real ones are a few KiB, an apk block listing 50,000 files ~4 MiB
 MAX_LINE = 64 << 10  # a path or field line
+MAX_DATABASE = 24 << 20  # all blocks of one database held in memory (~7x as Python objects); big real ones are ~10 MiB
 _CHUNK = 1 << 16
 
 TOO_BIG = None  # what lines() and blocks() yield in place of something over the bound
@@ -41,8 +42,23 @@ def lines(stream: BinaryIO, max_line: int = MAX_LINE) -> Iterator[bytes | None]:
         yield partial
 
 
+class DatabaseTooBig(Exception):
+    """More than MAX_DATABASE bytes of blocks: the caller keeps what it has and warns."""
+
+
 def blocks(stream: BinaryIO, max_block: int = MAX_BLOCK) -> Iterator[list[bytes] | None]:
-    """Blank-line separated blocks as lists of lines; TOO_BIG for a block over `max_block` bytes."""
+    """Blank-line separated blocks as lists of lines; TOO_BIG for a block over `max_block` bytes. Raises
+    DatabaseTooBig once the blocks yielded add up to more than MAX_DATABASE bytes."""
+    total = 0
+    for block in _blocks(stream, max_block):
+        if block is not TOO_BIG:
+            total += sum(len(line) + 1 for line in block)
+            if total > MAX_DATABASE:
+                raise DatabaseTooBig()
+        yield block
+
+
+def _blocks(stream: BinaryIO, max_block: int) -> Iterator[list[bytes] | None]:
     current: list[bytes] = []
     size = 0
     oversized = False

@@ -1,0 +1,160 @@
+"""Hostile images against `slim inspect` and `slim squash`: every case ends in exit 0 (with warnings) or exit 4
+with one line, never a traceback, within a time and memory bound, with nothing written outside the work
+directory and nothing read from outside the input (the canary directory that hostile names point at).
+
+Each run is a separate process, so a hang is a timeout here and memory is the child's peak RSS."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+
+import pytest
+
+import hostile
+from tarbuild import layer
+
+TIME_LIMIT = 30  # seconds per run; a hang shows as a timeout
+RSS_LIMIT = 300 << 20
+CASES = dict(hostile.all_cases())
+
+
+def _tree(top: str) -> dict[str, tuple]:
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(top):
+        for name in dirnames + filenames:
+            path = os.path.join(dirpath, name)
+            st = os.lstat(path)
+            out[path] = (st.st_mode, st.st_size, st.st_mtime_ns)
+    return out
+
+
+@pytest.fixture
+def canary(tmp_path):
+    """A host directory hostile names point at, holding a file that looks like a layer."""
+    path = tmp_path / "canary"
+    path.mkdir()
+    (path / "secret").write_bytes(b"host secret\n")
+    (path / "host-layer.tar").write_bytes(layer(("HOST-FILE-WAS-READ", "file", b"x")))
+    return str(path)
+
+
+def run_slim(args: list[str], work: str) -> subprocess.CompletedProcess:
+    """Run slim; its peak RSS is sampled from /proc (VmHWM, which only grows): rusage would count the test
+    process's own memory, which the child shares until it execs."""
+    env = dict(os.environ, SLIM_WORK_DIR=work, COLUMNS="200")
+    started = time.monotonic()
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen([sys.executable, "-m", "slim", *args], stdout=out, stderr=err, env=env)
+        peak = 0
+        while proc.poll() is None:
+            peak = max(peak, _high_water(proc.pid))
+            if time.monotonic() - started > TIME_LIMIT:
+                proc.kill()
+                proc.wait()
+                raise AssertionError(f"slim {' '.join(args)} ran longer than {TIME_LIMIT}s")
+            time.sleep(0.01)
+        out.seek(0), err.seek(0)
+        done = subprocess.CompletedProcess(proc.args, proc.returncode, out.read(), err.read())
+    done.seconds, done.peak_rss = time.monotonic() - started, peak
+    return done
+
+
+def _high_water(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def check_outcome(done: subprocess.CompletedProcess, case: str) -> None:
+    err = done.stderr.decode("utf-8", "replace")
+    assert "Traceback" not in err, f"{case}: {err[-2000:]}"
+    assert done.returncode in (0, 4), f"{case}: exit {done.returncode}: {err[-500:]}"
+    if done.returncode == 4:
+        assert err.count("\n") == 1 and err.startswith("slim: error: "), f"{case}: {err!r}"
+    assert "\x1b" not in err + done.stdout.decode("utf-8", "replace"), f"{case}: raw escape sequence printed"
+    assert done.peak_rss < RSS_LIMIT, f"{case}: peak RSS {done.peak_rss >> 20} MiB"
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_hostile_image(case, tmp_path, canary):
+    inputs, work, out = tmp_path / "in", tmp_path / "work", tmp_path / "out"
+    for d in (inputs, work, out):
+        d.mkdir()
+    ref = CASES[case](str(inputs), canary)
+    before = _tree(canary)
+    inspected = run_slim(["inspect", ref], str(work))
+    check_outcome(inspected, case)
+    squashed = run_slim(["squash", ref, "-t", "h:squashed", "-o", f"docker-archive:{out}/s.tar"], str(work))
+    check_outcome(squashed, case)
+    assert _tree(canary) == before, f"{case}: the canary directory changed"
+    assert os.listdir(work) == [], f"{case}: work directory left: {os.listdir(work)}"
+    for done in (inspected, squashed):
+        assert b"HOST-FILE-WAS-READ" not in done.stdout + done.stderr
+    if squashed.returncode == 0:
+        check_output_layer(f"{out}/s.tar", case)
+
+
+def check_output_layer(path: str, case: str) -> None:
+    """The written image holds one entry per path, no name a reader would cut at a NUL, nothing from the host."""
+    with tarfile.open(path) as outer:
+        blobs = [m for m in outer if m.isfile() and m.name.startswith("blobs/")]
+        for blob in blobs:
+            data = outer.extractfile(blob).read()
+            if data[257:262] != b"ustar":
+                continue
+            with tarfile.open(fileobj=io.BytesIO(data)) as inner:
+                names = [m.name.rstrip("/") for m in inner]
+            assert len(names) == len(set(names)), f"{case}: duplicate entries in the output layer"
+            assert not [n for n in names if "\0" in n or n.startswith(("/", "../")) or "/../" in n], case
+            assert "HOST-FILE-WAS-READ" not in names
+
+
+EXPECTED = {  # cases whose outcome is known exactly: the exit code and a word of the message or warning
+    "config-over-size-limit": (4, "bigger than"),
+    "env-not-kv": (4, "config.Env[0] must be a K=V string"),
+    "manifest-entry-not-object": (4, "manifest.json: [0] must be object"),
+    "blob-is-fifo": (4, "not a regular file"),
+    "blob-symlink-to-host-file": (4, "not a regular file"),
+    "blobs-dir-symlink": (4, "not a regular file"),
+    "negative-size": (4, "negative size"),
+    "nul-in-name": (0, "unsafe member name"),
+    "sparse-claims-12GiB": (0, "sparse"),
+    "gzip-trailing-garbage": (0, "after the tar's end"),
+    "digest-mismatch": (0, "diff ID"),
+    "huge-dpkg-stanza": (0, "stanza over"),
+    "huge-dpkg-database": (0, "first 25165824 bytes"),
+    "markup-and-escapes-in-names": (0, "[/yellow]x"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(EXPECTED))
+def test_hostile_image_message(case, tmp_path, canary):
+    inputs, work = tmp_path / "in", tmp_path / "work"
+    inputs.mkdir(), work.mkdir()
+    done = run_slim(["inspect", CASES[case](str(inputs), canary)], str(work))
+    code, text = EXPECTED[case]
+    err = done.stderr.decode("utf-8", "replace") + done.stdout.decode("utf-8", "replace")
+    assert (done.returncode, text in err) == (code, True), err[-1500:]
+    assert "SECRETVALUE" not in err  # a config value is never quoted
+
+
+def test_unpacked_size_cap_is_exit_4(tmp_path):
+    ref = hostile.write(str(tmp_path), "a.tar", hostile.archive_with([layer(("big", "file", b"z" * (2 << 20)))]))
+    work = tmp_path / "work"
+    work.mkdir()
+    done = run_slim(["--max-unpacked-size", "1MB", "inspect", ref], str(work))
+    assert done.returncode == 4 and b"--max-unpacked-size" in done.stderr, done.stderr
+    assert os.listdir(work) == []
+    bad = run_slim(["--max-unpacked-size", "lots", "inspect", ref], str(work))
+    assert bad.returncode == 2 and bad.stderr.count(b"\n") == 1

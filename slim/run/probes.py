@@ -139,7 +139,8 @@ def http_probes(plan: ProbePlan, host: str, ports: list[int], alive: Callable[[]
             path, depth = queue.pop(0)
             result, body, ctype = http_get(host, port, path, plan.request_timeout)
             # A port can accept before the app answers (a reset, an empty reply): retry within the same wait.
-            while not result.ok and time.monotonic() < deadline and alive():
+            # Not after a timeout: an app that held the request for the whole timeout gets no second one.
+            while not result.ok and not _timed_out(result) and time.monotonic() < deadline and alive():
                 time.sleep(0.2)
                 result, body, ctype = http_get(host, port, path, plan.request_timeout)
             results.append(result)
@@ -149,6 +150,10 @@ def http_probes(plan: ProbePlan, host: str, ports: list[int], alive: Callable[[]
                         seen.add(link)
                         queue.append((link, depth + 1))
     return results
+
+
+def _timed_out(result: ProbeResult) -> bool:
+    return result.detail.startswith(("TimeoutError", "timeout"))  # socket.timeout is TimeoutError since 3.10
 
 
 def host_probe(command: str, host: str, port: int | None, timeout: float) -> ProbeResult:

@@ -163,3 +163,28 @@ def test_engine_stopping_mid_build_is_exit_5_and_cleanup_recovers(engine, build_
     done = subprocess.run(slim_argv("--work-dir", str(work), "cleanup"), capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert slim_state(engine, str(work)) == EMPTY
+
+
+IGNORES_TERM_AND_FORKS = ("python3 -c \"import os, signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+                          "os.fork() or os.setsid(); time.sleep(1000)\"")
+NEVER_ANSWERS = ("python3 -c \"import socket; s = socket.socket(); "
+                 "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('', 8000)); s.listen(); "
+                 "held = [s.accept() for _ in iter(int, 1)]\"")
+
+
+@pytest.mark.parametrize("cmd, extra, bound", [
+    # stopped with the stop signal, then SIGKILL after the stop timeout (10 s)
+    (IGNORES_TERM_AND_FORKS, ["--continue-after", "timeout:1", "--no-http-probe"], 45),
+    # the request times out (15 s, not retried), then the app is stopped the same way
+    (NEVER_ANSWERS, ["--http-probe-port", "8000"], 45),
+], ids=["ignores-sigterm-and-forks-a-daemon", "probe-never-answered"])
+def test_stubborn_apps_are_bounded_by_the_documented_timeouts(cmd, extra, bound, engine, build_sample, tmp_path):
+    image = build_sample(SAMPLE)
+    started = time.monotonic()
+    done = subprocess.run(slim_argv("--work-dir", str(tmp_path), "trace", image, "--cmd", cmd, "--json", *extra),
+                          capture_output=True, text=True, timeout=bound + 60)
+    assert done.returncode == 0, done.stderr
+    assert time.monotonic() - started < bound
+    if "8000" in extra:
+        assert '"ok": false' in done.stdout
+    assert slim_state(engine, str(tmp_path))["containers"] == []

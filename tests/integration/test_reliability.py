@@ -26,7 +26,8 @@ def slim_argv(*args: str) -> list[str]:
 def slim_state(engine, work: str) -> dict[str, list[str]]:
     """Everything of slim's in the engine and the work directory (the shared tracer cache aside)."""
     return {
-        "containers": [c.name for c in engine.containers.list(all=True, filters={"label": "slim.run"})],
+        # the low-level listing: no inspect per container, which races with removals in progress
+        "containers": [c["Names"][0] for c in engine.api.containers(all=True, filters={"label": "slim.run"})],
         "volumes": [v.name for v in engine.volumes.list(filters={"label": "slim.run"})],
         "tags": [t for i in engine.images.list() for t in i.tags if t.startswith("slim-verify/")],
         "work_dirs": os.listdir(work),
@@ -69,8 +70,8 @@ class Build:
 
 
 def has_container(engine, pid: int, image_part: str = "") -> bool:
-    found = engine.containers.list(all=True, filters={"label": f"slim.pid={pid}"})
-    return any(image_part in (c.attrs.get("Config") or {}).get("Image", "") for c in found)
+    found = engine.api.containers(all=True, filters={"label": f"slim.pid={pid}"})
+    return any(image_part in c.get("Image", "") for c in found)
 
 
 # the moment to kill, per phase: each waits for something only that phase has
@@ -188,3 +189,18 @@ def test_stubborn_apps_are_bounded_by_the_documented_timeouts(cmd, extra, bound,
     if "8000" in extra:
         assert '"ok": false' in done.stdout
     assert slim_state(engine, str(tmp_path))["containers"] == []
+
+
+@pytest.mark.parametrize("phase", ["trace", "write", "verify"])
+def test_two_sigterms_leave_nothing_without_any_cleanup(phase, engine, build_sample, tmp_path, scratch_tags):
+    """What `timeout` and CI runners do: SIGTERM to the process group, and again right after."""
+    image = build_sample(SAMPLE)
+    work = tmp_path / "work"
+    work.mkdir()
+    build = Build(image, str(work), str(tmp_path / "out.tar"))
+    build.wait_for(lambda: PHASES[phase](build, engine, str(work)))
+    os.killpg(build.proc.pid, signal.SIGTERM)
+    time.sleep(0.05)
+    os.killpg(build.proc.pid, signal.SIGTERM)
+    assert build.proc.wait(timeout=60) == 130
+    assert slim_state(engine, str(work)) == EMPTY

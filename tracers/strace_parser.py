@@ -324,17 +324,20 @@ def _unquote(raw: str) -> str:
             i += 1
             continue
         nxt = body[i + 1] if i + 1 < len(body) else ""
-        if nxt == "x":
-            out.append(int(body[i + 2:i + 4], 16))
+        hex_digits = body[i + 2:i + 4]
+        if nxt == "x" and len(hex_digits) == 2 and all(h in "0123456789abcdefABCDEF" for h in hex_digits):
+            out.append(int(hex_digits, 16))
             i += 4
-        elif nxt.isdigit():
+        elif nxt and nxt in "01234567":
             j = i + 1
             while j < len(body) and j < i + 4 and body[j] in "01234567":
                 j += 1
             out.append(int(body[i + 1:j], 8) & 0xFF)
             i = j
         else:
-            out += {"n": b"\n", "t": b"\t", "r": b"\r", "v": b"\v", "f": b"\f"}.get(nxt, nxt.encode())
+            # a known C escape, or the character itself (a raw byte kept by surrogateescape included)
+            out += {"n": b"\n", "t": b"\t", "r": b"\r", "v": b"\v", "f": b"\f"}.get(
+                nxt, nxt.encode("utf-8", "surrogateescape"))
             i += 2
     return out.decode("utf-8", "surrogateescape")
 

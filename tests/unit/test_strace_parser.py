@@ -70,3 +70,14 @@ def test_several_outputs_make_one_result_each_starting_in_the_working_directory(
     log = next(a for a in t.accesses if a.path == "/var/log/app.log")
     assert log.count == 2 and log.pids == (10, 20)
     assert t.syscalls == {"chdir": 1, "open": 1, "openat": 2}
+
+
+def test_malformed_escapes_in_strings_are_kept_not_fatal():
+    """Found by bench/fuzz.py: a backslash before a byte that is not UTF-8, a short \\x, a non-ASCII digit."""
+    from tracers.strace_parser import parse_strace
+
+    lines = [b'5 stat("/a\\\xd1r/os.py", {st_mode=S_IFREG|0644, st_size=1, ...}) = 0'.decode("utf-8", "surrogateescape"),
+             '5 stat("/b\\xZ", {st_mode=S_IFREG|0644, st_size=1, ...}) = 0',
+             '5 stat("/c\\\u0663", {st_mode=S_IFREG|0644, st_size=1, ...}) = 0']
+    paths = {a.path for a in parse_strace(lines).accesses}
+    assert "/a\udcd1r/os.py" in paths and "/bxZ" in paths and "/c\u0663" in paths

@@ -53,3 +53,15 @@ class HardeningFailed(SlimError):
     """With --fail-on hardening: the slim image did not behave the same under its run profile."""
 
     exit_code = 10
+
+
+class GateFailed(SlimError):
+    """A CI gate failed (--max-size: 11, --min-reduction: 12); the instance carries the gate's own code."""
+
+    exit_code = 11
+
+
+class RegistryError(SlimError):
+    """--push: the registry could not be reached, refused the credentials, or refused the image."""
+
+    exit_code = 13

@@ -26,6 +26,7 @@ from slim.image.overlay import overlay
 from slim.image.reference import DAEMON, Reference
 from slim.image.sink import DOCKER, Output, is_temporary, remove_tags, temporary_tag, write_image
 from slim.image.source import read_image
+from slim.image.stage import stage_in_engine
 from slim.model import ImageInfo, SlimWarning, Trace
 from slim.plan.keep import PlanOptions, plan_keep
 from slim.plan.rebase import RunAs, rebase, with_user
@@ -118,6 +119,19 @@ def trace(options: RunOptions, tracing: TraceOptions, engine: Engine, phases: Ph
         return tracer.trace(options)
 
 
+def _in_engine(ref: Reference, ws: Workspace, engine: Engine, phases: Phases, created: list[str]) -> str:
+    """The engine's name for the image to build from: its own, or a temporary tag it is loaded under."""
+    if ref.transport == DAEMON:
+        return ref.location
+    with phases.phase("stage", f"loading {ref.text} into the engine under a temporary tag"):
+        return stage_in_engine(ref, ws, engine, created)
+
+
+def run_image(ref: Reference) -> str:
+    """The image name run options start with: the engine's name, or "" until a file input is staged."""
+    return ref.location if ref.transport == DAEMON else ""
+
+
 def engine_image(ref: Reference, command: str) -> str:
     """The engine's name for an image a command runs; only images in the engine can run."""
     if ref.transport != DAEMON:
@@ -127,12 +141,13 @@ def engine_image(ref: Reference, command: str) -> str:
 
 def build(ref: Reference, opts: BuildOptions, ws: Workspace, engine: Engine, phases: Phases) -> BuildReport:
     """Trace, plan, assemble, write, verify: a minimal image that behaves like the original, and the report."""
-    image_name = engine_image(ref, "build")
     started = time.monotonic()
     sweep(engine, os.path.dirname(ws.root), phases)
-    original = engine.image(image_name)
     created: list[str] = []  # tags made in the engine, removed again on failure
     try:
+        image_name = _in_engine(ref, ws, engine, phases, created)
+        opts = dataclasses.replace(opts, run=dataclasses.replace(opts.run, image=image_name))
+        original = engine.image(image_name)
         image, rootfs, traced = _trace_and_read(ref, opts, ws, engine, phases)
         config = image.run_config
         with phases.phase("plan", "deciding what to keep"):
@@ -158,7 +173,7 @@ def build(ref: Reference, opts: BuildOptions, ws: Workspace, engine: Engine, pha
                          assembled.files_bytes, assembled.file_count)
         phases.seconds["total"] = time.monotonic() - started  # wall time: trace and read overlap
         facts = BuildFacts(
-            image=image_name, image_id=assembled.image_id,
+            image=image_name if ref.transport == DAEMON else ref.text, image_id=assembled.image_id,
             output=OutputFacts(opts.output.kind, opts.output.path, opts.tags, assembled.layer_digest),
             before=before, after=after, keep=keep, rewrites=rewrites, trace=traced, verification=verification,
             lang_level=opts.plan.lang_completion, package_kind=catalog.kind, seconds=dict(phases.seconds),

@@ -23,3 +23,14 @@ def parse_size(text: str, option: str) -> int:
     if not m or unit not in _UNITS:
         raise UsageError(f"{option} {text!r}: expected a size such as 80MB, 1.5GiB or 512m")
     return int(float(m.group(1)) * _UNITS[unit])
+
+
+def human(n: float | None) -> str:
+    """1234567 -> "1.2 MB" (decimal units, as `docker images` shows sizes)."""
+    if n is None:
+        return "unknown"
+    for unit in ("B", "KB", "MB", "GB"):
+        if abs(n) < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} GB"

@@ -98,6 +98,9 @@ class FakeEngine:
         self.calls.append(f"remove_image {ref}")
         self.tags.pop(ref, None)
 
+    def push(self, tag: str) -> None:
+        self.calls.append(f"push {tag}")
+
     def remove_if_untagged(self, image_id: str) -> None:
         if image_id not in self.tags.values():
             self.archives.pop(image_id, None)

@@ -11,13 +11,14 @@ import click
 
 from slim import __version__, pipeline
 from slim.engine import LazyEngine
-from slim.errors import HardeningFailed, SlimError, UsageError, VerificationFailed
+from slim.errors import SlimError, UsageError
 from slim.image.reference import parse_reference
 from slim.image.sink import parse_output
 from slim.model import warning_texts
 from slim.plan.keep import PlanOptions
 from slim.plan.rebase import parse_run_as
 from slim.sizes import parse_size
+from slim.cli.ci import Outputs, ci_options, finish_build, gates_of
 from slim.cli.options import build_run_options, run_options
 from slim.cli.progress import ConsolePhases
 from slim.cli.render import TERMINAL_WARNINGS
@@ -238,25 +239,32 @@ def trace(ctx: click.Context, image: str, syscall_profile: bool, seccomp_bpf: bo
 @click.option("--fail-on", "fail_on", type=click.Choice(["hardening"]), multiple=True,
               help="hardening: exit 10 when the slim image does not pass verification under its run profile "
                    "(by default that is a warning and the profile is marked verified: false).")
+@ci_options
 @run_options
 @click.pass_context
 def build(ctx: click.Context, image: str, tags, output, report_file, as_json, verify, keep_failed, include_paths,
           include_bins, exclude_patterns, include_shell, lang_completion, syscall_profile, seccomp_bpf, harden,
-          seccomp_file, run_as, fail_on, **kw) -> None:
+          seccomp_file, run_as, fail_on, max_size, min_reduction, junit_file, summary_file, push, **kw) -> None:
     """Make a minimal FROM-scratch image of IMAGE that still works, and prove it.
 
     Runs IMAGE under strace while probing it (HTTP on exposed ports by default, plus --exec, --probe-cmd),
     keeps what it touched plus what that needs (libraries, interpreters, symlinks, language packages,
     essentials such as accounts, /tmp, os-release and a trimmed package database), writes a one-layer image
     with the original configuration, runs the same probes against it and compares. The original image is
-    never modified. Exit code 8 when the slim image does not behave the same.
+    never modified. Exit code 8 when the slim image does not behave the same; gates (--max-size,
+    --min-reduction, --fail-on) have their own codes and are checked after the reports are written; --push
+    happens only when all passed. IMAGE may also be docker-archive:FILE or oci:DIR: it is loaded into the
+    engine under a temporary tag, removed afterwards.
     """
     ref = parse_reference(image)
     out_tags = tuple(tags) or (default_tag(ref.name, "slim"),)
     if run_as and kw.get("user"):
         raise UsageError("--run-as and --user both say who runs the image: give one")
+    gates = gates_of(max_size, min_reduction, fail_on)
+    if push and not output == "docker":
+        raise UsageError("--push pushes tags from the engine: use it with --output docker")
     opts = pipeline.BuildOptions(
-        run=build_run_options(pipeline.engine_image(ref, "build"), kw),
+        run=build_run_options(pipeline.run_image(ref), kw),
         plan=PlanOptions(tuple(include_paths), tuple(include_bins), tuple(exclude_patterns), include_shell,
                          lang_completion),
         output=parse_output(output),
@@ -268,22 +276,7 @@ def build(ctx: click.Context, image: str, tags, output, report_file, as_json, ve
     phases, engine = _run(ctx)
     with _workspace(ctx) as ws:
         report = pipeline.build(ref, opts, ws, engine, phases)
-    doc = report.to_json()
-    if report_file:
-        with open(report_file, "w") as fh:
-            json.dump(doc, fh, indent=2)
-    if as_json:
-        click.echo(json.dumps(doc, indent=2))
-    else:
-        from slim.cli.render import print_build
-
-        print_build(report)
-    if report.passed is False:
-        kept = " (kept: --keep-failed)" if keep_failed else "; the output was removed"
-        raise VerificationFailed(f"the slim image does not behave like the original{kept}")
-    hardened = report.facts.run_profile
-    if "hardening" in fail_on and hardened is not None and hardened.verified is False:
-        raise HardeningFailed("the slim image does not behave the same under its least-privilege run profile")
+    finish_build(report, Outputs(report_file, junit_file, summary_file, as_json, push, keep_failed), gates, engine)
 
 
 @main.command(name="cleanup")

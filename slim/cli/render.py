@@ -8,17 +8,13 @@ from rich.console import Console
 from rich.table import Table
 
 from slim.cli.text import safe
+from slim.sizes import human
 from slim.model import ImageInfo, Trace, warning_texts
 from slim.report.build import BuildReport
 from slim.report.shapes import files_by_kind
 
 
-def human_bytes(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if abs(n) < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} GB"
+human_bytes = human  # the name the renderers use
 
 
 def print_inspect(info: ImageInfo, console: Console | None = None) -> None:

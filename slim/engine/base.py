@@ -77,6 +77,9 @@ class Engine(Protocol):
     def load(self, archive_path: str) -> None:
         """Load a docker-archive file; the tags come from its manifest.json."""
 
+    def push(self, tag: str) -> None:
+        """Push a tag to its registry with the engine's credentials; RegistryError when that fails."""
+
     def remove_image(self, ref: str) -> None:
         """Remove a tag (or an image ID); nothing happens when it does not exist."""
 

@@ -17,7 +17,7 @@ import requests.exceptions
 
 from slim import identity
 from slim.engine.base import ContainerSpec, ExecResult, ImageFacts
-from slim.errors import EngineError, ImageNotFound
+from slim.errors import EngineError, ImageNotFound, RegistryError
 
 SAVE_CHUNK = 1 << 20
 _FAULTS = (docker.errors.DockerException, requests.exceptions.RequestException)
@@ -80,6 +80,16 @@ class DockerEngine:
     def load(self, archive_path: str) -> None:
         with _engine_errors("docker load failed"), open(archive_path, "rb") as fh:
             self.api.load_image(fh)
+
+    def push(self, tag: str) -> None:
+        repository, _, name = tag.rpartition(":") if ":" in tag.rsplit("/", 1)[-1] else (tag, "", "latest")
+        try:
+            for event in self.api.push(repository, tag=name, stream=True, decode=True):
+                if isinstance(event, dict) and event.get("error"):
+                    # the registry's words, one line: "unauthorized: ...", "connection refused", ...
+                    raise RegistryError(f"pushing {tag}: {' '.join(str(event['error']).split())}")
+        except _FAULTS as exc:
+            raise RegistryError(f"pushing {tag}: {getattr(exc, 'explanation', None) or exc}") from exc
 
     def remove_image(self, ref: str) -> None:
         try:

@@ -63,7 +63,7 @@ def _assemble(metadata, layers, aliases, too_big, reference, want_tag) -> Image:
             raise ImageFormatError(f"{reference}: manifest.json is bigger than {MAX_DOCUMENT_BYTES} bytes")
         raise ImageFormatError(f"{reference}: archive has no manifest.json (is it a docker-archive?)")
     manifest = documents.parse(metadata["manifest.json"], documents.DOCKER_MANIFEST, f"{reference}: manifest.json")
-    entry = _pick(manifest, want_tag, reference)
+    entry = pick_entry(manifest, want_tag, reference)
 
     def lookup(name: str, table: dict):
         seen = set()
@@ -84,7 +84,7 @@ def _assemble(metadata, layers, aliases, too_big, reference, want_tag) -> Image:
     return Image(reference, config, config_bytes, image_layers, list(entry.get("RepoTags") or []))
 
 
-def _pick(manifest: list, want_tag: str | None, reference: str) -> dict:
+def pick_entry(manifest: list, want_tag: str | None, reference: str) -> dict:
     if want_tag is None:
         if len(manifest) > 1:
             tags = [t for e in manifest for t in e.get("RepoTags") or []]

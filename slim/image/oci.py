@@ -49,7 +49,8 @@ def _read_document(fh: BinaryIO, schema: dict, where: str):
     return documents.parse(raw, schema, where), raw
 
 
-def read_oci_layout(layout: str, ws: Workspace, reference: str, tag: str | None = None) -> Image:
+def resolve(layout: str, reference: str, tag: str | None = None) -> tuple[dict, dict]:
+    """The index descriptor `tag` picks and the linux/amd64 image manifest it leads to (indexes followed)."""
     try:
         fh = open_inside(layout, ["index.json"], f"{reference}: index.json")
     except FileNotFoundError as exc:
@@ -65,6 +66,16 @@ def read_oci_layout(layout: str, ws: Workspace, reference: str, tag: str | None 
         raise ImageFormatError(f"{reference}: indexes nest more than {_MAX_NESTING} deep")
     if "config" not in manifest:
         raise ImageFormatError(f"{reference}: the image manifest has no config")
+    return descriptor, manifest
+
+
+def open_blob(layout: str, digest: str, reference: str) -> BinaryIO:
+    """A blob of the layout, opened as a regular file inside it (never through a symlink)."""
+    return _open_blob(layout, digest, reference)
+
+
+def read_oci_layout(layout: str, ws: Workspace, reference: str, tag: str | None = None) -> Image:
+    descriptor, manifest = resolve(layout, reference, tag)
     config_digest = manifest["config"]["digest"]
     config, config_bytes = _read_document(_open_blob(layout, config_digest, reference), documents.IMAGE_CONFIG,
                                           f"{reference}: image config {config_digest}")

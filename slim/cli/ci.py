@@ -1,0 +1,88 @@
+"""What makes `slim build` a CI stage: gates, JUnit and markdown reports, and pushing only what passed."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+
+import click
+
+from slim.errors import VerificationFailed
+from slim.report.build import BuildReport
+from slim.report.ci import junit_xml, summary_markdown
+from slim.report.gates import Gates, evaluate, first_failure, raise_for
+from slim.sizes import parse_size
+
+
+def ci_options(command):
+    for option in reversed([
+        click.option("--max-size", metavar="SIZE",
+                     help="Fail (exit 11) when the slim image is bigger than SIZE (80MB, 1.5GiB; as `docker "
+                          "images` shows it)."),
+        click.option("--min-reduction", type=click.FloatRange(0, 100), metavar="PERCENT",
+                     help="Fail (exit 12) when the slim image is not at least PERCENT smaller than the original."),
+        click.option("--junit", "junit_file", type=click.Path(dir_okay=False), metavar="FILE",
+                     help="Write JUnit XML: each verification probe and each gate is a test case."),
+        click.option("--summary", "summary_file", type=click.Path(dir_okay=False), metavar="FILE",
+                     help="Write a markdown summary (also appended to $GITHUB_STEP_SUMMARY when that is set)."),
+        click.option("--push", is_flag=True,
+                     help="Push the output tags through the engine once verification and every gate passed "
+                          "(exit 13 when the registry fails)."),
+    ]):
+        command = option(command)
+    return command
+
+
+@dataclass(frozen=True)
+class Outputs:
+    report_file: str | None = None
+    junit_file: str | None = None
+    summary_file: str | None = None
+    as_json: bool = False
+    push: bool = False
+    keep_failed: bool = False
+
+
+def gates_of(max_size: str | None, min_reduction: float | None, fail_on: tuple[str, ...]) -> Gates:
+    return Gates(parse_size(max_size, "--max-size") if max_size else None, min_reduction, tuple(fail_on))
+
+
+def finish_build(report: BuildReport, outputs: Outputs, gates: Gates, engine) -> None:
+    """Write every report, show the result, then fail on the first failed gate, else push."""
+    doc = report.to_json()
+    hardened = report.facts.run_profile
+    verdicts = evaluate(doc, gates, hardened.verified if hardened is not None else None)
+    if outputs.report_file:
+        _write(outputs.report_file, json.dumps(doc, indent=2))
+    if outputs.junit_file:
+        _write(outputs.junit_file, junit_xml(doc, verdicts, report.facts.seconds.get("total", 0.0)).decode())
+    summary = summary_markdown(doc, verdicts)
+    if outputs.summary_file:
+        _write(outputs.summary_file, summary)
+    if os.environ.get("GITHUB_STEP_SUMMARY"):
+        with open(os.environ["GITHUB_STEP_SUMMARY"], "a") as fh:
+            fh.write(summary)
+    if outputs.as_json:
+        click.echo(json.dumps(doc, indent=2))
+    else:
+        from slim.cli.render import print_build
+
+        print_build(report)
+    failed = first_failure(verdicts)
+    if failed is not None and failed.name == "verification":
+        kept = " (kept: --keep-failed)" if outputs.keep_failed else "; the output was removed"
+        raise VerificationFailed(f"the slim image does not behave like the original{kept}")
+    if failed is not None:
+        raise_for(failed)
+    if outputs.push:
+        for tag in doc["output"]["tags"]:
+            engine.push(tag)
+            click.echo(f"pushed {tag}", err=True)
+
+
+def _write(path: str, text: str) -> None:
+    parent = os.path.dirname(os.path.abspath(path))
+    os.makedirs(parent, exist_ok=True)
+    with open(path, "w") as fh:
+        fh.write(text)

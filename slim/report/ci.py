@@ -1,0 +1,57 @@
+"""What CI dashboards read from a build: JUnit XML (each probe of the verification and each gate a test case)
+and a markdown summary (sizes, packages, verification, hardening, gates)."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+from slim.report.gates import Verdict
+from slim.sizes import human
+
+
+def junit_xml(doc: dict, verdicts: list[Verdict], seconds: float) -> bytes:
+    """One <testsuite> named after the image: a case per verification probe, per hardened probe, per gate."""
+    cases = []
+    for probe in doc["verification"]["probes"]:
+        cases.append((f"verify {probe['kind']} {probe['target']}", probe.get("seconds", 0.0),
+                      None if probe["ok"] else f"probe failed: {probe.get('detail', '')}"))
+    for verdict in verdicts:
+        if verdict.passed is None:
+            cases.append((f"gate {verdict.name}", 0.0, "skipped: " + verdict.reason))
+        else:
+            cases.append((f"gate {verdict.name}", 0.0, None if verdict.passed else verdict.reason))
+    failures = sum(1 for _, _, msg in cases if msg and not msg.startswith("skipped: "))
+    skipped = sum(1 for _, _, msg in cases if msg and msg.startswith("skipped: "))
+    suites = ET.Element("testsuites", name="slim build", tests=str(len(cases)), failures=str(failures),
+                        errors="0", skipped=str(skipped), time=f"{seconds:.3f}")
+    suite = ET.SubElement(suites, "testsuite", name=f"slim build {doc['image']}", tests=str(len(cases)),
+                          failures=str(failures), errors="0", skipped=str(skipped), time=f"{seconds:.3f}")
+    for name, secs, message in cases:
+        case = ET.SubElement(suite, "testcase", classname="slim.build", name=name, time=f"{secs:.3f}")
+        if message and message.startswith("skipped: "):
+            ET.SubElement(case, "skipped", message=message[len("skipped: "):])
+        elif message:
+            ET.SubElement(case, "failure", message=message[:1000], type="slim").text = message
+    return ET.tostring(suites, encoding="utf-8", xml_declaration=True)
+
+
+def summary_markdown(doc: dict, verdicts: list[Verdict]) -> str:
+    s, p, v = doc["size"], doc["packages"], doc["verification"]
+    tags = ", ".join(f"`{t}`" for t in doc["output"]["tags"]) or doc["output"]["kind"]
+    rows = [("size (Docker)", human(s["original_docker_bytes"]), human(s["slim_docker_bytes"])),
+            ("file content", human(s["original_content_bytes"]), human(s["slim_content_bytes"])),
+            ("files", str(doc["files"]["original"]), str(doc["files"]["slim"]))]
+    if p["database"]:
+        rows.append((f"packages ({p['database']})", str(p["original"]), str(p["slim"])))
+    lines = [f"### slim: `{doc['image']}` → {tags}", "", "| | original | slim |", "| --- | ---: | ---: |"]
+    lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    verification = "skipped" if not v["ran"] else "passed" if v["passed"] else "**FAILED**"
+    lines += ["", f"- verification: {verification} ({len(v['probes'])} probes)"]
+    profile = (doc.get("hardening") or {}).get("run_profile")
+    if profile:
+        state = {True: "verified", False: "**not verified**", None: "not run"}[profile["verified"]]
+        lines.append(f"- run profile: {state}; `docker run {' '.join(profile['docker_args'])} IMAGE`")
+    for verdict in verdicts[1:]:
+        mark = {True: "passed", False: "**FAILED**", None: "not evaluated"}[verdict.passed]
+        lines.append(f"- gate {verdict.name}: {mark} ({verdict.reason})")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,73 @@
+"""The checks a CI stage fails on, evaluated on a finished build report: each passes or fails with a one-line
+reason and its own exit code. Pure: the command line decides what to do with the verdicts (write them into
+JUnit and the summary, refuse to push, exit)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from slim.errors import GateFailed, HardeningFailed, VerificationFailed
+from slim.sizes import human
+
+
+@dataclass(frozen=True)
+class Gates:
+    max_size: int | None = None  # bytes, of the slim image as the engine reports it
+    min_reduction: float | None = None  # percent of the original's size
+    fail_on: tuple[str, ...] = ()  # "hardening"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    name: str
+    passed: bool | None  # None: not evaluated (nothing to measure)
+    reason: str
+    exit_code: int
+
+
+EXIT_MAX_SIZE = 11
+EXIT_MIN_REDUCTION = 12
+
+
+def evaluate(doc: dict, gates: Gates, hardened_verified: bool | None) -> list[Verdict]:
+    """Every gate asked for, in the order their failures are reported; verification always comes first."""
+    v = doc["verification"]
+    out = [Verdict("verification", v["passed"] if v["ran"] else None,
+                   "the slim image behaves like the original" if v["passed"] else
+                   ("; ".join(v["differences"])[:500] if v["ran"] else "not run (--no-verify)"),
+                   VerificationFailed.exit_code)]
+    size, original = _sizes(doc)
+    if gates.max_size is not None:
+        out.append(Verdict("max-size", None if size is None else size <= gates.max_size,
+                           f"slim image is {human(size)}, limit {human(gates.max_size)}", EXIT_MAX_SIZE))
+    if gates.min_reduction is not None:
+        reduction = None if not original or size is None else 100.0 * (1 - size / original)
+        out.append(Verdict("min-reduction", None if reduction is None else reduction >= gates.min_reduction,
+                           f"size reduced by {reduction:.1f}%, at least {gates.min_reduction:g}% required"
+                           if reduction is not None else "no size to compare", EXIT_MIN_REDUCTION))
+    if "hardening" in gates.fail_on:
+        out.append(Verdict("hardening", hardened_verified,
+                           "the slim image passes its probes under its least-privilege run profile"
+                           if hardened_verified else "the slim image does not behave the same under its run profile"
+                           if hardened_verified is False else "the run profile was not verified",
+                           HardeningFailed.exit_code))
+    return out
+
+
+def first_failure(verdicts: list[Verdict]) -> Verdict | None:
+    return next((v for v in verdicts if v.passed is False), None)
+
+
+def raise_for(verdict: Verdict) -> None:
+    kinds = {VerificationFailed.exit_code: VerificationFailed, HardeningFailed.exit_code: HardeningFailed}
+    error = kinds.get(verdict.exit_code, GateFailed)(f"{verdict.name}: {verdict.reason}")
+    error.exit_code = verdict.exit_code
+    raise error
+
+
+def _sizes(doc: dict) -> tuple[int | None, int | None]:
+    """The slim and original sizes as `docker images` shows them; layer bytes when the engine has no figure."""
+    s = doc["size"]
+    if s["slim_docker_bytes"] is not None and s["original_docker_bytes"]:
+        return s["slim_docker_bytes"], s["original_docker_bytes"]
+    return s["slim_layer_bytes"], s["original_layer_bytes"]

@@ -19,6 +19,8 @@ install_host_tools() {
   command -v gcc >/dev/null 2>&1 || missing+=(gcc)
   [ -d /usr/lib/gcc/x86_64-linux-gnu/12/32 ] || missing+=(gcc-multilib)
   command -v musl-gcc >/dev/null 2>&1 || missing+=(musl-tools)
+  # for the push tests: the reference registry server, run on 127.0.0.1 by the tests
+  command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
   [ ${#missing[@]} -eq 0 ] && return 0
   [ "$(id -u)" = 0 ] || die "need root to install ${missing[*]} (apt-get)"
   log "installing ${missing[*]} (apt-get)"

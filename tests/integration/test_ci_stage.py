@@ -1,0 +1,132 @@
+"""slim build as a CI stage against the real engine and a real registry (Debian's docker-registry, the
+reference implementation, on 127.0.0.1): file inputs, gates, JUnit, push only after every gate passed."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+import xmlschema
+
+pytestmark = pytest.mark.docker
+SCHEMA = os.path.join(os.path.dirname(__file__), "..", "fixtures", "schemas", "junit.xsd")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def registry():
+    """A registry on 127.0.0.1:PORT with a temporary storage directory; stopped and removed afterwards."""
+    binary = shutil.which("docker-registry")
+    if binary is None:
+        pytest.fail("docker-registry is not installed: scripts/setup installs it")
+    storage = tempfile.mkdtemp(prefix="registry-")
+    port = _free_port()
+    config = os.path.join(storage, "config.yml")
+    with open(config, "w") as fh:
+        fh.write(f"version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {storage}/data\n"
+                 f"http:\n  addr: 127.0.0.1:{port}\n")
+    proc = subprocess.Popen([binary, "serve", config], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=2)
+                break
+            except (urllib.error.URLError, ConnectionError):
+                assert proc.poll() is None and time.monotonic() < deadline, "the registry did not start"
+                time.sleep(0.2)
+        yield f"127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        shutil.rmtree(storage, ignore_errors=True)
+
+
+def registry_tags(registry: str, repository: str) -> list[str]:
+    try:
+        with urllib.request.urlopen(f"http://{registry}/v2/{repository}/tags/list", timeout=5) as resp:
+            return json.load(resp).get("tags") or []
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            return []
+        raise
+
+
+def slim(*args: str, cwd: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "slim", *args], capture_output=True, text=True, cwd=cwd, timeout=600)
+
+
+@pytest.fixture
+def saved_batch_job(engine, build_sample, tmp_path):
+    tag = build_sample("batch-job")
+    path = tmp_path / "batch-job.tar"
+    subprocess.run(["docker", "save", "-o", str(path), tag], check=True)
+    return str(path)
+
+
+def test_archive_input_is_slimmed_pushed_pulled_back_and_runs(engine, registry, saved_batch_job, tmp_path,
+                                                              no_leftovers):
+    target = f"{registry}/slim/batch-job:1"
+    junit = tmp_path / "junit.xml"
+    done = slim("build", f"docker-archive:{saved_batch_job}", "-t", target, "--continue-after", "exit", "--push",
+                "--junit", str(junit), "--summary", str(tmp_path / "summary.md"), "--report", str(tmp_path / "r.json"),
+                cwd=str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert f"pushed {target}" in done.stderr
+    assert registry_tags(registry, "slim/batch-job") == ["1"]
+    assert not [t for i in engine.images.list() for t in i.tags if t.startswith("slim-verify/")]
+    xmlschema.XMLSchema(SCHEMA).validate(str(junit))
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["image"] == f"docker-archive:{saved_batch_job}"
+    assert "| size (Docker) |" in (tmp_path / "summary.md").read_text()
+    original_output = engine.containers.run("slim-sample/batch-job:1", remove=True)
+    engine.images.remove(target)
+    try:
+        engine.images.pull(target)
+        assert engine.containers.run(target, remove=True) == original_output
+    finally:
+        engine.images.remove(target, force=True)
+
+
+def test_a_failing_gate_prevents_the_push_and_junit_lists_every_probe(engine, registry, build_sample, tmp_path,
+                                                                      scratch_tags, no_leftovers):
+    image = build_sample("python-web")
+    target = f"{registry}/slim/gated:1"
+    scratch_tags.append(target)
+    junit = tmp_path / "junit.xml"
+    done = slim("build", image, "-t", target, "--http-probe-path", "/api/notes", "--http-probe-path", "/api/health",
+                "--max-size", "1KB", "--push", "--junit", str(junit), cwd=str(tmp_path))
+    assert done.returncode == 11, done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith("slim: error: max-size: slim image is ")
+    assert registry_tags(registry, "slim/gated") == []
+    xmlschema.XMLSchema(SCHEMA).validate(str(junit))
+    cases = xmlschema.XMLSchema(SCHEMA).to_dict(str(junit))["testsuite"][0]["testcase"]
+    names = [c["@name"] for c in cases]
+    probes = [n for n in names if n.startswith("verify http")]
+    assert len(probes) == 3 and any(n.endswith("/api/notes") for n in probes)  # GET /, and each probe path
+    failed = [c for c in cases if "failure" in c]
+    assert [c["@name"] for c in failed] == ["gate max-size"]
+
+
+def test_an_unreachable_registry_is_exit_13_in_one_line(engine, build_sample, tmp_path, scratch_tags, no_leftovers):
+    image = build_sample("batch-job")
+    target = f"127.0.0.1:{_free_port()}/slim/nowhere:1"
+    scratch_tags.append(target)
+    done = slim("build", image, "-t", target, "--continue-after", "exit", "--push", cwd=str(tmp_path))
+    assert done.returncode == 13, done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"slim: error: pushing {target}: ")

@@ -15,8 +15,24 @@ from slim.report.gates import Gates, evaluate, first_failure, raise_for
 from slim.sizes import parse_size
 
 
+def _use_config(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """--config (or slim.yaml/.slim.yaml here): its settings become the defaults the flags override."""
+    from slim import config_file
+
+    path = config_file.find(value)
+    if path is not None:
+        ctx.default_map = {**(ctx.default_map or {}), **config_file.load(path)}
+        if not (ctx.find_root().obj or {}).get("quiet"):
+            click.echo(f"slim: using settings from {path}", err=True)
+    return path
+
+
 def ci_options(command):
     for option in reversed([
+        click.option("--config", "config_file", type=click.Path(dir_okay=False), metavar="FILE", is_eager=True,
+                     expose_value=False, callback=_use_config,
+                     help="Read build settings from FILE (YAML, documented in the README); flags override them. "
+                          "Default: slim.yaml or .slim.yaml in the current directory, when there is one."),
         click.option("--max-size", metavar="SIZE",
                      help="Fail (exit 11) when the slim image is bigger than SIZE (80MB, 1.5GiB; as `docker "
                           "images` shows it)."),

@@ -34,7 +34,8 @@ ensure_docker() {
   [ -z "${DOCKER_HOST:-}" ] || die "DOCKER_HOST=$DOCKER_HOST does not answer; start that engine or unset DOCKER_HOST"
   log "starting dockerd (log: $DOCKERD_LOG)"
   # setsid: the engine outlives this script, and is not killed with the caller's process group.
-  setsid nohup dockerd >>"$DOCKERD_LOG" 2>&1 < /dev/null &
+  # Also on tcp://127.0.0.1:2375 (loopback only): the tests use it as a remote engine (DOCKER_HOST=tcp://...).
+  setsid nohup dockerd -H unix:///var/run/docker.sock -H tcp://127.0.0.1:2375 >>"$DOCKERD_LOG" 2>&1 < /dev/null &
   for _ in $(seq 1 90); do
     if docker info >/dev/null 2>&1; then log "Docker engine is up"; return 0; fi
     sleep 1

@@ -241,14 +241,16 @@ class ProbeResult:
     detail: str = ""  # error text or a short excerpt of the output
     seconds: float = 0.0
     static: bool = False  # an HTTP response with ETag or Last-Modified: a file, whose body must not change
+    port: int | None = None  # the container's port, when the probe went through a port the engine published
 
     @property
     def key(self) -> str:
-        """What identifies the probe across runs: the container's address differs, port and path do not."""
+        """What identifies the probe across runs: the container's address (and a published port) differs,
+        the container's port and the path do not."""
         if self.kind == "http" and self.target.startswith("http://"):
             rest = self.target[len("http://"):]
             hostport, _, path = rest.partition("/")
-            return f"http :{hostport.rpartition(':')[2]}/{path}"
+            return f"http :{self.port if self.port is not None else hostport.rpartition(':')[2]}/{path}"
         return f"{self.kind} {self.target}"
 
 

@@ -40,6 +40,7 @@ class _Container:
 
 class FakeEngine:
     name = "fake"
+    remote = False
 
     def __init__(self) -> None:
         self.archives: dict[str, bytes] = {}  # image ID -> docker-archive bytes
@@ -132,6 +133,9 @@ class FakeEngine:
 
     def address(self, container: str) -> str:
         return "127.0.0.1"
+
+    def published(self, container: str) -> dict[int, int]:
+        return {}
 
     def exec(self, container: str, argv: list[str]) -> ExecResult:
         # a traced exec probe runs under strace: the command is what follows "--"

@@ -40,6 +40,7 @@ class ContainerSpec:
     tmpfs: tuple[tuple[str, str], ...] = ()  # (directory, mount options)
     cap_drop: tuple[str, ...] = ()
     security_opt: tuple[str, ...] = ()  # "no-new-privileges", "seccomp=<profile JSON>"
+    publish: tuple[int, ...] = ()  # TCP ports to publish on free ports of the engine's host (a remote engine)
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class Engine(Protocol):
     """A container engine. Errors are slim's own: ImageNotFound, EngineError."""
 
     name: str
+    remote: bool  # the engine runs elsewhere: its containers' addresses and this host's paths are not shared
 
     # images
     def image(self, ref: str) -> ImageFacts:
@@ -96,7 +98,10 @@ class Engine(Protocol):
         """True while the container is created or running (False once it exited or is gone)."""
 
     def address(self, container: str) -> str:
-        """The host address probes use to reach the container's ports."""
+        """The host address probes use to reach the container's ports (the engine's host when remote)."""
+
+    def published(self, container: str) -> dict[int, int]:
+        """Container TCP port -> the engine host's port it is published on ({} when nothing is)."""
 
     def exec(self, container: str, argv: list[str]) -> ExecResult: ...
 

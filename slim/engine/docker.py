@@ -37,21 +37,26 @@ def _engine_errors(what: str) -> Iterator[None]:
 class DockerEngine:
     name = "docker"
 
-    def __init__(self, client: "docker.DockerClient"):
+    def __init__(self, client: "docker.DockerClient", remote_host: str | None = None):
         self.client = client  # the SDK client; also handed to tests that need the engine directly
         self.api = client.api
+        self.remote_host = remote_host  # the engine's host name or address when it is not this machine
+        self.remote = remote_host is not None
         self._created = itertools.count(1)
 
     @classmethod
     def connect(cls) -> "DockerEngine":
         """The engine named by DOCKER_HOST (or the local socket), checked to answer."""
+        where = os.environ.get("DOCKER_HOST") or _context_host() or "unix:///var/run/docker.sock"
         try:
-            client = docker.from_env(timeout=300)
+            if os.environ.get("DOCKER_HOST") or where.startswith("unix://"):
+                client = docker.from_env(timeout=300)
+            else:  # a Docker context names the engine; the SDK's from_env reads only DOCKER_HOST
+                client = docker.DockerClient(base_url=where, timeout=300)
             client.ping()
         except _FAULTS as exc:
-            where = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
             raise EngineError(f"no Docker engine answers at {where} (start one with scripts/setup): {exc}") from exc
-        return cls(client)
+        return cls(client, remote_host(where))
 
     # images
 
@@ -122,7 +127,8 @@ class DockerEngine:
                         cap_add=list(spec.cap_add) or None, init=spec.init, labels={**dict(spec.labels), **me.labels()},
                         detach=True,
                         read_only=spec.read_only, tmpfs=dict(spec.tmpfs) or None, cap_drop=list(spec.cap_drop) or None,
-                        security_opt=list(spec.security_opt) or None)
+                        security_opt=list(spec.security_opt) or None,
+                        ports={f"{p}/tcp": None for p in spec.publish} or None)  # None: a free host port
                 except docker.errors.ImageNotFound as exc:
                     raise ImageNotFound(f"{spec.image}: no such image in the Docker engine") from exc
         except BaseException:
@@ -146,10 +152,22 @@ class DockerEngine:
         return state.get("Status") in ("created", "running")
 
     def address(self, container: str) -> str:
+        if self.remote_host is not None:
+            return self.remote_host  # the bridge's addresses are on the engine's host, out of reach from here
         with _engine_errors("inspecting the container"):
             attrs = self.api.inspect_container(container)
         # The default bridge's address; the host reaches it when the engine runs on this host.
         return (attrs.get("NetworkSettings") or {}).get("IPAddress") or "127.0.0.1"
+
+    def published(self, container: str) -> dict[int, int]:
+        with _engine_errors("inspecting the container"):
+            ports = ((self.api.inspect_container(container).get("NetworkSettings") or {}).get("Ports") or {})
+        out = {}
+        for key, bindings in ports.items():
+            number, _, proto = key.partition("/")
+            if proto == "tcp" and bindings:
+                out[int(number)] = int(bindings[0]["HostPort"])
+        return out
 
     def exec(self, container: str, argv: list[str]) -> ExecResult:
         with _engine_errors("running a command in the container"):
@@ -232,6 +250,28 @@ class DockerEngine:
             version = self.api.version()
         return {"name": self.name, "version": version.get("Version", ""), "api_version": version.get("ApiVersion", ""),
                 "os": version.get("Os", ""), "arch": version.get("Arch", "")}
+
+
+def _context_host() -> str | None:
+    """The endpoint of the current Docker context (`docker context use`), when it is not the default."""
+    try:
+        from docker.context import ContextAPI
+
+        context = ContextAPI.get_current_context()
+    except Exception:  # no contexts, or an unreadable config: the default socket applies
+        return None
+    host = getattr(context, "Host", None)
+    return host if host and getattr(context, "Name", "default") != "default" else None
+
+
+def remote_host(url: str) -> str | None:
+    """The host to reach published ports on, for an engine that is not this machine's socket; else None.
+    A tcp:// engine on a loopback address is still another engine's network: ports must be published."""
+    scheme, _, rest = url.partition("://")
+    if scheme in ("unix", "npipe", ""):
+        return None
+    host = rest.rsplit("@", 1)[-1].split("/", 1)[0]
+    return host.rsplit(":", 1)[0].strip("[]") if ":" in host and not host.endswith("]") else host.strip("[]")
 
 
 class _ChunkStream:

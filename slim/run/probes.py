@@ -6,6 +6,7 @@ so the same probes run against the traced original and the untraced slim image.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import http.client
 import os
@@ -125,25 +126,30 @@ def same_origin_links(base_url: str, html: str) -> list[str]:
     return out
 
 
-def http_probes(plan: ProbePlan, host: str, ports: list[int], alive: Callable[[], bool]) -> list[ProbeResult]:
+def http_probes(plan: ProbePlan, host: str, ports: list[int], alive: Callable[[], bool],
+                published: dict[int, int] | None = None) -> list[ProbeResult]:
+    """GET each path on each port. `published` maps a container port to the engine host's port for it (a
+    remote engine): probes go there, and record the container port so runs compare."""
     results: list[ProbeResult] = []
     for port in ports:
-        reason = wait_for_port(host, port, time.monotonic() + plan.port_wait, alive)
+        reach = (published or {}).get(port, port)
+        mark = port if reach != port else None
+        reason = wait_for_port(host, reach, time.monotonic() + plan.port_wait, alive)
         if reason is not None:
-            results.append(ProbeResult("http", f"http://{host}:{port}/", False, detail=reason))
+            results.append(ProbeResult("http", f"http://{host}:{reach}/", False, detail=reason, port=mark))
             continue
         queue = [(p, 0) for p in dict.fromkeys(("/",) + plan.http_paths)]
         seen = {p for p, _ in queue}
         deadline = time.monotonic() + plan.port_wait
         while queue:
             path, depth = queue.pop(0)
-            result, body, ctype = http_get(host, port, path, plan.request_timeout)
+            result, body, ctype = http_get(host, reach, path, plan.request_timeout)
             # A port can accept before the app answers (a reset, an empty reply): retry within the same wait.
             # Not after a timeout: an app that held the request for the whole timeout gets no second one.
             while not result.ok and not _timed_out(result) and time.monotonic() < deadline and alive():
                 time.sleep(0.2)
-                result, body, ctype = http_get(host, port, path, plan.request_timeout)
-            results.append(result)
+                result, body, ctype = http_get(host, reach, path, plan.request_timeout)
+            results.append(dataclasses.replace(result, port=mark))
             if plan.crawl and depth < plan.crawl_max_depth and "html" in ctype and len(seen) < plan.crawl_max_pages:
                 for link in same_origin_links(result.target, body.decode("utf-8", "replace")):
                     if link not in seen and len(seen) < plan.crawl_max_pages:

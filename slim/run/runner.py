@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 
 from slim.engine import ContainerSpec, Engine, Mount
-from slim.errors import EngineError, ImageFormatError, TraceError
+from slim.errors import EngineError, ImageFormatError, TraceError, UsageError
 from slim.harden.profile import RunProfile
 from slim.harden.seccomp import profile_json
 from slim.model import ProbeResult, RunConfig, RunOutcome, SlimWarning
@@ -69,7 +69,7 @@ def run(engine: Engine, options: RunOptions, hooks: Hooks | None = None) -> RunR
     started = time.monotonic()
     try:
         hooks.prepare(engine, options.image)
-        container = engine.create(_spec(options, hooks, result.argv))
+        container = engine.create(_spec(options, hooks, result.argv, engine.remote, ports))
         engine.start(container)
         result.seconds["start"] = time.monotonic() - started
         if has_probes(options, ports):
@@ -86,17 +86,22 @@ def run(engine: Engine, options: RunOptions, hooks: Hooks | None = None) -> RunR
     return result
 
 
-def _spec(options: RunOptions, hooks: Hooks, argv: list[str]) -> ContainerSpec:
+def _spec(options: RunOptions, hooks: Hooks, argv: list[str], remote: bool = False,
+          ports: list[int] = ()) -> ContainerSpec:
     mounts = list(hooks.mounts())
     for spec in options.mounts:
         parts = spec.split(":")
         if len(parts) not in (2, 3) or not parts[1].startswith("/"):
             raise TraceError(f"--mount {spec!r}: expected SOURCE:TARGET[:ro]")
+        if remote and parts[0].startswith("/"):
+            raise UsageError(f"--mount {spec!r}: the engine is remote and cannot see this host's paths; "
+                             "mount a named volume instead")
         mounts.append(Mount(parts[0], parts[1], len(parts) == 3 and parts[2] == "ro"))
     spec = ContainerSpec(
         image=options.image, entrypoint=tuple(hooks.entrypoint(argv)), env=tuple(options.env),
         user=options.user or None, workdir=options.workdir or None, mounts=tuple(mounts),
-        cap_add=tuple(hooks.cap_add()), init=hooks.use_engine_init)
+        cap_add=tuple(hooks.cap_add()), init=hooks.use_engine_init,
+        publish=tuple(ports) if remote else ())  # a remote engine's container addresses are out of reach
     return _restricted(spec, options.profile) if options.profile is not None else spec
 
 
@@ -114,14 +119,16 @@ def _probe(engine: Engine, container: str, options: RunOptions, hooks: Hooks, po
            result: RunResult, started: float) -> list[ProbeResult]:
     plan = options.probes
     host = engine.address(container)
-    probes = http_probes(plan, host, ports, lambda: engine.running(container))
+    published = engine.published(container) if engine.remote else {}
+    probes = http_probes(plan, host, ports, lambda: engine.running(container), published)
     if probes:
         # when the first answer came, counted from the start of the run (container creation included)
         result.seconds["first_probe"] = time.monotonic() - started - sum(p.seconds for p in probes[1:])
     for n, command in enumerate(plan.execs):
         probes.append(_exec_probe(engine, container, command, hooks, n))
     for command in plan.host_cmds:
-        probes.append(host_probe(command, host, ports[0] if ports else None, plan.command_timeout))
+        port = published.get(ports[0], ports[0]) if ports else None
+        probes.append(host_probe(command, host, port, plan.command_timeout))
     return probes
 
 

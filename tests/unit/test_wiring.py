@@ -159,3 +159,13 @@ def test_a_partial_trace_gives_a_verified_profile_without_seccomp(engine):
     assert profile["verified"] is True and profile["syscalls"] is None and profile["seccomp_profile"] is None
     assert not any(a.startswith("seccomp=") for a in profile["docker_args"])
     assert engine.calls.count("create job:1-slim") == 2  # verified as it is, then under the profile
+
+
+@pytest.mark.parametrize("url, host", [
+    ("unix:///var/run/docker.sock", None), ("tcp://127.0.0.1:2375", "127.0.0.1"), ("tcp://docker:2376", "docker"),
+    ("ssh://ci@build-host", "build-host"), ("tcp://[::1]:2375", "::1"), ("http://10.0.0.5:2375", "10.0.0.5"),
+])
+def test_which_engines_are_remote_and_where_their_ports_are(url, host):
+    from slim.engine.docker import remote_host
+
+    assert remote_host(url) == host

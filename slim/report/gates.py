@@ -46,11 +46,10 @@ def evaluate(doc: dict, gates: Gates, hardened_verified: bool | None) -> list[Ve
                            f"size reduced by {reduction:.1f}%, at least {gates.min_reduction:g}% required"
                            if reduction is not None else "no size to compare", EXIT_MIN_REDUCTION))
     if "hardening" in gates.fail_on:
-        out.append(Verdict("hardening", hardened_verified,
-                           "the slim image passes its probes under its least-privilege run profile"
-                           if hardened_verified else "the slim image does not behave the same under its run profile"
-                           if hardened_verified is False else "the run profile was not verified",
-                           HardeningFailed.exit_code))
+        reason = {True: "the slim image passes its probes under its least-privilege run profile",
+                  False: "the slim image does not behave the same under its least-privilege run profile",
+                  None: "the run profile was not verified"}[hardened_verified]
+        out.append(Verdict("hardening", hardened_verified, reason, HardeningFailed.exit_code))
     return out
 
 

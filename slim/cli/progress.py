@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from typing import ContextManager
 
-from rich.console import Console
 
-from slim.cli.text import safe
+from slim.cli.text import console, safe
 from slim.progress import Phases
 
 
 class ConsolePhases(Phases):
     def __init__(self, quiet: bool = False):
         super().__init__()
-        self.console = Console(stderr=True, quiet=quiet, highlight=False)
+        self.console = console(stderr=True, quiet=quiet)
 
     def showing(self, text: str) -> ContextManager:
         return self.console.status(f"{safe(text)}...")

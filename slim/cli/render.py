@@ -7,7 +7,7 @@ import shlex
 from rich.console import Console
 from rich.table import Table
 
-from slim.cli.text import safe
+from slim.cli.text import console as new_console, safe
 from slim.sizes import human
 from slim.model import ImageInfo, Trace, warning_texts
 from slim.report.build import BuildReport
@@ -18,7 +18,7 @@ human_bytes = human  # the name the renderers use
 
 
 def print_inspect(info: ImageInfo, console: Console | None = None) -> None:
-    console = console or Console()
+    console = console or new_console()
     os_name = info.os.get("PRETTY_NAME") or info.os.get("ID") or "unknown (no os-release)"
     console.print(f"[bold]{safe(info.reference)}[/bold]  {info.image_id[:19]}")
     console.print(f"os: {safe(os_name)}")
@@ -35,7 +35,7 @@ def print_inspect(info: ImageInfo, console: Console | None = None) -> None:
 
 
 def print_trace(image: str, trace: Trace, console: Console | None = None) -> None:
-    console = console or Console()
+    console = console or new_console()
     console.print(f"[bold]{safe(image)}[/bold]: exit code {trace.exit_code}")
     for kind, paths in files_by_kind(trace).items():
         console.print(f"\n[bold]{kind}[/bold] ({len(paths)})")
@@ -67,7 +67,7 @@ def print_warnings(console: Console, warnings) -> None:
 
 
 def print_build(report: BuildReport, console: Console | None = None) -> None:
-    console = console or Console()
+    console = console or new_console()
     doc = report.to_json()
     size, files, pkgs = doc["size"], doc["files"], doc["packages"]
     title = f"{doc['image']} -> {', '.join(doc['output']['tags']) or doc['output']['kind']}"

@@ -3,6 +3,9 @@ must never act as rich markup or as escape sequences. Everything dynamic that sl
 
 from __future__ import annotations
 
+import os
+
+from rich.console import Console
 from rich.markup import escape
 
 # bidirectional overrides and isolates reorder what follows them on screen ("Trojan Source")
@@ -31,3 +34,11 @@ def visible(text: object) -> str:
 def safe(text: object) -> str:
     """`text` for rich markup: control characters shown, brackets escaped."""
     return escape(visible(text))
+
+
+def console(stderr: bool = False, quiet: bool = False) -> Console:
+    """A console for slim's output. In CI (`CI` set) no colors and no animations, as when not on a terminal:
+    logs stay plain lines."""
+    in_ci = bool(os.environ.get("CI"))
+    return Console(stderr=stderr, quiet=quiet, highlight=False, no_color=in_ci or None,
+                   force_terminal=False if in_ci else None)

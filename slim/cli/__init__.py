@@ -18,7 +18,7 @@ from slim.model import warning_texts
 from slim.plan.keep import PlanOptions
 from slim.plan.rebase import parse_run_as
 from slim.sizes import parse_size
-from slim.cli.ci import Outputs, ci_options, finish_build, gates_of
+from slim.cli.ci import Outputs, ci_options, finish_build, gates_of, image_list
 from slim.cli.options import build_run_options, run_options
 from slim.cli.progress import ConsolePhases
 from slim.cli.render import TERMINAL_WARNINGS
@@ -202,7 +202,11 @@ def trace(ctx: click.Context, image: str, syscall_profile: bool, seccomp_bpf: bo
 
 
 @main.command()
-@click.argument("image")
+@click.argument("images", nargs=-1, metavar="IMAGE...")
+@click.option("--from-file", type=click.Path(dir_okay=False, exists=True), metavar="LIST",
+              help="Also build the images listed in LIST, one per line (# comments and blank lines skipped).")
+@click.option("-j", "--jobs", type=click.IntRange(1, 16), default=1, show_default=True,
+              help="With several images: how many builds run at once.")
 @click.option("-t", "--tag", "tags", multiple=True, help="Tag for the result (repeatable). Default: NAME:TAG-slim.")
 @click.option("-o", "--output", default="docker", show_default=True,
               help="docker (load into the engine), docker-archive:FILE, or oci:DIR.")
@@ -242,9 +246,10 @@ def trace(ctx: click.Context, image: str, syscall_profile: bool, seccomp_bpf: bo
 @ci_options
 @run_options
 @click.pass_context
-def build(ctx: click.Context, image: str, tags, output, report_file, as_json, verify, keep_failed, include_paths,
-          include_bins, exclude_patterns, include_shell, lang_completion, syscall_profile, seccomp_bpf, harden,
-          seccomp_file, run_as, fail_on, max_size, min_reduction, junit_file, summary_file, push, **kw) -> None:
+def build(ctx: click.Context, images: tuple[str, ...], from_file, jobs, tags, output, report_file, as_json, verify,
+          keep_failed, include_paths, include_bins, exclude_patterns, include_shell, lang_completion, syscall_profile,
+          seccomp_bpf, harden, seccomp_file, run_as, fail_on, max_size, min_reduction, junit_file, summary_file, push,
+          **kw) -> None:
     """Make a minimal FROM-scratch image of IMAGE that still works, and prove it.
 
     Runs IMAGE under strace while probing it (HTTP on exposed ports by default, plus --exec, --probe-cmd),
@@ -254,25 +259,37 @@ def build(ctx: click.Context, image: str, tags, output, report_file, as_json, ve
     never modified. Exit code 8 when the slim image does not behave the same; gates (--max-size,
     --min-reduction, --fail-on) have their own codes and are checked after the reports are written; --push
     happens only when all passed. IMAGE may also be docker-archive:FILE or oci:DIR: it is loaded into the
-    engine under a temporary tag, removed afterwards.
+    engine under a temporary tag, removed afterwards. Several IMAGEs (or --from-file) are built --jobs at a
+    time, each as NAME:TAG-slim, with --report/--junit/--summary naming directories for one file per image.
     """
-    ref = parse_reference(image)
-    out_tags = tuple(tags) or (default_tag(ref.name, "slim"),)
+    images = image_list(images, from_file)
     if run_as and kw.get("user"):
         raise UsageError("--run-as and --user both say who runs the image: give one")
     gates = gates_of(max_size, min_reduction, fail_on)
     if push and not output == "docker":
         raise UsageError("--push pushes tags from the engine: use it with --output docker")
-    opts = pipeline.BuildOptions(
-        run=build_run_options(pipeline.run_image(ref), kw),
-        plan=PlanOptions(tuple(include_paths), tuple(include_bins), tuple(exclude_patterns), include_shell,
-                         lang_completion),
-        output=parse_output(output),
-        tags=out_tags,
-        verify=verify, keep_failed=keep_failed,
-        tracing=pipeline.TraceOptions(syscall_profile, seccomp_bpf),
-        harden=harden, seccomp_file=os.path.abspath(seccomp_file or _default_seccomp_file(out_tags[0], report_file)),
-        run_as=parse_run_as(run_as) if run_as else None)
+    if len(images) > 1 and (tags or seccomp_file or as_json):
+        raise UsageError("-t, --seccomp-profile and --json are about one image: with several, each result is "
+                         "NAME:TAG-slim and its files go to the --report directory")
+
+    def options_for(image: str, report_path: str | None):
+        ref = parse_reference(image)
+        out_tags = tuple(tags) or (default_tag(ref.name, "slim"),)
+        return ref, pipeline.BuildOptions(
+            run=build_run_options(pipeline.run_image(ref), dict(kw)),
+            plan=PlanOptions(tuple(include_paths), tuple(include_bins), tuple(exclude_patterns), include_shell,
+                             lang_completion),
+            output=parse_output(output), tags=out_tags, verify=verify, keep_failed=keep_failed,
+            tracing=pipeline.TraceOptions(syscall_profile, seccomp_bpf), harden=harden,
+            seccomp_file=os.path.abspath(seccomp_file or _default_seccomp_file(out_tags[0], report_path)),
+            run_as=parse_run_as(run_as) if run_as else None)
+
+    if len(images) > 1:
+        from slim.cli.many import build_many
+
+        outputs = Outputs(report_file or "slim-reports", junit_file, summary_file, False, push, keep_failed)
+        return build_many(ctx, images, jobs, options_for, outputs, gates)
+    ref, opts = options_for(images[0], report_file)
     phases, engine = _run(ctx)
     with _workspace(ctx) as ws:
         report = pipeline.build(ref, opts, ws, engine, phases)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from dataclasses import dataclass
 
 import click
 
-from slim.errors import VerificationFailed
+from slim.errors import UsageError, VerificationFailed
 from slim.report.build import BuildReport
 from slim.report.ci import junit_xml, summary_markdown
 from slim.report.gates import Gates, evaluate, first_failure, raise_for
@@ -50,6 +51,9 @@ def ci_options(command):
     return command
 
 
+_summary_lock = threading.Lock()
+
+
 @dataclass(frozen=True)
 class Outputs:
     report_file: str | None = None
@@ -60,11 +64,22 @@ class Outputs:
     keep_failed: bool = False
 
 
+def image_list(images: tuple[str, ...], from_file: str | None) -> list[str]:
+    """The images named on the command line, then those in the --from-file list; at least one."""
+    out = list(images)
+    if from_file:
+        with open(from_file) as fh:
+            out += [line.strip() for line in fh if line.strip() and not line.lstrip().startswith("#")]
+    if not out:
+        raise UsageError("name an IMAGE to build (or a --from-file list)")
+    return list(dict.fromkeys(out))
+
+
 def gates_of(max_size: str | None, min_reduction: float | None, fail_on: tuple[str, ...]) -> Gates:
     return Gates(parse_size(max_size, "--max-size") if max_size else None, min_reduction, tuple(fail_on))
 
 
-def finish_build(report: BuildReport, outputs: Outputs, gates: Gates, engine) -> None:
+def finish_build(report: BuildReport, outputs: Outputs, gates: Gates, engine, show: bool = True) -> None:
     """Write every report, show the result, then fail on the first failed gate, else push."""
     doc = report.to_json()
     hardened = report.facts.run_profile
@@ -77,9 +92,11 @@ def finish_build(report: BuildReport, outputs: Outputs, gates: Gates, engine) ->
     if outputs.summary_file:
         _write(outputs.summary_file, summary)
     if os.environ.get("GITHUB_STEP_SUMMARY"):
-        with open(os.environ["GITHUB_STEP_SUMMARY"], "a") as fh:
+        with _summary_lock, open(os.environ["GITHUB_STEP_SUMMARY"], "a") as fh:  # parallel builds append too
             fh.write(summary)
-    if outputs.as_json:
+    if not show:
+        pass
+    elif outputs.as_json:
         click.echo(json.dumps(doc, indent=2))
     else:
         from slim.cli.render import print_build

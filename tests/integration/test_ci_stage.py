@@ -157,3 +157,33 @@ def test_a_remote_engine_refuses_host_path_mounts(engine, build_sample, tmp_path
                            f"{tmp_path}:/data", "--continue-after", "exit"], capture_output=True, text=True, env=env,
                           cwd=str(tmp_path), timeout=600)
     assert done.returncode == 2 and "cannot see this host's paths" in done.stderr
+
+
+def test_three_samples_built_three_at_a_time(engine, build_sample, tmp_path, no_leftovers):
+    images = [build_sample(name) for name in ("python-web", "batch-job", "alpine-script")]
+    (tmp_path / "list.txt").write_text(f"# the rest\n{images[2]}\n\n")
+    outs = [f"{image}-slim" for image in images]
+    try:
+        done = slim("build", images[0], images[1], "--from-file", "list.txt", "--jobs", "3",
+                    "--continue-after", "timeout:3", "--junit", "junit", cwd=str(tmp_path))
+        assert done.returncode == 0, done.stderr
+        for image in images:
+            name = "".join(c if c.isalnum() or c in "._-" else "-" for c in image)
+            report = json.loads((tmp_path / "slim-reports" / f"{name}.json").read_text())
+            assert report["verification"]["passed"] is True and report["output"]["tags"] == [f"{image}-slim"]
+            xmlschema.XMLSchema(SCHEMA).validate(str(tmp_path / "junit" / f"{name}.xml"))
+            assert engine.images.get(f"{image}-slim")
+        assert all(image in done.stdout for image in images) and done.stdout.count("passed") == 3
+        assert not [t for i in engine.images.list() for t in i.tags if t.startswith("slim-verify/")]
+    finally:
+        for tag in outs:
+            try:
+                engine.images.remove(tag)
+            except Exception:
+                pass
+
+
+def test_several_images_refuse_what_names_one(tmp_path):
+    done = slim("build", "a:1", "b:1", "-t", "x:1", cwd=str(tmp_path))
+    assert done.returncode == 2 and "about one image" in done.stderr
+    assert slim("build", cwd=str(tmp_path)).returncode == 2

@@ -196,6 +196,9 @@ class FakeEngine:
     def tags_in(self, repository_prefix: str) -> list[str]:
         return sorted(t for t in self.tags if t.startswith(repository_prefix))
 
+    def close(self) -> None:
+        pass
+
     def facts(self) -> dict[str, str]:
         return {"name": self.name, "version": "0", "api_version": "0", "os": "linux", "arch": "x86_64"}
 

@@ -46,6 +46,10 @@ class _SlimGroup(click.Group):
             _remove_own_leftovers(ctx)
             click.echo("slim: interrupted; cleaned up", err=True)
             ctx.exit(130)
+        finally:
+            engine = (ctx.obj or {}).get("engine")
+            if engine is not None:
+                engine.close()
 
 
 @click.group(cls=_SlimGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -314,7 +318,8 @@ def cleanup_command(ctx: click.Context, everything: bool, dry_run: bool) -> None
     found = cleanup.find_work_dirs(ctx.obj["work_dir"])
     engine, engine_error = None, None
     try:
-        engine = LazyEngine().get()
+        ctx.find_root().obj["engine"] = LazyEngine()
+        engine = ctx.find_root().obj["engine"].get()
         in_engine = cleanup.find_in_engine(engine, everything)
         in_engine.work_dirs = found.work_dirs
         found = in_engine

@@ -27,6 +27,10 @@ class LazyEngine:
     def connected(self) -> bool:
         return self._engine is not None
 
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.close()
+
     def get(self) -> Engine:
         if self._engine is None:
             self._engine = self._connector()

@@ -141,6 +141,9 @@ class Engine(Protocol):
     def tags_in(self, repository_prefix: str) -> list[str]:
         """Every tag whose repository starts with `repository_prefix`."""
 
+    def close(self) -> None:
+        """Release the connection to the engine (the command is done with it)."""
+
     # facts
     def facts(self) -> dict[str, str]:
         """Which engine this is: name, version, API version, operating system."""

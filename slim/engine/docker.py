@@ -245,6 +245,14 @@ class DockerEngine:
             found = self.api.images()
         return sorted(t for image in found for t in image.get("RepoTags") or () if t.startswith(repository_prefix))
 
+    def close(self) -> None:
+        """Close the connection pools now. Left to the garbage collector, urllib3's pool finalizer can run in
+        the middle of a pool operation on the same thread and wait forever for the pool's own lock."""
+        try:
+            self.client.close()
+        except Exception:
+            pass
+
     def facts(self) -> dict[str, str]:
         with _engine_errors("asking the engine for its version"):
             version = self.api.version()

@@ -37,6 +37,20 @@ def slim_state(engine, work: str) -> dict[str, list[str]]:
 EMPTY = {"containers": [], "volumes": [], "tags": [], "work_dirs": []}
 
 
+_started: list["Build"] = []
+
+
+@pytest.fixture(autouse=True)
+def no_orphan_builds():
+    """A test that fails before it stops its build must not leave that build running on its own."""
+    yield
+    while _started:
+        build = _started.pop()
+        if build.proc.poll() is None:
+            os.killpg(build.proc.pid, signal.SIGKILL)
+            build.proc.wait()
+
+
 class Build:
     """`slim build` in its own process group, its stderr read line by line as it comes."""
 
@@ -49,6 +63,7 @@ class Build:
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
+        _started.append(self)
 
     def _read(self) -> None:
         for raw in self.proc.stderr:

@@ -7,10 +7,14 @@ stays the same. Inside the container it runs under its own loader, so it works i
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import io
 import os
 import tarfile
+import tempfile
+import threading
 from dataclasses import dataclass
 
 from slim.analysis.elf.resolver import Resolver
@@ -80,9 +84,28 @@ def _tar(bundle: Bundle) -> bytes:
     return buf.getvalue()
 
 
+_fill_lock = threading.Lock()
+
+
 def fill(engine: Engine, helper: str, bundle: Bundle) -> None:
     """Copy the bundle into its volume, mounted at MOUNT in the never-started container `helper`, unless
-    already there. `.complete` is written last, so an interrupted copy is simply done again by the next run."""
-    if engine.get_archive(helper, f"{MOUNT}/.complete") is not None:
-        return
-    engine.put_archive(helper, MOUNT, _tar(bundle))
+    already there. `.complete` is written last, so an interrupted copy is simply done again by the next run.
+
+    Builds running at once (threads of one slim, or several slim processes on this host) fill it one at a
+    time: a second copy rewriting the files under a run that already uses them could make strace fail."""
+    with _fill_lock, _host_lock(bundle.volume):
+        if engine.get_archive(helper, f"{MOUNT}/.complete") is not None:
+            return
+        engine.put_archive(helper, MOUNT, _tar(bundle))
+
+
+@contextlib.contextmanager
+def _host_lock(volume: str):
+    """An advisory lock shared by the slim processes of this host (a hidden file in the temp dir, kept)."""
+    path = os.path.join(tempfile.gettempdir(), f".{volume}.lock")
+    with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)

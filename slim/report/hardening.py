@@ -21,6 +21,27 @@ def findings(config: RunConfig) -> dict:
     return {"user": user or "root", "runs_as_root": config.runs_as_root, "env_secrets": sorted(secrets)}
 
 
+REDACTED = "<redacted>"
+# NAME=VALUE inside free text (a history line "ENV DB_PASSWORD=hunter2", a RUN with an inline variable)
+_ASSIGNMENT = re.compile(r"(?P<name>[A-Za-z_][A-Za-z0-9_]*)=(?P<value>\"[^\"]*\"|'[^']*'|\S+)")
+
+
+def redacted_env(env) -> list[str] | None:
+    """Env entries with the value of every secret-looking name replaced: names are shown, values never."""
+    if env is None:
+        return None
+    out = []
+    for item in env:
+        name, sep, value = str(item).partition("=")
+        out.append(f"{name}={REDACTED}" if sep and value and _SECRET_NAME.search(name) else str(item))
+    return out
+
+
+def redacted_text(text: str) -> str:
+    """`text` with the values of secret-looking NAME=VALUE assignments replaced."""
+    return _ASSIGNMENT.sub(lambda m: f"{m['name']}={REDACTED}" if _SECRET_NAME.search(m["name"]) else m[0], text)
+
+
 def warnings(found: dict) -> list[str]:
     out = []
     if found["runs_as_root"]:

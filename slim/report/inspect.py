@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from slim.image.model import Image
 from slim.model import DIR, ImageInfo
 from slim.analysis.osrelease import read_os
 from slim.analysis.pkgdb.catalog import read_catalog
+from slim.report.hardening import redacted_env, redacted_text
 from slim.rootfs import RootFS
 
 
@@ -27,10 +30,17 @@ def inspect_image(image: Image, rootfs: RootFS) -> ImageInfo:
         content_bytes=content,
         file_count=files,
         dir_count=dirs,
-        layers=tuple(image.layer_summaries()),
+        # history lines and ENV may carry secrets: their names are shown, never their values
+        layers=tuple(dataclasses.replace(layer, created_by=redacted_text(layer.created_by))
+                     for layer in image.layer_summaries()),
         os=read_os(rootfs),
-        config=image.config.get("config") or {},  # shown as the image states it
+        config=_shown_config(image.config.get("config") or {}),
         warnings=tuple(rootfs.warnings) + tuple(catalog.warnings),
         package_db=catalog.kind,
         packages=len(catalog.packages),
     )
+
+
+def _shown_config(config: dict) -> dict:
+    """The run config as the image states it, secret-looking ENV values excepted."""
+    return {**config, "Env": redacted_env(config.get("Env"))} if config.get("Env") else dict(config)

@@ -158,3 +158,19 @@ def test_unpacked_size_cap_is_exit_4(tmp_path):
     assert os.listdir(work) == []
     bad = run_slim(["--max-unpacked-size", "lots", "inspect", ref], str(work))
     assert bad.returncode == 2 and bad.stderr.count(b"\n") == 1
+
+
+def test_secret_values_in_env_and_history_are_never_printed(tmp_path):
+    """Names of secret-looking variables are shown; their values appear in no output of slim inspect."""
+    config = hostile.config_with(run_Env=["PATH=/bin", "DB_PASSWORD=hunter2-value", "GITHUB_TOKEN=ghp_abcdef123456"],
+                                 history=[{"created_by": "/bin/sh -c #(nop)  ENV API_KEY=sk-live-999 MODE=prod"}])
+    ref = hostile.write(str(tmp_path), "a.tar", hostile.archive_with([hostile.PLAIN], config))
+    work = tmp_path / "work"
+    work.mkdir()
+    for args in (["inspect", ref], ["inspect", "--json", ref]):
+        done = run_slim(args, str(work))
+        text = (done.stdout + done.stderr).decode()
+        assert done.returncode == 0, text
+        for value in ("hunter2-value", "ghp_abcdef123456", "sk-live-999"):
+            assert value not in text
+    assert "DB_PASSWORD=<redacted>" in text and "MODE=prod" in text and "PATH=/bin" in text

@@ -19,7 +19,7 @@ from slim.analysis.osrelease import DISTRIBUTION_MARKERS
 from slim.analysis.pkgdb.catalog import is_db_path
 from slim.analysis.shebang import which
 from slim.analysis.users import ImageAccounts
-from slim.model import PSEUDO_FILESYSTEMS, RunConfig, SlimWarning, Trace, within
+from slim.model import EXEC, PSEUDO_FILESYSTEMS, RunConfig, SlimWarning, Trace, within
 
 TRACED, CLOSURE, ESSENTIAL, LANGUAGE, INCLUDE = "traced", "closure", "essential", "language", "include"
 CATEGORIES = (TRACED, INCLUDE, ESSENTIAL, CLOSURE, LANGUAGE)  # priority: a path's category is its first here
@@ -68,15 +68,16 @@ class _Planner:
         self.builder = ClosureBuilder(rootfs, self.env, config.workdir or "/")
         self.out = KeepPlan()
 
-    def seed(self, path: str, category: str, detail: str) -> None:
-        """Keep `path` (when the image has it) for `category`, and everything its closure needs."""
+    def seed(self, path: str, category: str, detail: str, runs: bool = True) -> None:
+        """Keep `path` (when the image has it) for `category`, and everything its closure needs. runs=False:
+        the file was only read, looked up or written, never executed: a `#!` line in it brings in nothing."""
         # A path reached through a linked directory ("/bin/x" under merged /usr) is no entry of its own:
         # the reason goes to the real file, and the closure keeps the links on the way.
         record = path if self.rootfs.lstat(path) is not None else self.rootfs.realpath(path)
         if record is None:
             return
         self.out.reasons.setdefault(record, []).append((category, detail))
-        self.builder.add(path, Reason(INPUT, category), scripts=category != LANGUAGE)
+        self.builder.add(path, Reason(INPUT, category), scripts=runs and category != LANGUAGE)
 
     def collect_closure(self) -> None:
         for path, why in self.builder.closure.keep.items():
@@ -130,7 +131,8 @@ def _traced(p: _Planner) -> None:
                 if parent:
                     p.seed(parent, TRACED, f"directory of {path}, made at run time")
                 continue
-            p.seed(path, TRACED, access.kind)
+            # a script only read as data (a template copied, a hook sample listed) does not need its interpreter
+            p.seed(path, TRACED, access.kind, runs=access.kind == EXEC)
 
 
 def _nearest_existing_dir(rootfs, path: str) -> str | None:

@@ -156,3 +156,17 @@ def test_debian_global_node_modules_are_completed(image):
     assert keep.category("/usr/share/nodejs/mime/lite.js") == LANGUAGE
     assert keep.category("/usr/share/nodejs/mime-db/db.json") == LANGUAGE  # its dependency, found globally
     assert "/usr/share/nodejs/other/index.js" not in keep.reasons
+
+
+def test_a_script_only_read_as_data_does_not_bring_its_interpreter(ws):
+    """A hook sample with `#!/usr/bin/perl` that the app only listed and read: perl stays out. Run, it is kept."""
+    data = layer(("usr/bin/app", "file", (b"\x7fELF-app", 0o755)), ("usr/bin/perl", "file", (b"\x7fELF-perl", 0o755)),
+                 ("usr/share/hooks/post-commit.sample", "file", (b"#!/usr/bin/perl\nprint 1;\n", 0o755)),
+                 ("etc/passwd", "file", PASSWD), ("etc/group", "file", GROUP))
+    root = flatten([unpack_layer(io.BytesIO(data), ws.path("layers", "h.pack"), "h")])
+    read = run_plan(root, trace_of(("/usr/bin/app", EXEC), ("/usr/share/hooks/post-commit.sample", READ)),
+                    lang_completion="off")
+    assert read.category("/usr/share/hooks/post-commit.sample") == TRACED and "/usr/bin/perl" not in read.reasons
+    ran = run_plan(root, trace_of(("/usr/bin/app", EXEC), ("/usr/share/hooks/post-commit.sample", READ),
+                                  ("/usr/share/hooks/post-commit.sample", EXEC)), lang_completion="off")
+    assert ran.category("/usr/bin/perl") == CLOSURE

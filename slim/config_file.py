@@ -43,7 +43,7 @@ OPTIONS: dict[str, dict[str, tuple[str, dict]]] = {
         "paths": ("include_paths", _STRS), "binaries": ("include_bins", _STRS),
         "exclude": ("exclude_patterns", _STRS), "shell": ("include_shell", _BOOL),
         # YAML 1.1 reads a bare `off` as false: take it as the word the user wrote
-        "lang_completion": ("lang_completion", {"enum": ["full", "package", "off", False]}),
+        "lang_completion": ("lang_completion", {"enum": ["imports", "full", "package", "off", False]}),
     },
     "tracing": {"syscall_profile": ("syscall_profile", _BOOL), "seccomp_bpf": ("seccomp_bpf", _BOOL)},
     "hardening": {

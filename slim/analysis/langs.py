@@ -1,6 +1,7 @@
 """Language-aware completion: so code the probes never reached still imports in the minimized image.
 
-Python: the interpreter's whole standard library (no test suites, idle, tkinter, ensurepip), and every
+imports (the default): Python modules that kept code can import, found by parsing it (pyimports), and Node
+packages as below. full: the interpreter's whole standard library (no test suites, idle, tkinter, ensurepip), and every
 package directory (one holding __init__.py) that keeps any file, with its *.dist-info/*.egg-info. Node: the
 package directory of every module that keeps any file, and the packages it depends on (package.json).
 Pure: a RootFS and a set of kept paths in, paths to add out.
@@ -12,8 +13,11 @@ import json
 import posixpath
 import re
 
-FULL, PACKAGE, OFF = "full", "package", "off"
-LEVELS = (FULL, PACKAGE, OFF)
+from slim.analysis import pyimports
+from slim.model import SlimWarning
+
+FULL, PACKAGE, IMPORTS, OFF = "full", "package", "imports", "off"
+LEVELS = (FULL, PACKAGE, IMPORTS, OFF)
 _PY_EXE = re.compile(r"^/usr(?:/local)?/bin/python(\d\.\d+)$")
 _STDLIB_SKIP = {"test", "tests", "idlelib", "tkinter", "turtledemo", "ensurepip", "lib2to3", "site-packages",
                 "dist-packages", "__pycache__", "pydoc_data", "unittest/test"}
@@ -22,11 +26,16 @@ _SITE_DIRS = ("site-packages", "dist-packages")
 _NODE_GLOBAL = ("/usr/share/nodejs", "/usr/lib/nodejs", "/usr/local/lib/node_modules")
 
 
-def completion(rootfs, kept: set[str], level: str) -> dict[str, str]:
-    """path -> why, for what the level adds on top of `kept`."""
+def completion(rootfs, kept: set[str], level: str, env: dict[str, str] | None = None,
+               warnings: list | None = None) -> dict[str, str]:
+    """path -> why, for what the level adds on top of `kept`. `warnings` receives SlimWarnings (imports level)."""
     if level == OFF:
         return {}
     out: dict[str, str] = {}
+    if level == IMPORTS:
+        _python_imports(rootfs, kept, env or {}, out, warnings if warnings is not None else [])
+        _node_packages(rootfs, kept, out)
+        return out
     if level == FULL:
         for version in python_versions(kept):
             for prefix in ("/usr/lib", "/usr/local/lib"):
@@ -52,7 +61,30 @@ def _walk(rootfs, top: str, out: dict[str, str], why: str, want, skip=frozenset(
             out.setdefault(path, why)
 
 
-def _python_packages(rootfs, kept: set[str], out: dict[str, str]) -> None:
+def _python_imports(rootfs, kept: set[str], env: dict[str, str], out: dict[str, str], warnings: list) -> None:
+    """The import closure of every kept module; metadata of the packages that keep files; whole packages only
+    where the code cannot be read (a parse failure) or names a module at run time (import_module(variable))."""
+    py_files = sorted(p for p in kept if p.endswith(".py") and rootfs.is_file(p))
+    for version in sorted(python_versions(kept)):
+        stdlib = [f"{p}/lib/python{version}" for p in ("/usr", "/usr/local")]
+        site_like = ("/site-packages/", "/dist-packages/")
+        script_dirs = sorted({posixpath.dirname(p) for p in py_files
+                              if not any(p.startswith(d + "/") for d in stdlib) and not any(s in p for s in site_like)})
+        pypath = pyimports.PythonPath(rootfs, pyimports.search_path(rootfs, version, env, script_dirs))
+        found = pyimports.import_closure(rootfs, pypath, py_files)
+        for path, why in found.keep.items():
+            out.setdefault(path, why)
+        whole = set(found.unparsed) | {d.rsplit(":", 1)[0] for d in found.dynamic}
+        for path in found.unparsed:
+            warnings.append(SlimWarning("lang.unparsed", "could not parse it: its whole package is kept", path))
+        for where in found.dynamic:
+            warnings.append(SlimWarning("lang.dynamic-import",
+                                        "imports a module named at run time: its package is kept whole", where))
+        _python_packages(rootfs, whole, out)
+        _python_packages(rootfs, set(py_files) | set(found.keep), out, metadata_only=True)
+
+
+def _python_packages(rootfs, kept: set[str], out: dict[str, str], metadata_only: bool = False) -> None:
     tops: set[str] = set()
     for path in kept:
         directory = posixpath.dirname(path)
@@ -64,7 +96,8 @@ def _python_packages(rootfs, kept: set[str], out: dict[str, str]) -> None:
             tops.add(top)
     for top in sorted(tops):
         name = posixpath.basename(top)
-        _walk(rootfs, top, out, f"python package {name}", lambda p: p.endswith((".py", ".so")), {"__pycache__"})
+        if not metadata_only:
+            _walk(rootfs, top, out, f"python package {name}", lambda p: p.endswith((".py", ".so")), {"__pycache__"})
         site = posixpath.dirname(top)
         if posixpath.basename(site) in _SITE_DIRS:
             for meta in _dist_info_for(rootfs, site, name):

@@ -190,7 +190,10 @@ def _language(p: _Planner) -> None:
     base = set(p.builder.closure.keep) | set(p.out.reasons)
     sizes = {}
     for level in langs.LEVELS:
-        added = langs.completion(p.rootfs, base, level)
+        found: list = []
+        added = langs.completion(p.rootfs, base, level, p.env, found)
+        if level == p.options.lang_completion:
+            p.out.warnings.extend(found)
         sizes[level] = p.rootfs.bytes_of(set(added) - base)
         if level == p.options.lang_completion:
             for path, why in sorted(added.items()):

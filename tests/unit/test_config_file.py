@@ -60,7 +60,7 @@ def test_a_full_file_flattens_to_the_build_options(tmp_path):
     ("version: 1\ngates:\n  min_reduction: lots\n", ":3: gates.min_reduction must be number"),
     ("version: 1\ngates:\n  min_reduction: 150\n", ":3: gates.min_reduction is out of range"),
     ("version: 1\nrun:\n  env: [A=1, NOVALUE]\n", ":3: run.env.1 must be K=V"),
-    ("version: 1\nkeep:\n  lang_completion: most\n", ":3: keep.lang_completion must be one of full, package, off"),
+    ("version: 1\nkeep:\n  lang_completion: most\n", ":3: keep.lang_completion must be one of imports, full, package, off"),
     ("version: 2\n", ":1: version must be 1"),
     ("version: 1\nprobes: [1, 2\n", ":3: not valid YAML"),
     ("- just\n- a list\n", ":1: the file must be object"),

@@ -1,0 +1,193 @@
+"""The static import closure of Python code inside an image: what kept modules can import, resolved against the
+image interpreter's own search path, recursively. Code paths the probes never took (an import inside a
+request handler) keep what they need, and nothing else of the standard library is kept.
+
+Pure: a RootFS, the kept paths and the interpreter versions in, {path: why} out, plus warnings.
+"""
+
+from __future__ import annotations
+
+import ast
+import posixpath
+import warnings as py_warnings
+from dataclasses import dataclass, field
+
+MAX_SOURCE = 4 << 20  # a module bigger than this is not parsed (its package is kept whole instead)
+_DYNAMIC_CALLS = {"import_module", "__import__"}
+
+
+@dataclass(frozen=True)
+class Import:
+    name: str  # absolute dotted name, relative ones already resolved
+    line: int
+    names: tuple[str, ...] = ()  # `from name import a, b`: a and b may be submodules
+
+
+@dataclass
+class ImportClosure:
+    keep: dict[str, str] = field(default_factory=dict)  # path -> "file:line" that imports it
+    unparsed: list[str] = field(default_factory=list)  # modules that failed to parse (kept with their package)
+    dynamic: list[str] = field(default_factory=list)  # "file:line" of import_module(<not a literal>)
+
+
+def imports_of(source: bytes, package: str, is_package: bool) -> tuple[list[Import], list[int]]:
+    """Every import a module can make (any scope, inside try/if too), and the lines of dynamic ones.
+    `package`: the dotted package the module lives in ("" at top level). Raises SyntaxError/ValueError."""
+    with py_warnings.catch_warnings():
+        py_warnings.simplefilter("ignore")  # invalid escape sequences and the like in old code
+        tree = ast.parse(source)
+    found: list[Import] = []
+    dynamic: list[int] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [Import(alias.name, node.lineno) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = _absolute(node.module or "", node.level, package, is_package)
+            if base is not None:
+                found.append(Import(base, node.lineno, tuple(a.name for a in node.names if a.name != "*")))
+        elif isinstance(node, ast.Call) and _call_name(node.func) in _DYNAMIC_CALLS:
+            arg = node.args[0] if node.args else None
+            if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                level = len(arg.value) - len(arg.value.lstrip("."))
+                name = _absolute(arg.value.lstrip("."), level, package, is_package) if level else arg.value
+                if name:
+                    found.append(Import(name, node.lineno))
+            else:
+                dynamic.append(node.lineno)
+    return found, dynamic
+
+
+def _call_name(func: ast.expr) -> str:
+    return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+
+
+def _absolute(module: str, level: int, package: str, is_package: bool) -> str | None:
+    if level == 0:
+        return module
+    parts = package.split(".") if package else []
+    if level - 1 > len(parts):
+        return None  # beyond the top-level package: Python raises ImportError too
+    base = parts[:len(parts) - (level - 1)]
+    return ".".join(base + ([module] if module else []))
+
+
+class PythonPath:
+    """The image interpreter's module search path, and module lookup on it (inside the image only)."""
+
+    def __init__(self, rootfs, directories: list[str]):
+        self.rootfs = rootfs
+        self.directories = [d for d in dict.fromkeys(directories) if rootfs.stat(d) is not None]
+        self._cache: dict[str, list[str] | None] = {}
+
+    def find(self, name: str) -> list[str] | None:
+        """The files that importing `name` loads: each package's __init__ on the way, then the module."""
+        if name not in self._cache:
+            self._cache[name] = self._find(name)
+        return self._cache[name]
+
+    def _find(self, name: str) -> list[str] | None:
+        parts = [p for p in name.split(".") if p]
+        for directory in self.directories:
+            files, here = [], directory
+            for n, part in enumerate(parts):
+                last = n == len(parts) - 1
+                pkg = f"{here}/{part}"
+                init = f"{pkg}/__init__.py"
+                if self.rootfs.is_file(init):
+                    files.append(init)
+                    here = pkg
+                    continue
+                if last:
+                    module = self._module_file(here, part)
+                    if module:
+                        files.append(module)
+                        break
+                if self.rootfs.stat(pkg) is not None and self.rootfs.stat(pkg).is_dir:
+                    here = pkg  # a namespace package: no __init__.py
+                    continue
+                files = None
+                break
+            if files is not None and files:
+                return files
+        return None
+
+    def _module_file(self, directory: str, name: str) -> str | None:
+        if self.rootfs.is_file(f"{directory}/{name}.py"):
+            return f"{directory}/{name}.py"
+        prefix = name + "."
+        for entry in self.rootfs.listdir(self.rootfs.realpath(directory) or directory):
+            if entry.startswith(prefix) and entry.endswith(".so"):  # name.cpython-311-x86_64-linux-gnu.so
+                return f"{directory}/{entry}"
+        return None
+
+    def module_of(self, path: str) -> tuple[str, bool] | None:
+        """The dotted package a file on the path belongs to, and whether it is a package's __init__."""
+        for directory in self.directories:
+            if path.startswith(directory + "/"):
+                rel = path[len(directory) + 1:].rsplit(".", 1)[0].split("/")
+                is_package = rel[-1] == "__init__"
+                return ".".join(rel[:-1]), is_package
+        return None
+
+
+def search_path(rootfs, version: str, env: dict[str, str], script_dirs: list[str]) -> list[str]:
+    """sys.path of pythonVERSION in the image: script directories, PYTHONPATH, the standard library and
+    lib-dynload, site directories (Debian's dist-packages, venvs) and what their .pth files add."""
+    prefixes = [p for p in ("/usr/local", "/usr") if rootfs.stat(f"{p}/lib/python{version}") is not None]
+    dirs = list(script_dirs) + [d for d in env.get("PYTHONPATH", "").split(":") if d.startswith("/")]
+    for prefix in prefixes:
+        dirs += [f"{prefix}/lib/python{version}", f"{prefix}/lib/python{version}/lib-dynload"]
+    site = [f"/usr/local/lib/python{version}/dist-packages", f"/usr/local/lib/python{version}/site-packages",
+            "/usr/lib/python3/dist-packages", f"/usr/lib/python{version}/dist-packages",
+            f"/usr/lib/python{version}/site-packages"]
+    venv = env.get("VIRTUAL_ENV")
+    if venv and rootfs.is_file(f"{venv}/pyvenv.cfg"):
+        site.insert(0, f"{venv}/lib/python{version}/site-packages")
+    for directory in list(site):
+        for entry in rootfs.listdir(rootfs.realpath(directory) or directory) if rootfs.stat(directory) else []:
+            if entry.endswith(".pth") and rootfs.is_file(f"{directory}/{entry}"):
+                site += _pth_lines(rootfs, f"{directory}/{entry}", directory)
+    return dirs + site
+
+
+def _pth_lines(rootfs, path: str, directory: str) -> list[str]:
+    with rootfs.open(path) as fh:
+        text = fh.read(1 << 16).decode("utf-8", "replace")
+    out = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith(("#", "import ", "import\t")):
+            out.append(posixpath.normpath(line if line.startswith("/") else f"{directory}/{line}"))
+    return out
+
+
+def import_closure(rootfs, pypath: PythonPath, start: list[str]) -> ImportClosure:
+    """From the kept .py files `start`, every module their imports (and their modules' imports) load."""
+    out = ImportClosure()
+    queue = [(p, "") for p in start]
+    seen: set[str] = set()
+    while queue:
+        path, why = queue.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        if why:
+            out.keep.setdefault(path, why)
+        if not path.endswith(".py"):
+            continue  # an extension module: its ELF closure is the loader's business
+        where = pypath.module_of(path)
+        package, is_package = where if where else ("", False)
+        entry = rootfs.stat(path)
+        if entry is None or entry.size > MAX_SOURCE:
+            continue
+        try:
+            found, dynamic = imports_of(rootfs.read_bytes(path), package, is_package)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            out.unparsed.append(path)
+            continue
+        out.dynamic += [f"{path}:{line}" for line in dynamic]
+        for imp in found:
+            for name in [imp.name] + [f"{imp.name}.{n}" for n in imp.names]:
+                for file in pypath.find(name) or ():
+                    queue.append((file, f"imported at {path}:{imp.line}"))
+    return out

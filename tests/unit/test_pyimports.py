@@ -1,0 +1,87 @@
+"""The Python import closure (level `imports`) on fixture trees that copy real layouts: Debian's python3.11 with
+lib-dynload, dist-packages with relative imports, a .pth file, lazy imports inside functions."""
+
+from __future__ import annotations
+
+import io
+
+from slim.analysis import langs, pyimports
+from slim.image.flatten import flatten
+from slim.image.layer import unpack_layer
+from tarbuild import layer
+
+LIB = "usr/lib/python3.11"
+APP = b'''import json
+from http import server
+def handler():
+    import email.utils          # lazily, inside a function: the probes may never get here
+    from . import missing_is_fine
+try:
+    import ujson
+except ImportError:
+    ujson = None
+import importlib
+plugin = importlib.import_module("pkg.plugin")
+other = importlib.import_module(NAME)
+'''
+
+
+def tree(ws):
+    data = layer(
+        ("usr/bin/python3.11", "file", (b"\x7fELF-python", 0o755)),
+        (f"{LIB}/os.py", "file", b"import posixpath\n"), (f"{LIB}/posixpath.py", "file", b""),
+        (f"{LIB}/json/__init__.py", "file", b"from .decoder import JSONDecoder\n"),
+        (f"{LIB}/json/decoder.py", "file", b"import re\n"), (f"{LIB}/re/__init__.py", "file", b""),
+        (f"{LIB}/json/tool.py", "file", b"# never imported\n"),
+        (f"{LIB}/http/__init__.py", "file", b""), (f"{LIB}/http/server.py", "file", b"import socketserver\n"),
+        (f"{LIB}/socketserver.py", "file", b"import selectors\n"), (f"{LIB}/selectors.py", "file", b"import math\n"),
+        (f"{LIB}/lib-dynload/math.cpython-311-x86_64-linux-gnu.so", "file", b"\x7fELF-ext"),
+        (f"{LIB}/email/__init__.py", "file", b""), (f"{LIB}/email/utils.py", "file", b"import datetime\n"),
+        (f"{LIB}/datetime.py", "file", b""), (f"{LIB}/tkinter/__init__.py", "file", b"# not needed\n"),
+        (f"{LIB}/importlib/__init__.py", "file", b""),
+        ("usr/lib/python3/dist-packages/pkg/__init__.py", "file", b"from .core import run\n"),
+        ("usr/lib/python3/dist-packages/pkg/core.py", "file", b"from ..pkg import util\nfrom . import util as u\n"),
+        ("usr/lib/python3/dist-packages/pkg/util.py", "file", b""),
+        ("usr/lib/python3/dist-packages/pkg/plugin.py", "file", b"print 'python 2'\n"),
+        ("usr/lib/python3/dist-packages/pkg/unused.py", "file", b""),
+        ("usr/lib/python3/dist-packages/extra.pth", "file", b"# comment\n/opt/vendor\nimport site\n"),
+        ("opt/vendor/vendored.py", "file", b""),
+        ("app/main.py", "file", APP + b"import vendored\nimport pkg\n"),
+    )
+    return flatten([unpack_layer(io.BytesIO(data), ws.path("layers", "py.pack"), "py")])
+
+
+def test_imports_found_in_every_scope_and_resolved_relative():
+    found, dynamic = pyimports.imports_of(APP, "", False)
+    names = {i.name for i in found}
+    assert {"json", "http", "email.utils", "ujson", "importlib", "pkg.plugin"} <= names
+    assert dynamic == [12]
+    rel, _ = pyimports.imports_of(b"from ..pkg import util\nfrom . import u\n", "pkg", False)
+    assert [(i.name, i.names) for i in rel] == [("pkg", ("util",)), ("pkg", ("u",))]
+
+
+def test_the_closure_keeps_what_is_imported_and_nothing_else(ws):
+    root = tree(ws)
+    kept = {"/usr/bin/python3.11", "/app/main.py"}
+    warnings: list = []
+    out = langs.completion(root, kept, langs.IMPORTS, {}, warnings)
+    for path in (f"/{LIB}/json/__init__.py", f"/{LIB}/json/decoder.py", f"/{LIB}/re/__init__.py",
+                 f"/{LIB}/http/server.py", f"/{LIB}/socketserver.py", f"/{LIB}/selectors.py",
+                 f"/{LIB}/lib-dynload/math.cpython-311-x86_64-linux-gnu.so", f"/{LIB}/email/utils.py",
+                 f"/{LIB}/datetime.py", "/usr/lib/python3/dist-packages/pkg/core.py",
+                 "/usr/lib/python3/dist-packages/pkg/util.py", "/opt/vendor/vendored.py"):
+        assert path in out, path
+    assert out[f"/{LIB}/email/utils.py"] == "imported at /app/main.py:4"
+    assert f"/{LIB}/json/tool.py" not in out and f"/{LIB}/tkinter/__init__.py" not in out
+    # pkg.plugin does not parse (Python 2): its package is kept whole, with a warning; so is a dynamic import's
+    assert "/usr/lib/python3/dist-packages/pkg/unused.py" in out
+    codes = sorted(w.code for w in warnings)
+    assert codes == ["lang.dynamic-import", "lang.unparsed"]
+
+
+def test_imports_level_adds_less_than_full(ws):
+    root = tree(ws)
+    kept = {"/usr/bin/python3.11", "/app/main.py"}
+    imports = langs.completion(root, kept, langs.IMPORTS, {}, [])
+    full = langs.completion(root, kept, langs.FULL)
+    assert f"/{LIB}/json/tool.py" in full and f"/{LIB}/json/tool.py" not in imports

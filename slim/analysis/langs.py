@@ -71,7 +71,9 @@ def _python_imports(rootfs, kept: set[str], env: dict[str, str], out: dict[str, 
         script_dirs = sorted({posixpath.dirname(p) for p in py_files
                               if not any(p.startswith(d + "/") for d in stdlib) and not any(s in p for s in site_like)})
         pypath = pyimports.PythonPath(rootfs, pyimports.search_path(rootfs, version, env, script_dirs))
-        found = pyimports.import_closure(rootfs, pypath, py_files)
+        never = tuple(f"{lib}/{skip}" for lib in stdlib for skip in _STDLIB_SKIP if skip not in ("site-packages",
+                                                                                               "dist-packages"))
+        found = pyimports.import_closure(rootfs, pypath, py_files, never)
         for path, why in found.keep.items():
             out.setdefault(path, why)
         whole = set(found.unparsed) | {d.rsplit(":", 1)[0] for d in found.dynamic}

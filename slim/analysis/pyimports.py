@@ -38,7 +38,7 @@ def imports_of(source: bytes, package: str, is_package: bool) -> tuple[list[Impo
         tree = ast.parse(source)
     found: list[Import] = []
     dynamic: list[int] = []
-    for node in ast.walk(tree):
+    for node in _reachable_nodes(tree):
         if isinstance(node, ast.Import):
             found += [Import(alias.name, node.lineno) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -55,6 +55,39 @@ def imports_of(source: bytes, package: str, is_package: bool) -> tuple[list[Impo
             else:
                 dynamic.append(node.lineno)
     return found, dynamic
+
+
+_OTHER_PLATFORMS = {"win32", "nt", "cygwin", "darwin", "java", "os2", "ce", "riscos", "emscripten", "wasi"}
+
+
+def _never_runs_here(test: ast.expr) -> bool:
+    """`if __name__ == "__main__"` (a module run as a script, not imported), `if TYPE_CHECKING` (type checkers
+    only), `if sys.platform == "win32"` / `os.name == "nt"` (another system): their bodies never run in a Linux
+    container when the module is imported."""
+    if isinstance(test, ast.Name) and test.id == "TYPE_CHECKING":
+        return True
+    if isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING":
+        return True
+    if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq):
+        left, right = test.left, test.comparators[0]
+        value = right.value if isinstance(right, ast.Constant) else None
+        if isinstance(left, ast.Name) and left.id == "__name__" and value == "__main__":
+            return True
+        if isinstance(left, ast.Attribute) and left.attr in ("platform", "name") and value in _OTHER_PLATFORMS:
+            return True
+    return False
+
+
+def _reachable_nodes(tree: ast.AST):
+    """Every node, except the bodies of branches that never run on import in a Linux container."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, ast.If) and _never_runs_here(node.test):
+            stack.extend(node.orelse)
+            continue
+        stack.extend(ast.iter_child_nodes(node))
 
 
 def _call_name(func: ast.expr) -> str:
@@ -161,14 +194,15 @@ def _pth_lines(rootfs, path: str, directory: str) -> list[str]:
     return out
 
 
-def import_closure(rootfs, pypath: PythonPath, start: list[str]) -> ImportClosure:
-    """From the kept .py files `start`, every module their imports (and their modules' imports) load."""
+def import_closure(rootfs, pypath: PythonPath, start: list[str], never: tuple[str, ...] = ()) -> ImportClosure:
+    """From the kept .py files `start`, every module their imports (and their modules' imports) load; nothing
+    under the directories `never` (the standard library's test suites and GUI toolkits)."""
     out = ImportClosure()
     queue = [(p, "") for p in start]
     seen: set[str] = set()
     while queue:
         path, why = queue.pop()
-        if path in seen:
+        if path in seen or (why and any(path.startswith(d + "/") for d in never)):
             continue
         seen.add(path)
         if why:

@@ -36,7 +36,8 @@ def tree(ws):
         (f"{LIB}/http/__init__.py", "file", b""), (f"{LIB}/http/server.py", "file", b"import socketserver\n"),
         (f"{LIB}/socketserver.py", "file", b"import selectors\n"), (f"{LIB}/selectors.py", "file", b"import math\n"),
         (f"{LIB}/lib-dynload/math.cpython-311-x86_64-linux-gnu.so", "file", b"\x7fELF-ext"),
-        (f"{LIB}/email/__init__.py", "file", b""), (f"{LIB}/email/utils.py", "file", b"import datetime\n"),
+        (f"{LIB}/email/__init__.py", "file", b""), (f"{LIB}/email/utils.py", "file", b"import datetime\ndef _t():\n    from test import support\n"),
+        (f"{LIB}/test/__init__.py", "file", b""), (f"{LIB}/test/support/__init__.py", "file", b"# test suite\n"),
         (f"{LIB}/datetime.py", "file", b""), (f"{LIB}/tkinter/__init__.py", "file", b"# not needed\n"),
         (f"{LIB}/importlib/__init__.py", "file", b""),
         ("usr/lib/python3/dist-packages/pkg/__init__.py", "file", b"from .core import run\n"),
@@ -57,7 +58,7 @@ def test_imports_found_in_every_scope_and_resolved_relative():
     assert {"json", "http", "email.utils", "ujson", "importlib", "pkg.plugin"} <= names
     assert dynamic == [12]
     rel, _ = pyimports.imports_of(b"from ..pkg import util\nfrom . import u\n", "pkg", False)
-    assert [(i.name, i.names) for i in rel] == [("pkg", ("util",)), ("pkg", ("u",))]
+    assert sorted((i.name, i.names) for i in rel) == [("pkg", ("u",)), ("pkg", ("util",))]
 
 
 def test_the_closure_keeps_what_is_imported_and_nothing_else(ws):
@@ -73,6 +74,7 @@ def test_the_closure_keeps_what_is_imported_and_nothing_else(ws):
         assert path in out, path
     assert out[f"/{LIB}/email/utils.py"] == "imported at /app/main.py:4"
     assert f"/{LIB}/json/tool.py" not in out and f"/{LIB}/tkinter/__init__.py" not in out
+    assert f"/{LIB}/test/support/__init__.py" not in out  # the test suites stay out, as at the full level
     # pkg.plugin does not parse (Python 2): its package is kept whole, with a warning; so is a dynamic import's
     assert "/usr/lib/python3/dist-packages/pkg/unused.py" in out
     codes = sorted(w.code for w in warnings)
@@ -85,3 +87,20 @@ def test_imports_level_adds_less_than_full(ws):
     imports = langs.completion(root, kept, langs.IMPORTS, {}, [])
     full = langs.completion(root, kept, langs.FULL)
     assert f"/{LIB}/json/tool.py" in full and f"/{LIB}/json/tool.py" not in imports
+
+
+def test_branches_that_never_run_on_import_in_a_linux_container_are_skipped():
+    source = b'''import os
+if __name__ == "__main__":
+    import unittest
+if TYPE_CHECKING:
+    import typing_extensions
+if sys.platform == "win32":
+    import winreg
+else:
+    import fcntl
+if os.name == "nt":
+    import nt
+'''
+    found, _ = pyimports.imports_of(source, "", False)
+    assert sorted(i.name for i in found) == ["fcntl", "os"]

@@ -226,9 +226,11 @@ def trace(ctx: click.Context, image: str, syscall_profile: bool, seccomp_bpf: bo
 @click.option("--exclude-pattern", "exclude_patterns", multiple=True, metavar="GLOB",
               help="Never keep paths matching GLOB, even traced ones ('*' crosses '/'; repeatable).")
 @click.option("--include-shell", is_flag=True, help="Keep /bin/sh and what it needs.")
-@click.option("--lang-completion", type=click.Choice(["imports", "full", "package", "off"]), default="full", show_default=True,
-              help="full: an interpreter that ran keeps its whole standard library, and every language package "
-                   "with a kept file keeps all of its code; package: only the latter; off: only what was traced.")
+@click.option("--lang-completion", type=click.Choice(["imports", "full", "package", "off"]), default="imports", show_default=True,
+              help="imports: Python modules that kept code can import (found by parsing it, so code paths the "
+                   "probes missed still import), Node packages whole; full: an interpreter that ran keeps its whole "
+                   "standard library, and every language package with a kept file keeps all of its code; package: "
+                   "only the latter; off: only what was traced.")
 @click.option("--syscall-profile/--no-syscall-profile", default=True, show_default=True,
               help="Trace every syscall, or only those revealing files and processes (faster).")
 @click.option("--seccomp-bpf/--no-seccomp-bpf", default=True, show_default=True,

@@ -34,7 +34,7 @@ class PlanOptions:
     include_bins: tuple[str, ...] = ()
     exclude_patterns: tuple[str, ...] = ()
     include_shell: bool = False
-    lang_completion: str = langs.FULL
+    lang_completion: str = langs.IMPORTS
 
     @property
     def included(self) -> set[str]:

@@ -104,7 +104,7 @@ def test_traced_files_their_closure_and_essentials(image):
 def test_language_completion_levels(image):
     trace = trace_of(("/usr/bin/python3.11", EXEC), ("/usr/lib/python3/dist-packages/pkg/used.py", READ),
                      ("/opt/app/server.js", READ), ("/opt/app/node_modules/greeter/index.js", READ))
-    full = run_plan(image, trace)
+    full = run_plan(image, trace, lang_completion="full")
     assert full.category("/usr/lib/python3.11/os.py") == LANGUAGE  # the whole standard library
     assert "/usr/lib/python3.11/test/test_os.py" not in full.reasons  # but not its test suite
     assert full.category("/usr/lib/python3/dist-packages/pkg/lazy.py") == LANGUAGE  # the rest of a used package
@@ -118,6 +118,11 @@ def test_language_completion_levels(image):
     off = run_plan(image, trace, lang_completion="off")
     assert not any(c == LANGUAGE for p in off.reasons for c, _ in off.reasons[p])
     assert full.language_cost["full"] > full.language_cost["package"] > full.language_cost["off"] == 0
+    imports = run_plan(image, trace)  # the default: what kept code imports, and the metadata of used packages
+    assert "/usr/lib/python3.11/os.py" not in imports.reasons  # nothing imports it
+    assert "/usr/lib/python3/dist-packages/pkg/lazy.py" not in imports.reasons
+    assert imports.category("/usr/lib/python3/dist-packages/pkg-1.0.dist-info/RECORD") == LANGUAGE
+    assert imports.category("/opt/app/node_modules/dep/index.js") == LANGUAGE  # Node: whole packages, as yet
 
 
 def test_includes_excludes_and_setuid(image):

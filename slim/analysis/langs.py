@@ -17,7 +17,7 @@ from slim.analysis import pyimports
 from slim.model import SlimWarning
 
 FULL, PACKAGE, IMPORTS, OFF = "full", "package", "imports", "off"
-LEVELS = (FULL, PACKAGE, IMPORTS, OFF)
+LEVELS = (FULL, PACKAGE, OFF, IMPORTS)  # report order: slim.build/1 keys keep their place, new ones follow
 _PY_EXE = re.compile(r"^/usr(?:/local)?/bin/python(\d\.\d+)$")
 _STDLIB_SKIP = {"test", "tests", "idlelib", "tkinter", "turtledemo", "ensurepip", "lib2to3", "site-packages",
                 "dist-packages", "__pycache__", "pydoc_data", "unittest/test"}

@@ -46,11 +46,11 @@ def find_work_dirs(work_base: str | None) -> Leftovers:
     return Leftovers(work_dirs=stale_workspaces(work_base))
 
 
-def find_in_engine(engine: Engine, everything: bool = False) -> Leftovers:
-    """Leftovers in the engine; with `everything` also the tracer bundle cache (rebuilt by the next trace)."""
-    found = Leftovers()
-    found.containers = [cid for cid, labels in engine.labelled_containers(identity.RUN) if _dead(labels)]
-    found.volumes = [name for name, labels in engine.labelled_volumes(identity.RUN) if _dead(labels)]
+def find_dead(engine: Engine, work_base: str | None, everything: bool = False) -> Leftovers:
+    """What dead runs left in the engine and under `work_base`; with `everything` also the tracer bundle
+    cache (rebuilt by the next trace)."""
+    found = _labelled(engine, _dead)
+    found.work_dirs = stale_workspaces(work_base)
     for tag in engine.tags_in(TEMPORARY_REPOSITORY + "/"):
         owner = temporary_tag_owner(tag)
         if owner is None or identity.is_alive(*owner) is False:
@@ -63,11 +63,15 @@ def find_in_engine(engine: Engine, everything: bool = False) -> Leftovers:
 def find_own(engine: Engine) -> Leftovers:
     """What this very run still holds in the engine: after an interrupt cut a cleanup short, the last net."""
     me = identity.current().run_id
-    found = Leftovers()
-    found.containers = [cid for cid, labels in engine.labelled_containers(identity.RUN) if labels[identity.RUN] == me]
-    found.volumes = [name for name, labels in engine.labelled_volumes(identity.RUN) if labels[identity.RUN] == me]
-    found.tags = [t for t in engine.tags_in(f"{TEMPORARY_REPOSITORY}/{me}-")]
+    found = _labelled(engine, lambda labels: labels[identity.RUN] == me)
+    found.tags = engine.tags_in(f"{TEMPORARY_REPOSITORY}/{me}-")
     return found
+
+
+def _labelled(engine: Engine, wanted) -> Leftovers:
+    """The containers and volumes carrying a run identity whose labels `wanted` accepts."""
+    return Leftovers(containers=[cid for cid, labels in engine.labelled_containers(identity.RUN) if wanted(labels)],
+                     volumes=[name for name, labels in engine.labelled_volumes(identity.RUN) if wanted(labels)])
 
 
 def remove(engine: Engine | None, found: Leftovers) -> None:

@@ -84,8 +84,12 @@ def load(path: str) -> dict[str, object]:
     try:
         with open(path, "rb") as fh:
             text = fh.read().decode("utf-8")
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        doc = yaml.safe_load(text) if node is not None else {}
+        loader = yaml.SafeLoader(text)  # one parse: the node tree gives lines, the document the values
+        try:
+            node = loader.get_single_node()
+            doc = loader.construct_document(node) if node is not None else {}
+        finally:
+            loader.dispose()
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"{path}: cannot read it ({exc})") from exc
     except yaml.YAMLError as exc:

@@ -193,8 +193,7 @@ def build(ref: Reference, opts: BuildOptions, ws: Workspace, engine: Engine, pha
 
 def sweep(engine: Engine, work_base: str, phases: Phases) -> None:
     """Remove what killed runs left (their containers, volumes, temporary tags, work directories)."""
-    found = cleanup.find_in_engine(engine)
-    found.work_dirs = cleanup.find_work_dirs(work_base).work_dirs
+    found = cleanup.find_dead(engine, work_base)
     if len(found):
         cleanup.remove(engine, found)
         phases.warn(f"removed {len(found)} leftovers of slim runs that were killed (see slim cleanup --help)")

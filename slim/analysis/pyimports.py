@@ -30,9 +30,10 @@ class ImportClosure:
     dynamic: list[str] = field(default_factory=list)  # "file:line" of import_module(<not a literal>)
 
 
-def imports_of(source: bytes, package: str, is_package: bool) -> tuple[list[Import], list[int]]:
+def imports_of(source: bytes, package: str) -> tuple[list[Import], list[int]]:
     """Every import a module can make (any scope, inside try/if too), and the lines of dynamic ones.
-    `package`: the dotted package the module lives in ("" at top level). Raises SyntaxError/ValueError."""
+    `package`: the dotted package the module lives in ("" at top level; a package's own __init__ lives in
+    it too). Raises SyntaxError/ValueError."""
     with py_warnings.catch_warnings():
         py_warnings.simplefilter("ignore")  # invalid escape sequences and the like in old code
         tree = ast.parse(source)
@@ -42,14 +43,14 @@ def imports_of(source: bytes, package: str, is_package: bool) -> tuple[list[Impo
         if isinstance(node, ast.Import):
             found += [Import(alias.name, node.lineno) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
-            base = _absolute(node.module or "", node.level, package, is_package)
+            base = _absolute(node.module or "", node.level, package)
             if base is not None:
                 found.append(Import(base, node.lineno, tuple(a.name for a in node.names if a.name != "*")))
         elif isinstance(node, ast.Call) and _call_name(node.func) in _DYNAMIC_CALLS:
             arg = node.args[0] if node.args else None
             if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
                 level = len(arg.value) - len(arg.value.lstrip("."))
-                name = _absolute(arg.value.lstrip("."), level, package, is_package) if level else arg.value
+                name = _absolute(arg.value.lstrip("."), level, package) if level else arg.value
                 if name:
                     found.append(Import(name, node.lineno))
             else:
@@ -94,7 +95,7 @@ def _call_name(func: ast.expr) -> str:
     return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
 
 
-def _absolute(module: str, level: int, package: str, is_package: bool) -> str | None:
+def _absolute(module: str, level: int, package: str) -> str | None:
     if level == 0:
         return module
     parts = package.split(".") if package else []
@@ -135,7 +136,8 @@ class PythonPath:
                     if module:
                         files.append(module)
                         break
-                if self.rootfs.stat(pkg) is not None and self.rootfs.stat(pkg).is_dir:
+                found = self.rootfs.stat(pkg)
+                if found is not None and found.is_dir:
                     here = pkg  # a namespace package: no __init__.py
                     continue
                 files = None
@@ -153,13 +155,12 @@ class PythonPath:
                 return f"{directory}/{entry}"
         return None
 
-    def module_of(self, path: str) -> tuple[str, bool] | None:
-        """The dotted package a file on the path belongs to, and whether it is a package's __init__."""
+    def package_of(self, path: str) -> str | None:
+        """The dotted package a file on the path belongs to ("" at top level), None when it is not on the path."""
         for directory in self.directories:
             if path.startswith(directory + "/"):
                 rel = path[len(directory) + 1:].rsplit(".", 1)[0].split("/")
-                is_package = rel[-1] == "__init__"
-                return ".".join(rel[:-1]), is_package
+                return ".".join(rel[:-1])  # a package's __init__ and its modules share the package
         return None
 
 
@@ -209,13 +210,12 @@ def import_closure(rootfs, pypath: PythonPath, start: list[str], never: tuple[st
             out.keep.setdefault(path, why)
         if not path.endswith(".py"):
             continue  # an extension module: its ELF closure is the loader's business
-        where = pypath.module_of(path)
-        package, is_package = where if where else ("", False)
+        package = pypath.package_of(path) or ""
         entry = rootfs.stat(path)
         if entry is None or entry.size > MAX_SOURCE:
             continue
         try:
-            found, dynamic = imports_of(rootfs.read_bytes(path), package, is_package)
+            found, dynamic = imports_of(rootfs.read_bytes(path), package)
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             out.unparsed.append(path)
             continue

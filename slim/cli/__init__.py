@@ -22,7 +22,7 @@ from slim.cli.ci import Outputs, ci_options, finish_build, gates_of, image_list
 from slim.cli.options import build_run_options, run_options
 from slim.cli.progress import ConsolePhases
 from slim.cli.render import TERMINAL_WARNINGS
-from slim.cli.text import visible
+from slim.cli.text import file_name, visible
 from slim.workspace import Workspace
 
 
@@ -317,16 +317,13 @@ def cleanup_command(ctx: click.Context, everything: bool, dry_run: bool) -> None
     """
     from slim import cleanup
 
-    found = cleanup.find_work_dirs(ctx.obj["work_dir"])
     engine, engine_error = None, None
     try:
         ctx.find_root().obj["engine"] = LazyEngine()
         engine = ctx.find_root().obj["engine"].get()
-        in_engine = cleanup.find_in_engine(engine, everything)
-        in_engine.work_dirs = found.work_dirs
-        found = in_engine
-    except SlimError as exc:
-        engine_error = exc
+        found = cleanup.find_dead(engine, ctx.obj["work_dir"], everything)
+    except SlimError as exc:  # no engine: the work directories are still ours to clean
+        engine_error, found = exc, cleanup.find_work_dirs(ctx.obj["work_dir"])
     if not dry_run:
         cleanup.remove(engine, found)
     for line in found.lines():
@@ -339,7 +336,7 @@ def cleanup_command(ctx: click.Context, everything: bool, dry_run: bool) -> None
 
 def _default_seccomp_file(tag: str, report_file: str | None) -> str:
     """web:1.2-slim -> web-1.2-slim-seccomp.json, beside the report or in the current directory."""
-    name = "".join(c if c.isalnum() or c in "._-" else "-" for c in tag) + "-seccomp.json"
+    name = file_name(tag) + "-seccomp.json"
     return os.path.join(os.path.dirname(os.path.abspath(report_file)) if report_file else os.getcwd(), name)
 
 

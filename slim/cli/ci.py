@@ -94,11 +94,9 @@ def finish_build(report: BuildReport, outputs: Outputs, gates: Gates, engine, sh
     if os.environ.get("GITHUB_STEP_SUMMARY"):
         with _summary_lock, open(os.environ["GITHUB_STEP_SUMMARY"], "a") as fh:  # parallel builds append too
             fh.write(summary)
-    if not show:
-        pass
-    elif outputs.as_json:
+    if show and outputs.as_json:
         click.echo(json.dumps(doc, indent=2))
-    else:
+    elif show:
         from slim.cli.render import print_build
 
         print_build(report)

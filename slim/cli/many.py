@@ -18,7 +18,7 @@ import click
 
 from slim import pipeline
 from slim.cli.ci import Outputs, finish_build
-from slim.cli.text import console, safe
+from slim.cli.text import console, file_name, safe
 from slim.errors import SlimError
 from slim.progress import Phases
 from slim.report.gates import Gates
@@ -63,7 +63,7 @@ def build_many(ctx: click.Context, images: list[str], jobs: int, options_for: Ca
         with slots:
             started = time.monotonic()
             try:
-                name = _file_name(result.image)
+                name = file_name(result.image)
                 ref, opts = options_for(result.image, os.path.join(outputs.report_file, name + ".json"))
                 mine = _per_image(outputs, name)
                 with Workspace(obj["work_dir"], obj["max_unpacked"]) as ws:
@@ -103,10 +103,6 @@ def _connect(obj: dict):
 
     obj["engine"] = LazyEngine()
     return obj["engine"].get()  # once, before the threads start
-
-
-def _file_name(image: str) -> str:
-    return "".join(c if c.isalnum() or c in "._-" else "-" for c in image).strip("-") or "image"
 
 
 def _per_image(outputs: Outputs, name: str) -> Outputs:

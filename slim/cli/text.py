@@ -42,3 +42,8 @@ def console(stderr: bool = False, quiet: bool = False) -> Console:
     in_ci = bool(os.environ.get("CI"))
     return Console(stderr=stderr, quiet=quiet, highlight=False, no_color=in_ci or None,
                    force_terminal=False if in_ci else None)
+
+
+def file_name(text: str) -> str:
+    """An image name or tag as a file name: "web:1.2-slim" -> "web-1.2-slim" (one character for one)."""
+    return "".join(c if c.isalnum() or c in "._-" else "-" for c in text).strip("-") or "image"

@@ -162,7 +162,7 @@ def unpack_layer(stream: BinaryIO, pack_file: str, name: str, budget=None, hash_
     except (tarfile.TarError, EOFError, OSError, ValueError, OverflowError, zlib.error, lzma.LZMAError) as exc:
         raise ImageFormatError(f"layer {name}: corrupt or truncated tar ({type(exc).__name__}: {exc})") from exc
     if trailing:
-        _skip(layer, "layer.trailing-data", trailing)
+        _warn(layer, "layer.trailing-data", trailing)
     if hasher is not None and not trailing:
         layer.content_digest = "sha256:" + hasher.hexdigest()
     layer.size_bytes = tee.size
@@ -176,34 +176,34 @@ def _add_member(tar: tarfile.TarFile, member: tarfile.TarInfo, layer: UnpackedLa
         raise ImageFormatError(f"layer {layer.name}: a member claims a negative size")
     path = member_path(member.name)
     if path is None:
-        return _skip(layer, "layer.unsafe-name", f"skipped unsafe member name {member.name!r}")
+        return _warn(layer, "layer.unsafe-name", f"skipped unsafe member name {member.name!r}")
     if _is_whiteout(path, layer):
         return None
     kind = _KINDS.get(member.type)
     if kind is None:
-        return _skip(layer, "layer.unsupported-type", f"skipped {member.name!r}: unsupported tar type {member.type!r}")
+        return _warn(layer, "layer.unsupported-type", f"skipped {member.name!r}: unsupported tar type {member.type!r}")
     if path == "/" and kind != DIR:
-        return _skip(layer, "layer.root-not-dir", "skipped a non-directory entry for the root")
+        return _warn(layer, "layer.root-not-dir", "skipped a non-directory entry for the root")
     linkname = member.linkname
     if kind == HARDLINK:
         linkname = member_path(member.linkname)
         if linkname is None:
-            return _skip(layer, "layer.unsafe-hardlink",
+            return _warn(layer, "layer.unsafe-hardlink",
                          f"skipped hardlink {member.name!r} -> {member.linkname!r}: unsafe target")
     if kind == SYMLINK and "\0" in linkname:
-        return _skip(layer, "layer.unsafe-symlink", f"skipped symlink {member.name!r}: its target holds a NUL byte")
+        return _warn(layer, "layer.unsafe-symlink", f"skipped symlink {member.name!r}: its target holds a NUL byte")
     if member.sparse is not None and kind == FILE and member.size > MAX_SPARSE_FILE:
-        return _skip(layer, "layer.sparse-too-big",
+        return _warn(layer, "layer.sparse-too-big",
                      f"skipped sparse file {member.name!r}: {member.size} bytes once expanded")
     blob, offset = _stored_bytes(tar, member, kind, pack_file, sparse, budget)
     entry = _entry(member, path, kind, linkname, blob, offset, inode=len(layer.entries))
     if _mtime(member.mtime) is None:
-        _skip(layer, "layer.bad-mtime", f"{member.name!r}: modification time out of range, set to 0")
+        _warn(layer, "layer.bad-mtime", f"{member.name!r}: modification time out of range, set to 0")
     layer.entries.append(entry)
     return None
 
 
-def _skip(layer: UnpackedLayer, code: str, message: str) -> None:
+def _warn(layer: UnpackedLayer, code: str, message: str) -> None:
     layer.warnings.append(SlimWarning(code, message, layer.name))
 
 

@@ -9,28 +9,28 @@ from slim.report.gates import Verdict
 from slim.sizes import human
 
 
+PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
+
+
 def junit_xml(doc: dict, verdicts: list[Verdict], seconds: float) -> bytes:
-    """One <testsuite> named after the image: a case per verification probe, per hardened probe, per gate."""
-    cases = []
+    """One <testsuite> named after the image: a case per verification probe and per gate."""
+    cases = []  # (name, seconds, outcome, message)
     for probe in doc["verification"]["probes"]:
         cases.append((f"verify {probe['kind']} {probe['target']}", probe.get("seconds", 0.0),
-                      None if probe["ok"] else f"probe failed: {probe.get('detail', '')}"))
+                      PASSED if probe["ok"] else FAILED, f"probe failed: {probe.get('detail', '')}"))
     for verdict in verdicts:
-        if verdict.passed is None:
-            cases.append((f"gate {verdict.name}", 0.0, "skipped: " + verdict.reason))
-        else:
-            cases.append((f"gate {verdict.name}", 0.0, None if verdict.passed else verdict.reason))
-    failures = sum(1 for _, _, msg in cases if msg and not msg.startswith("skipped: "))
-    skipped = sum(1 for _, _, msg in cases if msg and msg.startswith("skipped: "))
-    suites = ET.Element("testsuites", name="slim build", tests=str(len(cases)), failures=str(failures),
-                        errors="0", skipped=str(skipped), time=f"{seconds:.3f}")
-    suite = ET.SubElement(suites, "testsuite", name=f"slim build {doc['image']}", tests=str(len(cases)),
-                          failures=str(failures), errors="0", skipped=str(skipped), time=f"{seconds:.3f}")
-    for name, secs, message in cases:
+        outcome = {True: PASSED, False: FAILED, None: SKIPPED}[verdict.passed]
+        cases.append((f"gate {verdict.name}", 0.0, outcome, verdict.reason))
+    counts = {o: str(sum(1 for c in cases if c[2] == o)) for o in (FAILED, SKIPPED)}
+    totals = dict(tests=str(len(cases)), failures=counts[FAILED], errors="0", skipped=counts[SKIPPED],
+                  time=f"{seconds:.3f}")
+    suites = ET.Element("testsuites", name="slim build", **totals)
+    suite = ET.SubElement(suites, "testsuite", name=f"slim build {doc['image']}", **totals)
+    for name, secs, outcome, message in cases:
         case = ET.SubElement(suite, "testcase", classname="slim.build", name=name, time=f"{secs:.3f}")
-        if message and message.startswith("skipped: "):
-            ET.SubElement(case, "skipped", message=message[len("skipped: "):])
-        elif message:
+        if outcome == SKIPPED:
+            ET.SubElement(case, "skipped", message=message)
+        elif outcome == FAILED:
             ET.SubElement(case, "failure", message=message[:1000], type="slim").text = message
     return ET.tostring(suites, encoding="utf-8", xml_declaration=True)
 

@@ -99,6 +99,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_until_answers(url: str, seconds: float, alive=lambda: True, explain=lambda: "") -> None:
+    """Poll `url` until it answers; fail (saying `explain()`) after `seconds` or once `alive()` turns false."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except (urllib.error.URLError, ConnectionError):
+            assert alive() and time.monotonic() < deadline, explain()
+            time.sleep(0.2)
+
+
 @pytest.fixture(scope="session")
 def registry():
     """A registry on 127.0.0.1:PORT with a temporary storage directory; stopped and removed afterwards."""
@@ -113,14 +125,8 @@ def registry():
                  f"http:\n  addr: 127.0.0.1:{port}\n")
     proc = subprocess.Popen([binary, "serve", config], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=2)
-                break
-            except (urllib.error.URLError, ConnectionError):
-                assert proc.poll() is None and time.monotonic() < deadline, "the registry did not start"
-                time.sleep(0.2)
+        wait_until_answers(f"http://127.0.0.1:{port}/v2/", 30, alive=lambda: proc.poll() is None,
+                           explain=lambda: "the registry did not start")
         yield f"127.0.0.1:{port}"
     finally:
         proc.terminate()

@@ -5,7 +5,6 @@ At `off` it does not, which is what proves this test can fail."""
 from __future__ import annotations
 
 import json
-import time
 import urllib.error
 import urllib.request
 
@@ -13,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from slim.cli import main
-from tests.integration.conftest import sample_spec
+from tests.integration.conftest import sample_spec, wait_until_answers
 
 pytestmark = pytest.mark.docker
 
@@ -24,14 +23,7 @@ def get(engine, image: str, path: str) -> tuple[int | None, bytes]:
     try:
         container.reload()
         address = container.attrs["NetworkSettings"]["IPAddress"]
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"http://{address}:8080/api/health", timeout=5)
-                break
-            except (urllib.error.URLError, ConnectionError):
-                assert time.monotonic() < deadline, container.logs()
-                time.sleep(0.2)
+        wait_until_answers(f"http://{address}:8080/api/health", 30, explain=container.logs)
         try:
             with urllib.request.urlopen(f"http://{address}:8080{path}", timeout=10) as resp:
                 return resp.status, resp.read()

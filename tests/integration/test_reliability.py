@@ -99,28 +99,30 @@ PHASES = {
 }
 
 
-@pytest.mark.parametrize("phase", sorted(PHASES))
-def test_sigkill_at_each_phase_then_cleanup_leaves_nothing(phase, engine, build_sample, tmp_path, scratch_tags):
-    image = build_sample(SAMPLE)
+def build_in(phase: str, engine, image: str, tmp_path) -> tuple[Build, str]:
+    """A build in its own work directory, once it has reached `phase` (see PHASES); the build and that directory."""
     work = tmp_path / "work"
     work.mkdir()
     build = Build(image, str(work), str(tmp_path / "out.tar"))
     build.wait_for(lambda: PHASES[phase](build, engine, str(work)))
+    return build, str(work)
+
+
+@pytest.mark.parametrize("phase", sorted(PHASES))
+def test_sigkill_at_each_phase_then_cleanup_leaves_nothing(phase, engine, build_sample, tmp_path, scratch_tags):
+    build, work = build_in(phase, engine, build_sample(SAMPLE), tmp_path)
     build.kill()
-    left = slim_state(engine, str(work))
+    left = slim_state(engine, work)
     assert left["work_dirs"], "a SIGKILLed run cannot remove its work directory: the test killed it too late"
-    done = subprocess.run(slim_argv("--work-dir", str(work), "cleanup"), capture_output=True, text=True)
+    done = subprocess.run(slim_argv("--work-dir", work, "cleanup"), capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert slim_state(engine, str(work)) == EMPTY, (phase, left, done.stdout)
+    assert slim_state(engine, work) == EMPTY, (phase, left, done.stdout)
 
 
 def test_next_build_sweeps_what_a_killed_run_left(engine, build_sample, tmp_path, scratch_tags):
     image = build_sample(SAMPLE)
-    work = tmp_path / "work"
-    work.mkdir()
     scratch_tags.append("reliability:x")
-    killed = Build(image, str(work), str(tmp_path / "out.tar"))
-    killed.wait_for(lambda: PHASES["trace"](killed, engine, str(work)))
+    killed, work = build_in("trace", engine, image, tmp_path)
     killed.kill()
     assert slim_state(engine, str(work))["containers"]
     args = sample_spec(SAMPLE)["args"]
@@ -159,12 +161,8 @@ def _start_engine() -> None:
 
 
 def test_engine_stopping_mid_build_is_exit_5_and_cleanup_recovers(engine, build_sample, tmp_path):
-    image = build_sample(SAMPLE)
-    work = tmp_path / "work"
-    work.mkdir()
-    build = Build(image, str(work), str(tmp_path / "out.tar"))
+    build, work = build_in("trace", engine, build_sample(SAMPLE), tmp_path)
     try:
-        build.wait_for(lambda: PHASES["trace"](build, engine, str(work)))
         subprocess.run(["pkill", "-TERM", "-x", "dockerd"], check=True)
         code = build.proc.wait(timeout=180)
         build._reader.join(timeout=10)
@@ -209,11 +207,7 @@ def test_stubborn_apps_are_bounded_by_the_documented_timeouts(cmd, extra, bound,
 @pytest.mark.parametrize("phase", ["trace", "write", "verify"])
 def test_two_sigterms_leave_nothing_without_any_cleanup(phase, engine, build_sample, tmp_path, scratch_tags):
     """What `timeout` and CI runners do: SIGTERM to the process group, and again right after."""
-    image = build_sample(SAMPLE)
-    work = tmp_path / "work"
-    work.mkdir()
-    build = Build(image, str(work), str(tmp_path / "out.tar"))
-    build.wait_for(lambda: PHASES[phase](build, engine, str(work)))
+    build, work = build_in(phase, engine, build_sample(SAMPLE), tmp_path)
     os.killpg(build.proc.pid, signal.SIGTERM)
     time.sleep(0.05)
     os.killpg(build.proc.pid, signal.SIGTERM)

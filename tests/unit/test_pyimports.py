@@ -53,11 +53,11 @@ def tree(ws):
 
 
 def test_imports_found_in_every_scope_and_resolved_relative():
-    found, dynamic = pyimports.imports_of(APP, "", False)
+    found, dynamic = pyimports.imports_of(APP, "")
     names = {i.name for i in found}
     assert {"json", "http", "email.utils", "ujson", "importlib", "pkg.plugin"} <= names
     assert dynamic == [12]
-    rel, _ = pyimports.imports_of(b"from ..pkg import util\nfrom . import u\n", "pkg", False)
+    rel, _ = pyimports.imports_of(b"from ..pkg import util\nfrom . import u\n", "pkg")
     assert sorted((i.name, i.names) for i in rel) == [("pkg", ("u",)), ("pkg", ("util",))]
 
 
@@ -102,5 +102,5 @@ else:
 if os.name == "nt":
     import nt
 '''
-    found, _ = pyimports.imports_of(source, "", False)
+    found, _ = pyimports.imports_of(source, "")
     assert sorted(i.name for i in found) == ["fcntl", "os"]

@@ -1,7 +1,8 @@
 """Language-aware completion: so code the probes never reached still imports in the minimized image.
 
-imports (the default): Python modules that kept code can import, found by parsing it (pyimports), and Node
-packages as below. full: the interpreter's whole standard library (no test suites, idle, tkinter, ensurepip), and every
+imports (the default): Python modules that kept code can import, found by parsing it (pyimports), and the
+Node files kept code can require or import, resolved as Node does (nodeimports); a package whose code loads a
+name computed at run time is kept whole. full: the interpreter's whole standard library (no test suites, idle, tkinter, ensurepip), and every
 package directory (one holding __init__.py) that keeps any file, with its *.dist-info/*.egg-info. Node: the
 package directory of every module that keeps any file, and the packages it depends on (package.json).
 Pure: a RootFS and a set of kept paths in, paths to add out.
@@ -9,11 +10,10 @@ Pure: a RootFS and a set of kept paths in, paths to add out.
 
 from __future__ import annotations
 
-import json
 import posixpath
 import re
 
-from slim.analysis import pyimports
+from slim.analysis import nodeimports, pyimports
 from slim.model import SlimWarning
 
 FULL, PACKAGE, IMPORTS, OFF = "full", "package", "imports", "off"
@@ -22,8 +22,6 @@ _PY_EXE = re.compile(r"^/usr(?:/local)?/bin/python(\d\.\d+)$")
 _STDLIB_SKIP = {"test", "tests", "idlelib", "tkinter", "turtledemo", "ensurepip", "lib2to3", "site-packages",
                 "dist-packages", "__pycache__", "pydoc_data", "unittest/test"}
 _SITE_DIRS = ("site-packages", "dist-packages")
-# where Debian's node-* packages and `npm install -g` put modules; Node looks there after node_modules trees
-_NODE_GLOBAL = ("/usr/share/nodejs", "/usr/lib/nodejs", "/usr/local/lib/node_modules")
 
 
 def completion(rootfs, kept: set[str], level: str, env: dict[str, str] | None = None,
@@ -33,8 +31,9 @@ def completion(rootfs, kept: set[str], level: str, env: dict[str, str] | None = 
         return {}
     out: dict[str, str] = {}
     if level == IMPORTS:
-        _python_imports(rootfs, kept, env or {}, out, warnings if warnings is not None else [])
-        _node_packages(rootfs, kept, out)
+        warnings = warnings if warnings is not None else []
+        _python_imports(rootfs, kept, env or {}, out, warnings)
+        _node_imports(rootfs, kept, out, warnings)
         return out
     if level == FULL:
         for version in python_versions(kept):
@@ -122,8 +121,29 @@ def _dist_info_for(rootfs, site: str, package: str) -> list[str]:
     return found
 
 
+def _node_imports(rootfs, kept: set[str], out: dict[str, str], warnings: list) -> None:
+    """The require closure of every kept Node source; the whole package (or app directory) of a file that
+    loads a computed name or is too big to scan."""
+    sources = sorted(p for p in kept if p.endswith(nodeimports.SOURCES) and rootfs.is_file(p))
+    if not sources:
+        return
+    found = nodeimports.require_closure(rootfs, sources)
+    for path, why in found.keep.items():
+        out.setdefault(path, why)
+    for where in found.dynamic:
+        warnings.append(SlimWarning("lang.dynamic-import",
+                                    "loads a module named at run time: its package is kept whole", where))
+    for path in found.unscanned:
+        warnings.append(SlimWarning("lang.unparsed", "too big to scan: its whole package is kept", path))
+    for path in sorted({w.rsplit(":", 1)[0] for w in found.dynamic} | set(found.unscanned)):
+        package = _node_package_dir(path) or _nearest_package_json(rootfs, path)
+        if package:
+            _walk(rootfs, package, out, f"node package {package.rsplit('node_modules/', 1)[-1]} (loads names "
+                  "computed at run time)", lambda p: True, {"node_modules"})
+
+
 def _node_package_dir(path: str) -> str | None:
-    for root in _NODE_GLOBAL:
+    for root in nodeimports.GLOBAL_FOLDERS:
         if path.startswith(root + "/"):
             rest = path[len(root) + 1:].split("/")
             depth = 2 if rest[0].startswith("@") else 1
@@ -138,12 +158,13 @@ def _node_package_dir(path: str) -> str | None:
 
 
 def _node_packages(rootfs, kept: set[str], out: dict[str, str]) -> None:
+    resolver = nodeimports.Resolver(rootfs)
     queue = sorted({d for d in (_node_package_dir(p) for p in kept) if d})
     # the app's own package.json (nearest above a kept script outside node_modules) names its dependencies
     for app in sorted({_nearest_package_json(rootfs, p) for p in kept
-                       if p.endswith((".js", ".mjs", ".cjs")) and "/node_modules/" not in p} - {None}):
+                       if p.endswith(nodeimports.SOURCES) and "/node_modules/" not in p} - {None}):
         out.setdefault(f"{app}/package.json", "node application manifest")
-        queue.extend(d for d in (_resolve_node_module(rootfs, app, n) for n in _node_dependencies(rootfs, app)) if d)
+        queue.extend(d for d in (resolver.package_dir(n, app) for n in _node_dependencies(resolver, app)) if d)
     seen: set[str] = set()
     while queue:
         pkg = queue.pop()
@@ -152,35 +173,12 @@ def _node_packages(rootfs, kept: set[str], out: dict[str, str]) -> None:
         seen.add(pkg)
         name = pkg.split("node_modules/", 1)[-1]
         _walk(rootfs, pkg, out, f"node package {name}", lambda p: True, {"node_modules"})
-        for dep in _node_dependencies(rootfs, pkg):
-            found = _resolve_node_module(rootfs, pkg, dep)
-            if found:
-                queue.append(found)
+        queue.extend(d for d in (resolver.package_dir(n, pkg) for n in _node_dependencies(resolver, pkg)) if d)
 
 
-def _node_dependencies(rootfs, pkg: str) -> list[str]:
-    if not rootfs.is_file(f"{pkg}/package.json"):
-        return []
-    try:
-        with rootfs.open(f"{pkg}/package.json") as fh:
-            doc = json.loads(fh.read(1 << 20))
-    except ValueError:
-        return []
-    deps = doc.get("dependencies") if isinstance(doc, dict) else None
+def _node_dependencies(resolver: nodeimports.Resolver, pkg: str) -> list[str]:
+    deps = (resolver.manifest(pkg) or {}).get("dependencies")
     return sorted(deps) if isinstance(deps, dict) else []
-
-
-def _resolve_node_module(rootfs, start: str, name: str) -> str | None:
-    """Node's lookup: node_modules/NAME in this directory, then in each parent, then the global folders."""
-    directory = start
-    while True:
-        candidate = f"{directory}/node_modules/{name}" if directory != "/" else f"/node_modules/{name}"
-        if rootfs.stat(candidate) is not None:
-            return candidate
-        if directory in ("/", ""):
-            break
-        directory = posixpath.dirname(directory)
-    return next((f"{g}/{name}" for g in _NODE_GLOBAL if rootfs.stat(f"{g}/{name}") is not None), None)
 
 
 def _nearest_package_json(rootfs, path: str) -> str | None:

@@ -21,6 +21,9 @@ class Import:
     name: str  # absolute dotted name, relative ones already resolved
     line: int
     names: tuple[str, ...] = ()  # `from name import a, b`: a and b may be submodules
+    # A fallback in `try: import x / except ImportError: import y`: y is needed only when one of these (x)
+    # cannot be found in the image; empty for an import that is always followed.
+    unless: tuple[str, ...] = ()
 
 
 @dataclass
@@ -39,20 +42,21 @@ def imports_of(source: bytes, package: str) -> tuple[list[Import], list[int]]:
         tree = ast.parse(source)
     found: list[Import] = []
     dynamic: list[int] = []
-    for node in _reachable_nodes(tree):
+    for node, unless in _reachable_nodes(tree):
         if isinstance(node, ast.Import):
-            found += [Import(alias.name, node.lineno) for alias in node.names]
+            found += [Import(alias.name, node.lineno, unless=unless) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
             base = _absolute(node.module or "", node.level, package)
             if base is not None:
-                found.append(Import(base, node.lineno, tuple(a.name for a in node.names if a.name != "*")))
+                names = tuple(a.name for a in node.names if a.name != "*")
+                found.append(Import(base, node.lineno, names, unless))
         elif isinstance(node, ast.Call) and _call_name(node.func) in _DYNAMIC_CALLS:
             arg = node.args[0] if node.args else None
             if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
                 level = len(arg.value) - len(arg.value.lstrip("."))
                 name = _absolute(arg.value.lstrip("."), level, package) if level else arg.value
                 if name:
-                    found.append(Import(name, node.lineno))
+                    found.append(Import(name, node.lineno, unless=unless))
             else:
                 dynamic.append(node.lineno)
     return found, dynamic
@@ -79,16 +83,70 @@ def _never_runs_here(test: ast.expr) -> bool:
     return False
 
 
-def _reachable_nodes(tree: ast.AST):
-    """Every node, except the bodies of branches that never run on import in a Linux container."""
-    stack = [tree]
+def _reachable_nodes(tree: ast.Module):
+    """(node, unless) for every node, except the bodies of branches that never run on import in a Linux
+    container and of functions only such a branch calls; `unless` is set inside import fallbacks."""
+    script_only = _script_only_functions(tree)
+    stack: list[tuple[ast.AST, tuple[str, ...]]] = [(tree, ())]
     while stack:
+        node, unless = stack.pop()
+        yield node, unless
+        if isinstance(node, ast.If) and _never_runs_here(node.test):
+            stack.extend((child, unless) for child in node.orelse)
+            continue
+        if node in script_only:
+            continue
+        guarded = _import_fallback_guard(node)
+        for child in ast.iter_child_nodes(node):
+            inside_handler = guarded and isinstance(child, ast.ExceptHandler)
+            stack.append((child, unless + guarded if inside_handler else unless))
+
+
+_IMPORT_ERRORS = {"ImportError", "ModuleNotFoundError", "Exception", "BaseException"}
+
+
+def _import_fallback_guard(node: ast.AST) -> tuple[str, ...]:
+    """For `try:` whose body only imports and whose handlers catch import failures, the modules the body
+    imports: a handler runs only when one of them cannot be loaded. Empty for any other node (a body that
+    also calls code can fail for other reasons, so its handlers are always followed)."""
+    if not isinstance(node, ast.Try) or not node.body:
+        return ()
+    if not all(isinstance(stmt, (ast.Import, ast.ImportFrom)) and not getattr(stmt, "level", 0)
+               for stmt in node.body):
+        return ()
+    for handler in node.handlers:
+        caught = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+        if not all(t is None or (isinstance(t, ast.Name) and t.id in _IMPORT_ERRORS) for t in caught):
+            return ()
+    return tuple(stmt.module if isinstance(stmt, ast.ImportFrom) else alias.name
+                 for stmt in node.body for alias in (stmt.names if isinstance(stmt, ast.Import) else stmt.names[:1]))
+
+
+def _script_only_functions(tree: ast.Module) -> set[ast.AST]:
+    """Private module-level functions (`_test`, `_main`) that only the module's `if __name__ == "__main__"`
+    block calls: like the block, they run only when the module is a script, never on import. Public ones
+    stay: another module may import and call them."""
+    private = {stmt.name: stmt for stmt in tree.body if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef))
+               and stmt.name.startswith("_") and not stmt.name.endswith("__")}
+    if not private:
+        return set()
+    definitions = {id(fn) for fn in private.values()}
+    used: set[str] = set()
+    stack: list[ast.AST] = list(tree.body)
+    while stack:  # what runs on import, then the bodies of the private functions that code calls, and so on
         node = stack.pop()
-        yield node
         if isinstance(node, ast.If) and _never_runs_here(node.test):
             stack.extend(node.orelse)
             continue
+        if id(node) in definitions:
+            stack += [*node.decorator_list, node.args]  # the body is walked once something outside calls it
+            continue
+        name = node.id if isinstance(node, ast.Name) else node.value if isinstance(node, ast.Constant) else None
+        if isinstance(name, str) and name in private and name not in used:  # a string: __all__, getattr()
+            used.add(name)
+            stack.extend(private[name].body)
         stack.extend(ast.iter_child_nodes(node))
+    return {fn for name, fn in private.items() if name not in used}
 
 
 def _call_name(func: ast.expr) -> str:
@@ -221,6 +279,8 @@ def import_closure(rootfs, pypath: PythonPath, start: list[str], never: tuple[st
             continue
         out.dynamic += [f"{path}:{line}" for line in dynamic]
         for imp in found:
+            if imp.unless and all(pypath.find(name) for name in imp.unless):
+                continue  # a fallback for modules the image has
             for name in [imp.name] + [f"{imp.name}.{n}" for n in imp.names]:
                 for file in pypath.find(name) or ():
                     queue.append((file, f"imported at {path}:{imp.line}"))

@@ -1,6 +1,6 @@
-"""The default language completion (`imports`) keeps what code the probes never reached imports: the Python
-sample's CSV route loads its modules only when asked, the probes never ask, and the slim image still serves it.
-At `off` it does not, which is what proves this test can fail."""
+"""The default language completion (`imports`) keeps what code the probes never reached imports: the Python and
+Node samples' CSV routes load their modules only when asked, the probes never ask, and the slim images still
+serve them. At `off` they do not, which is what proves this test can fail."""
 
 from __future__ import annotations
 
@@ -17,15 +17,29 @@ from tests.integration.conftest import sample_spec, wait_until_answers
 pytestmark = pytest.mark.docker
 
 
-def get(engine, image: str, path: str) -> tuple[int | None, bytes]:
-    """Run `image`, GET `path` on its port 8080 once it answers; (status, body), status None when it fails."""
+# sample -> (port, a path that answers once the app is up, the lazily loaded route, text its answer holds,
+#            {kept path: start of one of its reasons}, paths that must stay out)
+ROUTES = {
+    "python-web": (8080, "/api/health", "/api/notes.csv", b"mean text length",
+                   {"/srv/app/notes/export.py": "imported at /srv/app/server.py:",
+                    "/usr/lib/python3.11/statistics.py": "imported at /srv/app/notes/export.py:"},
+                   ["/usr/lib/python3.11/tkinter/__init__.py", "/usr/lib/python3.11/_pydecimal.py"]),
+    "node-server": (3000, "/", "/api/report.csv", b'greeting,"Hello, report!"',
+                    {"/opt/app/node_modules/reporter/lib/report.js": "required at /opt/app/server.js:",
+                     "/opt/app/node_modules/reporter/lib/quote.js": "required at /opt/app/node_modules/reporter/"},
+                    ["/opt/app/node_modules/reporter/test/report.test.js"]),
+}
+
+
+def get(engine, image: str, port: int, ready: str, path: str) -> tuple[int | None, bytes]:
+    """Run `image`, GET `path` once `ready` answers; (status, body), status None when it fails."""
     container = engine.containers.run(image, detach=True)
     try:
         container.reload()
         address = container.attrs["NetworkSettings"]["IPAddress"]
-        wait_until_answers(f"http://{address}:8080/api/health", 30, explain=container.logs)
+        wait_until_answers(f"http://{address}:{port}{ready}", 30, explain=container.logs)
         try:
-            with urllib.request.urlopen(f"http://{address}:8080{path}", timeout=10) as resp:
+            with urllib.request.urlopen(f"http://{address}:{port}{path}", timeout=10) as resp:
                 return resp.status, resp.read()
         except (urllib.error.URLError, ConnectionError, OSError):
             return None, b""
@@ -33,13 +47,16 @@ def get(engine, image: str, path: str) -> tuple[int | None, bytes]:
         container.remove(force=True)
 
 
+@pytest.mark.parametrize("sample", sorted(ROUTES))
 @pytest.mark.parametrize("level, serves", [("imports", True), ("off", False)])
-def test_a_route_the_probes_never_took_still_works(level, serves, engine, build_sample, scratch_tags, tmp_path,
-                                                   no_leftovers):
-    image = build_sample("python-web")
-    out = f"slim-test/python-web:{level}"
+def test_a_route_the_probes_never_took_still_works(sample, level, serves, engine, build_sample, scratch_tags,
+                                                   tmp_path, no_leftovers):
+    port, ready, route, answer, kept_for, left_out = ROUTES[sample]
+    image = build_sample(sample)
+    out = f"slim-test/{sample}:{level}"
     scratch_tags.append(out)
-    args = ["-q", "build", image, "-t", out, "--report", str(tmp_path / "r.json"), *sample_spec("python-web")["args"]]
+    args = ["-q", "build", image, "-t", out, "--report", str(tmp_path / "r.json"), "--no-harden",
+            *sample_spec(sample)["args"]]
     if level != "imports":
         args += ["--lang-completion", level]  # imports is the default
     result = CliRunner().invoke(main, args)
@@ -47,13 +64,15 @@ def test_a_route_the_probes_never_took_still_works(level, serves, engine, build_
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["language_completion"]["level"] == level
     costs = report["language_completion"]["bytes_by_level"]
-    assert costs["off"] == 0 < costs["package"] < costs["imports"] < costs["full"]
-    status, body = get(engine, out, "/api/notes.csv")
+    # imports costs less than the whole standard library (Python) or the whole packages (Node)
+    assert costs["off"] == 0 < costs["imports"] < costs["full"], costs
+    status, body = get(engine, out, port, ready, route)
     if serves:
-        assert status == 200 and b"mean text length" in body
+        assert status == 200 and answer in body
         kept = {p["path"]: p["reasons"] for p in report["keep"]["paths"]}
-        # the app's own module the probes never loaded, kept for the import line that names it
-        assert any("imported at /srv/app/server.py:" in r for r in kept["/srv/app/notes/export.py"])
-        assert "/usr/lib/python3.11/statistics.py" in kept and "/usr/lib/python3.11/tkinter/__init__.py" not in kept
+        for path, why in kept_for.items():  # kept for the import line that names it
+            assert any(r.startswith(f"language: {why}") for r in kept[path]), (path, kept.get(path))
+        assert not [p for p in left_out if p in kept]
     else:
         assert status != 200
+

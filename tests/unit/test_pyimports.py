@@ -104,3 +104,63 @@ if os.name == "nt":
 '''
     found, _ = pyimports.imports_of(source, "")
     assert sorted(i.name for i in found) == ["fcntl", "os"]
+
+
+def test_private_functions_only_the_main_block_calls_are_skipped():
+    # pickle.py's shape: `_test` imports doctest (and with it unittest and asyncio) and only the script calls it
+    source = b'''import io
+def _test():
+    import doctest
+    _helper()
+def _helper():
+    import pdb
+def _used():
+    import shlex
+def _by_name():
+    import gzip
+def main():
+    import argparse
+__all__ = ["_by_name"]
+CALLBACK = _used
+if __name__ == "__main__":
+    _test()
+    main()
+'''
+    found, _ = pyimports.imports_of(source, "")
+    # main is public: another module may call it; _used runs on import; _by_name is named in __all__
+    assert sorted(i.name for i in found) == ["argparse", "gzip", "io", "shlex"]
+
+
+def test_an_import_fallback_is_followed_only_when_what_it_replaces_is_missing(ws):
+    # decimal.py's shape: the C accelerator, else the pure-Python module
+    source = b'''try:
+    from _decimal import *
+    from _decimal import __version__
+except ImportError:
+    from _pydecimal import *
+try:
+    import ujson as json
+except ImportError:
+    import json
+try:
+    import _missing_accel
+    setup()
+except ImportError:
+    import needed_anyway
+'''
+    found, _ = pyimports.imports_of(source, "")
+    by_name = {i.name: i.unless for i in found}
+    assert by_name["_pydecimal"] == ("_decimal", "_decimal") and by_name["json"] == ("ujson",)
+    assert by_name["needed_anyway"] == ()  # that try body calls code: its handler is always followed
+    data = layer(
+        (f"{LIB}/decimal.py", "file", source), (f"{LIB}/_pydecimal.py", "file", b""),
+        (f"{LIB}/lib-dynload/_decimal.cpython-311-x86_64-linux-gnu.so", "file", b"\x7fELF-ext"),
+        (f"{LIB}/json/__init__.py", "file", b""), (f"{LIB}/needed_anyway.py", "file", b""),
+    )
+    root = flatten([unpack_layer(io.BytesIO(data), ws.path("layers", "fb.pack"), "fb")])
+    pypath = pyimports.PythonPath(root, [f"/{LIB}", f"/{LIB}/lib-dynload"])
+    kept = pyimports.import_closure(root, pypath, [f"/{LIB}/decimal.py"]).keep
+    assert f"/{LIB}/lib-dynload/_decimal.cpython-311-x86_64-linux-gnu.so" in kept
+    assert f"/{LIB}/_pydecimal.py" not in kept  # the accelerator is in the image
+    assert f"/{LIB}/json/__init__.py" in kept  # ujson is not
+    assert f"/{LIB}/needed_anyway.py" in kept

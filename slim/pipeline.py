@@ -153,7 +153,7 @@ def build(ref: Reference, opts: BuildOptions, ws: Workspace, engine: Engine, pha
         with phases.phase("plan", "deciding what to keep"):
             catalog = read_catalog(rootfs)
             accounts = read_accounts(rootfs)
-            keep = plan_keep(rootfs, config, traced, accounts, opts.plan)
+            keep = plan_keep(rootfs, config, traced, accounts, opts.plan, catalog.owned())
             rewrites = rewrite(rootfs, config, traced, accounts, catalog, keep, opts.plan)
             rebased = rebase(rootfs, config, traced, opts.run_as, set(rewrites.paths(keep)), rewrites) \
                 if opts.run_as else None

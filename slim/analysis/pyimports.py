@@ -8,7 +8,9 @@ Pure: a RootFS, the kept paths and the interpreter versions in, {path: why} out,
 from __future__ import annotations
 
 import ast
+import bisect
 import posixpath
+import re
 import warnings as py_warnings
 from dataclasses import dataclass, field
 
@@ -42,7 +44,7 @@ def imports_of(source: bytes, package: str) -> tuple[list[Import], list[int]]:
         tree = ast.parse(source)
     found: list[Import] = []
     dynamic: list[int] = []
-    for node, unless in _reachable_nodes(tree):
+    for node, unless in _reachable_nodes(tree, source):
         if isinstance(node, ast.Import):
             found += [Import(alias.name, node.lineno, unless=unless) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -83,10 +85,13 @@ def _never_runs_here(test: ast.expr) -> bool:
     return False
 
 
-def _reachable_nodes(tree: ast.Module):
-    """(node, unless) for every node, except the bodies of branches that never run on import in a Linux
-    container and of functions only such a branch calls; `unless` is set inside import fallbacks."""
-    script_only = _script_only_functions(tree)
+def _reachable_nodes(tree: ast.Module, source: bytes):
+    """(node, unless) for every statement (and, when the source names import_module or __import__, every
+    expression: those calls are expressions), except the bodies of branches that never run on import in a
+    Linux container and of functions only such a branch calls; `unless` is set inside import fallbacks.
+    Import statements are statements, so most modules need only their statement tree walked."""
+    expressions = b"import_module" in source or b"__import__" in source
+    script_only = _script_only_functions(tree, source)
     stack: list[tuple[ast.AST, tuple[str, ...]]] = [(tree, ())]
     while stack:
         node, unless = stack.pop()
@@ -94,12 +99,19 @@ def _reachable_nodes(tree: ast.Module):
         if isinstance(node, ast.If) and _never_runs_here(node.test):
             stack.extend((child, unless) for child in node.orelse)
             continue
-        if node in script_only:
+        if id(node) in script_only:
             continue
         guarded = _import_fallback_guard(node)
-        for child in ast.iter_child_nodes(node):
+        for child in ast.iter_child_nodes(node) if expressions else _child_statements(node):
             inside_handler = guarded and isinstance(child, ast.ExceptHandler)
             stack.append((child, unless + guarded if inside_handler else unless))
+
+
+def _child_statements(node: ast.AST):
+    for name in ("body", "orelse", "finalbody", "handlers", "cases"):
+        children = getattr(node, name, None)
+        if isinstance(children, list):
+            yield from children
 
 
 _IMPORT_ERRORS = {"ImportError", "ModuleNotFoundError", "Exception", "BaseException"}
@@ -122,31 +134,31 @@ def _import_fallback_guard(node: ast.AST) -> tuple[str, ...]:
                  for stmt in node.body for alias in (stmt.names if isinstance(stmt, ast.Import) else stmt.names[:1]))
 
 
-def _script_only_functions(tree: ast.Module) -> set[ast.AST]:
-    """Private module-level functions (`_test`, `_main`) that only the module's `if __name__ == "__main__"`
-    block calls: like the block, they run only when the module is a script, never on import. Public ones
-    stay: another module may import and call them."""
+def _script_only_functions(tree: ast.Module, source: bytes) -> set[int]:
+    """ids of private module-level functions (`_test`, `_main`) that only the module's `if __name__ ==
+    "__main__"` block calls, directly or through other such functions: like the block, they run only when the
+    module is a script, never on import. Public ones stay: another module may import and call them. Any other
+    mention of the name (a call, `__all__`, getattr's string, even a comment) keeps the function."""
     private = {stmt.name: stmt for stmt in tree.body if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef))
                and stmt.name.startswith("_") and not stmt.name.endswith("__")}
-    if not private:
+    main_blocks = [(stmt.lineno, stmt.end_lineno or stmt.lineno) for stmt in tree.body
+                   if isinstance(stmt, ast.If) and _never_runs_here(stmt.test)]
+    if not private or not main_blocks:
         return set()
-    definitions = {id(fn) for fn in private.values()}
-    used: set[str] = set()
-    stack: list[ast.AST] = list(tree.body)
-    while stack:  # what runs on import, then the bodies of the private functions that code calls, and so on
-        node = stack.pop()
-        if isinstance(node, ast.If) and _never_runs_here(node.test):
-            stack.extend(node.orelse)
-            continue
-        if id(node) in definitions:
-            stack += [*node.decorator_list, node.args]  # the body is walked once something outside calls it
-            continue
-        name = node.id if isinstance(node, ast.Name) else node.value if isinstance(node, ast.Constant) else None
-        if isinstance(name, str) and name in private and name not in used:  # a string: __all__, getattr()
-            used.add(name)
-            stack.extend(private[name].body)
-        stack.extend(ast.iter_child_nodes(node))
-    return {fn for name, fn in private.items() if name not in used}
+    mentions = {}  # name -> lines it appears on, outside its own definition
+    line_starts = [0] + [m.end() for m in re.finditer(rb"\n", source)]
+    for name, fn in private.items():
+        lines = {bisect.bisect_right(line_starts, m.start())
+                 for m in re.finditer(rb"\b" + re.escape(name.encode()) + rb"\b", source)}
+        mentions[name] = {n for n in lines if not fn.lineno <= n <= (fn.end_lineno or fn.lineno)}
+    script_only: dict[str, ast.AST] = {}
+    while True:  # grows from the main blocks through the functions only they (and those) mention
+        spans = main_blocks + [(fn.lineno, fn.end_lineno or fn.lineno) for fn in script_only.values()]
+        grown = {name: fn for name, fn in private.items() if name not in script_only and mentions[name]
+                 and all(any(a <= n <= b for a, b in spans) for n in mentions[name])}
+        if not grown:
+            return {id(fn) for fn in script_only.values()}
+        script_only.update(grown)
 
 
 def _call_name(func: ast.expr) -> str:
@@ -170,6 +182,7 @@ class PythonPath:
         self.rootfs = rootfs
         self.directories = [d for d in dict.fromkeys(directories) if rootfs.stat(d) is not None]
         self._cache: dict[str, list[str] | None] = {}
+        self._listings: dict[str, frozenset[str]] = {}
 
     def find(self, name: str) -> list[str] | None:
         """The files that importing `name` loads: each package's __init__ on the way, then the module."""
@@ -183,20 +196,19 @@ class PythonPath:
             files, here = [], directory
             for n, part in enumerate(parts):
                 last = n == len(parts) - 1
-                pkg = f"{here}/{part}"
-                init = f"{pkg}/__init__.py"
-                if self.rootfs.is_file(init):
-                    files.append(init)
-                    here = pkg
+                names = self._names(here)
+                if part in names and "__init__.py" in self._names(f"{here}/{part}") \
+                        and self.rootfs.is_file(f"{here}/{part}/__init__.py"):
+                    files.append(f"{here}/{part}/__init__.py")
+                    here = f"{here}/{part}"
                     continue
                 if last:
                     module = self._module_file(here, part)
                     if module:
                         files.append(module)
                         break
-                found = self.rootfs.stat(pkg)
-                if found is not None and found.is_dir:
-                    here = pkg  # a namespace package: no __init__.py
+                if part in names and self._names(f"{here}/{part}"):
+                    here = f"{here}/{part}"  # a namespace package: no __init__.py
                     continue
                 files = None
                 break
@@ -204,11 +216,20 @@ class PythonPath:
                 return files
         return None
 
+    def _names(self, directory: str) -> frozenset[str]:
+        """What a directory holds (empty when it is none): one listing per directory, however many lookups."""
+        if directory not in self._listings:
+            entry = self.rootfs.stat(directory)
+            self._listings[directory] = frozenset(self.rootfs.listdir(self.rootfs.realpath(directory) or directory)) \
+                if entry is not None and entry.is_dir else frozenset()
+        return self._listings[directory]
+
     def _module_file(self, directory: str, name: str) -> str | None:
-        if self.rootfs.is_file(f"{directory}/{name}.py"):
+        names = self._names(directory)
+        if f"{name}.py" in names and self.rootfs.is_file(f"{directory}/{name}.py"):
             return f"{directory}/{name}.py"
         prefix = name + "."
-        for entry in self.rootfs.listdir(self.rootfs.realpath(directory) or directory):
+        for entry in sorted(names):
             if entry.startswith(prefix) and entry.endswith(".so"):  # name.cpython-311-x86_64-linux-gnu.so
                 return f"{directory}/{entry}"
         return None

@@ -1,9 +1,10 @@
 """Decide which paths of the image the minimized image keeps, and why. Pure: a RootFS, a Trace and options in.
 
-Every kept path carries its reasons, in five categories: traced (the app touched it), closure (a traced file
+Every kept path carries its reasons, in six categories: traced (the app touched it), closure (a traced file
 needs it: library, interpreter, symlink, parent directory), essential (accounts, /tmp, os-release, NSS and CA
 files when their libraries are kept, WORKDIR, VOLUMEs, the entrypoint), language (completion so untraced
-imports still work), include (asked for on the command line). What the kept files become (reduced accounts,
+imports still work), include (asked for on the command line), content (the rest of a directory of app files
+the app read: `slim.plan.content`). What the kept files become (reduced accounts,
 a trimmed package database, dropped setuid bits) is `slim.plan.rewrite`'s job.
 """
 
@@ -19,10 +20,12 @@ from slim.analysis.osrelease import DISTRIBUTION_MARKERS
 from slim.analysis.pkgdb.catalog import is_db_path
 from slim.analysis.shebang import which
 from slim.analysis.users import ImageAccounts
+from slim.plan.content import app_content
 from slim.model import EXEC, PSEUDO_FILESYSTEMS, RunConfig, SlimWarning, Trace, within
 
-TRACED, CLOSURE, ESSENTIAL, LANGUAGE, INCLUDE = "traced", "closure", "essential", "language", "include"
-CATEGORIES = (TRACED, INCLUDE, ESSENTIAL, CLOSURE, LANGUAGE)  # priority: a path's category is its first here
+TRACED, CLOSURE, ESSENTIAL, LANGUAGE, INCLUDE, CONTENT = \
+    "traced", "closure", "essential", "language", "include", "content"
+CATEGORIES = (TRACED, INCLUDE, ESSENTIAL, CLOSURE, LANGUAGE, CONTENT)  # priority: a path's category is its first
 _TLS_LIBS = ("libssl.so", "libgnutls.so", "libnss3.so", "libmbedtls.so", "libwolfssl.so")
 _CA_FILES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/ssl/cert.pem", "/etc/pki/tls/certs/ca-bundle.crt")
 _MAX_CLOSURE_REASONS = 8  # per path: enough to explain it, without listing every library that needs libc
@@ -49,6 +52,7 @@ class KeepPlan:
     reasons: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # path -> [(category, detail)]
     excluded: list[str] = field(default_factory=list)
     language_cost: dict[str, int] = field(default_factory=dict)  # level -> bytes it adds
+    content: dict[str, int] = field(default_factory=dict)  # app content directory -> bytes kept beyond the trace
     warnings: list[SlimWarning] = field(default_factory=list)
 
     def category(self, path: str) -> str:
@@ -100,11 +104,15 @@ class _Planner:
         self.out.warnings.extend(self.builder.resolver.warnings)
 
 
-def plan_keep(rootfs, config: RunConfig, trace: Trace, accounts: ImageAccounts, options: PlanOptions) -> KeepPlan:
+def plan_keep(rootfs, config: RunConfig, trace: Trace, accounts: ImageAccounts, options: PlanOptions,
+              owned: frozenset[str] = frozenset()) -> KeepPlan:
+    """`owned`: the paths the image's package database lists (what is not app content)."""
     p = _Planner(rootfs, config, trace, accounts, options)
     _traced(p)
     _entrypoint_and_includes(p)
     _essentials(p)
+    p.collect_closure()
+    _content(p, owned)  # before the languages: kept app code gets its imports followed too
     p.collect_closure()
     _language(p)
     p.collect_closure()
@@ -184,6 +192,14 @@ def _essentials(p: _Planner) -> None:
     if any(n.startswith(_TLS_LIBS) for n in kept_names):
         for ca in _CA_FILES:
             p.seed(ca, ESSENTIAL, "a TLS library is kept")
+
+
+def _content(p: _Planner, owned: frozenset[str]) -> None:
+    found = app_content(p.rootfs, p.trace, owned, set(p.builder.closure.keep) | set(p.out.reasons))
+    p.out.warnings.extend(found.warnings)
+    p.out.content = found.directories
+    for path, why in sorted(found.files.items()):
+        p.seed(path, CONTENT, why, runs=False)  # kept as files: a script among them brings no interpreter
 
 
 def _language(p: _Planner) -> None:

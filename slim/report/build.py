@@ -153,6 +153,8 @@ class BuildReport:
                           for p in sorted(keep.reasons)],
                 "generated": [{"path": g.path, "why": g.why}
                               for g in sorted(rw.generated.values(), key=lambda g: g.path)],
+                # directories of app files the app read, kept whole: bytes each added beyond the trace
+                "content_directories": dict(sorted(keep.content.items())),
             },
             "language_completion": {"level": f.lang_level, "bytes_by_level": keep.language_cost},
             "trace": {"exit_code": f.trace.exit_code, "probes": [probe_json(p) for p in f.trace.probes],

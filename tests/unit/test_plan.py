@@ -86,8 +86,9 @@ class Planned:
 
 def run_plan(root, trace, **options):
     opts, accounts = PlanOptions(**options), read_accounts(root)
-    keep = plan_keep(root, RUN_CONFIG, trace, accounts, opts)
-    rewrites = rewrite(root, RUN_CONFIG, trace, accounts, read_catalog(root), keep, opts)
+    catalog = read_catalog(root)
+    keep = plan_keep(root, RUN_CONFIG, trace, accounts, opts, catalog.owned())
+    rewrites = rewrite(root, RUN_CONFIG, trace, accounts, catalog, keep, opts)
     return Planned(keep, rewrites, removed_tools(root, keep))
 
 

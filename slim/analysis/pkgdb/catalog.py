@@ -47,6 +47,10 @@ class Catalog:
     _dpkg: dict[str, tuple[dpkg.Stanza, list[tuple[str, str]]]] = field(default_factory=dict, repr=False)
     _apk: dict[str, apk.ApkPackage] = field(default_factory=dict, repr=False)
 
+    def owned(self) -> frozenset[str]:
+        """Every path some package lists (files and directories alike)."""
+        return frozenset(path for pkg in self.packages for path in pkg.files)
+
     def kept(self, rootfs, kept_paths) -> list[Package]:
         """Packages with at least one owned non-directory path kept. `kept_paths`: a set or a KeptPaths."""
         is_kept = _kept_paths(rootfs, kept_paths)

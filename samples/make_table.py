@@ -55,7 +55,8 @@ def main() -> None:
             f"| {name} | `{' '.join(spec['args']) or '(none)'}` | {mb(s['original_docker_bytes'])} | {mb(s['slim_docker_bytes'])} "
             f"| {100 * (1 - s['slim_docker_bytes'] / s['original_docker_bytes']):.0f}% "
             f"| {r['files']['original']} → {r['files']['slim']} | {p['original']} → {p['slim']} ({p['database']}) "
-            f"| {mb(s['traced_and_closure_bytes'])} | {mb(lang['full'])} / {mb(lang['package'])} "
+            f"| {mb(s['traced_and_closure_bytes'])} | {mb(r['keep']['by_category']['content']['bytes'])} "
+            f"| {mb(lang['imports'])} / {mb(lang['full'])} / {mb(lang['package'])} "
             f"| {'passed' if v['passed'] else 'FAILED'} |")
     with open(os.path.join(HERE, "README.md"), "w") as fh:
         fh.write(_HEADER + "\n".join(rows) + "\n" + _FOOTER)
@@ -68,16 +69,18 @@ Small apps built `FROM slim-base/debian:bookworm` (and one `FROM slim-base/alpin
 that exercise it (`sample.json`). `samples/make_table.py` builds them, runs `slim build` on each and writes this
 table from the JSON reports; the figures are not typed by hand.
 
-| sample | probes | original | slim | smaller by | files | packages | traced + closure | language completion (full / package) | verification |
-| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+| sample | probes | original | slim | smaller by | files | packages | traced + closure | app content | language completion (imports / full / package) | verification |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 """
 
 _FOOTER = """
 - **original / slim**: the image size Docker reports (`docker images`).
 - **traced + closure**: bytes of the files the traced run touched plus their static closure. The rest of the slim
-  image is essentials (accounts, os-release, the trimmed package database) and language completion.
-- **language completion**: what `--lang-completion full` (the default) and `package` add on top of what was traced;
-  `off` adds nothing.
+  image is essentials (accounts, os-release, the trimmed package database), app content and language completion.
+- **app content**: the rest of directories of app files the app read (pages and templates no probe asked for).
+- **language completion**: what `--lang-completion imports` (the default: the static import closure), `full` and
+  `package` add on top of what was kept otherwise; `off` adds nothing. Only `imports` and `full` keep modules
+  that code paths the probes missed import lazily.
 - `many-libs/` is no sample of its own: the static-closure oracle test and the benchmarks use it.
 """
 

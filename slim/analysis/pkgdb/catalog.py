@@ -47,6 +47,17 @@ class Catalog:
     _dpkg: dict[str, tuple[dpkg.Stanza, list[tuple[str, str]]]] = field(default_factory=dict, repr=False)
     _apk: dict[str, apk.ApkPackage] = field(default_factory=dict, repr=False)
 
+    def dpkg_field(self, name: str, field_name: str) -> str:
+        """A field of a dpkg package's stanza ("" when absent)."""
+        found = self._dpkg.get(name)
+        return found[0].fields.get(field_name, "") if found else ""
+
+    def apk_field(self, name: str, letter: str) -> str:
+        """A one-letter field of an apk package's header ("A" is the architecture)."""
+        found = self._apk.get(name)
+        prefix = f"{letter}:"
+        return next((line[2:] for line in found.header if line.startswith(prefix)), "") if found else ""
+
     def owned(self) -> frozenset[str]:
         """Every path some package lists (files and directories alike)."""
         return frozenset(path for pkg in self.packages for path in pkg.files)

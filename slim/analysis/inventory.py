@@ -1,0 +1,160 @@
+"""What software an image holds, as scanners see it: the distribution (os-release), OS packages from the dpkg
+or apk database, Python distributions from their `*.dist-info` / `*.egg-info` metadata, and Node packages from
+their `package.json` files. Each component has a package URL (purl) in the form scanners match advisories on.
+
+Pure: a RootFS in, an Inventory out.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import posixpath
+from dataclasses import dataclass, field
+from email.parser import BytesHeaderParser
+
+from packageurl import PackageURL
+
+from slim.analysis.osrelease import read_os
+from slim.analysis.pkgdb import apk
+from slim.analysis.pkgdb.catalog import Catalog, read_catalog
+from slim.model import FILE, SlimWarning
+
+DEB, APK, PYPI, NPM = "deb", "apk", "pypi", "npm"
+KINDS = (DEB, APK, PYPI, NPM)
+MAX_METADATA = 1 << 20  # a METADATA or package.json bigger than this is no package's (and is skipped)
+
+
+@dataclass(frozen=True)
+class Distro:
+    id: str  # "debian", "alpine"
+    version_id: str  # "12", "3.20.3"
+    pretty_name: str = ""
+
+    @property
+    def qualifier(self) -> str:
+        """purl's distro qualifier: debian-12, alpine-3.20.3."""
+        return f"{self.id}-{self.version_id}" if self.version_id else self.id
+
+
+@dataclass(frozen=True)
+class Component:
+    kind: str  # deb | apk | pypi | npm
+    name: str
+    version: str
+    location: str  # the database or metadata file it was read from
+    arch: str = ""
+    files: tuple[str, ...] = ()  # what the package database (or RECORD) says the package owns
+
+    def purl(self, distro: Distro | None) -> str:
+        if self.kind in (DEB, APK):
+            qualifiers = {k: v for k, v in (("arch", self.arch), ("distro", distro.qualifier if distro else ""))
+                          if v}
+            namespace = distro.id if distro else ("debian" if self.kind == DEB else "alpine")
+            return PackageURL(self.kind, namespace, self.name, self.version, qualifiers or None).to_string()
+        if self.kind == NPM and self.name.startswith("@") and "/" in self.name:
+            scope, _, name = self.name.partition("/")
+            return PackageURL(NPM, scope, name, self.version).to_string()
+        return PackageURL(self.kind, None, self.name, self.version).to_string()
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return self.kind, self.name, self.version
+
+
+@dataclass
+class Inventory:
+    distro: Distro | None
+    database: str | None  # "dpkg", "apk" or None
+    components: list[Component] = field(default_factory=list)
+    warnings: list[SlimWarning] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        return {kind: sum(1 for c in self.components if c.kind == kind) for kind in KINDS}
+
+
+def read_inventory(rootfs, catalog: Catalog | None = None) -> Inventory:
+    catalog = catalog or read_catalog(rootfs)
+    release = read_os(rootfs)
+    distro = Distro(release.get("ID", ""), release.get("VERSION_ID", ""), release.get("PRETTY_NAME", "")) \
+        if release.get("ID") else None
+    out = Inventory(distro, catalog.kind, warnings=list(catalog.warnings))
+    out.components += _os_packages(catalog)
+    for entry in rootfs.walk():
+        if entry.kind != FILE:
+            continue
+        path = entry.path
+        name = posixpath.basename(path)
+        parent = posixpath.dirname(path)
+        if name == "METADATA" and parent.endswith(".dist-info") or name == "PKG-INFO" and parent.endswith(".egg-info"):
+            found = _python_distribution(rootfs, path, parent)
+        elif path.endswith(".egg-info"):
+            found = _python_distribution(rootfs, path, path)
+        elif name == "package.json":
+            found = _node_package(rootfs, path)
+        else:
+            continue
+        if found is not None:
+            out.components.append(found)
+    out.components.sort(key=lambda c: (KINDS.index(c.kind), c.name, c.version, c.location))
+    return out
+
+
+def _os_packages(catalog: Catalog) -> list[Component]:
+    if catalog.kind == "dpkg":
+        return [Component(DEB, p.name, p.version, "/var/lib/dpkg", catalog.dpkg_field(p.name, "Architecture"),
+                          p.files) for p in catalog.packages]
+    if catalog.kind == "apk":
+        return [Component(APK, p.name, p.version, apk.INSTALLED, catalog.apk_field(p.name, "A"), p.files)
+                for p in catalog.packages]
+    return []
+
+
+def _read_small(rootfs, path: str) -> bytes | None:
+    entry = rootfs.stat(path)
+    if entry is None or entry.size > MAX_METADATA:
+        return None
+    with rootfs.open(path) as fh:
+        return fh.read(MAX_METADATA)
+
+
+def _python_distribution(rootfs, metadata: str, info_dir: str) -> Component | None:
+    """A distribution from its core metadata (Name, Version headers), with the files its RECORD (wheels) or
+    installed-files.txt (eggs) lists, resolved against the directory they are relative to."""
+    data = _read_small(rootfs, metadata)
+    if data is None:
+        return None
+    headers = BytesHeaderParser().parsebytes(data)
+    name, version = (headers.get("Name") or "").strip(), (headers.get("Version") or "").strip()
+    if not name or not version:
+        return None
+    files: list[str] = []
+    site = posixpath.dirname(info_dir)
+    record = _read_small(rootfs, f"{info_dir}/RECORD") if info_dir != metadata else None
+    if record:
+        for row in csv.reader(io.StringIO(record.decode("utf-8", "replace"))):
+            if row and row[0]:
+                files.append(posixpath.normpath(posixpath.join(site, row[0])))
+    listing = _read_small(rootfs, f"{info_dir}/installed-files.txt") if info_dir != metadata else None
+    if listing:
+        files += [posixpath.normpath(posixpath.join(info_dir, line.strip()))
+                  for line in listing.decode("utf-8", "replace").splitlines() if line.strip()]
+    return Component(PYPI, name, version, metadata, files=tuple(dict.fromkeys(files)))
+
+
+def _node_package(rootfs, path: str) -> Component | None:
+    """A package.json with a name and a version (others are no package: an app's scripts, a test fixture)."""
+    data = _read_small(rootfs, path)
+    if data is None:
+        return None
+    try:
+        doc = json.loads(data)
+    except ValueError:
+        return None
+    if not isinstance(doc, dict):
+        return None
+    name, version = doc.get("name"), doc.get("version")
+    if not isinstance(name, str) or not isinstance(version, str) or not name.strip() or not version.strip():
+        return None
+    return Component(NPM, name.strip(), version.strip(), path)

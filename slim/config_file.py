@@ -24,7 +24,8 @@ _STRS = {"type": "array", "items": {"type": "string"}}
 OPTIONS: dict[str, dict[str, tuple[str, dict]]] = {
     "output": {
         "tags": ("tags", _STRS), "to": ("output", _STR), "report": ("report_file", _STR),
-        "junit": ("junit_file", _STR), "summary": ("summary_file", _STR), "json": ("as_json", _BOOL),
+        "junit": ("junit_file", _STR), "summary": ("summary_file", _STR), "sbom": ("sbom_file", _STR),
+        "json": ("as_json", _BOOL),
         "push": ("push", _BOOL), "keep_failed": ("keep_failed", _BOOL),
     },
     "probes": {

@@ -12,15 +12,20 @@ import dataclasses
 import os
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass
 
 from slim import cleanup
+from slim.analysis import exposure
 from slim.analysis.closure import Closure, closure_of
+from slim.analysis.inventory import Inventory, read_inventory
 from slim.analysis.pkgdb.catalog import read_catalog
 from slim.analysis.users import read_accounts, resolve_user
 from slim.engine import Engine
 from slim.errors import UsageError
 from slim.image.assemble import AssembledImage, assemble
+from slim.image.compressed import gzip_size
 from slim.image.model import Image
 from slim.image.overlay import overlay
 from slim.image.reference import DAEMON, Reference
@@ -34,6 +39,7 @@ from slim.plan.rewrite import rewrite
 from slim.harden.profile import derive
 from slim.harden.seccomp import write_seccomp_profile
 from slim.progress import Phases
+from slim.report.compare import ImageSummary, summarize
 from slim.report.build import BuildFacts, BuildReport, HardenedProfile, Measured, OutputFacts, Verification
 from slim.report.inspect import counts, inspect_image
 from slim.rootfs import RootFS
@@ -82,6 +88,37 @@ def load(ref: Reference, ws: Workspace, engine: Engine, phases: Phases) -> Loade
 def inspect(ref: Reference, ws: Workspace, engine: Engine, phases: Phases) -> ImageInfo:
     loaded = load(ref, ws, engine, phases)
     return inspect_image(loaded.image, loaded.rootfs)
+
+
+def inventory(ref: Reference, ws: Workspace, engine: Engine, phases: Phases) -> tuple[Loaded, Inventory]:
+    """The packages of every kind the image holds (what its SBOM lists)."""
+    loaded = load(ref, ws, engine, phases)
+    with phases.phase("inventory", "listing packages"):
+        found = read_inventory(loaded.rootfs)
+    found.warnings[:0] = loaded.rootfs.warnings
+    return loaded, found
+
+
+def compare(refs: list[Reference], workspaces, engine: Engine, phases: Phases) -> list[ImageSummary]:
+    """One summary per image. `workspaces()` gives a fresh Workspace: each image keeps its own until its layers'
+    compressed sizes are measured, which happens in threads while the next image is read."""
+    with ExitStack() as stack:
+        pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="slim-gzip")
+        try:
+            found = []
+            for ref in refs:
+                loaded, listed = inventory(ref, stack.enter_context(workspaces()), engine, phases)
+                sizes = [pool.submit(gzip_size, layer.pack_file) for layer in loaded.image.layers]
+                with phases.phase("exposure", "looking for shells, package managers, setuid files"):
+                    exposed = exposure.scan(loaded.rootfs)
+                in_engine = engine.find_image(ref.location) if ref.transport == DAEMON else None
+                found.append((loaded, listed, exposed, in_engine.size if in_engine else None, sizes))
+            with phases.phase("compress", "measuring the layers gzip-compressed"):
+                return [summarize(loaded.image, loaded.rootfs, listed, exposed, docker_bytes,
+                                  sum(size.result() for size in sizes))
+                        for loaded, listed, exposed, docker_bytes, sizes in found]
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)  # before the work directories go: the threads read them
 
 
 @dataclass(frozen=True)

@@ -91,6 +91,17 @@ class RootFS:
                 total += entry.size
         return total
 
+    def only(self, paths) -> "RootFS":
+        """A view holding just `paths` and the directories above them (what a layer of those paths unpacks to)."""
+        entries: dict[str, Entry] = {}
+        for path in paths:
+            while path not in entries and path != "/":
+                entry = self._entries.get(path)
+                if entry is not None:
+                    entries[path] = entry
+                path = posixpath.dirname(path)
+        return RootFS(entries, self.warnings)
+
     def derive(self, changes: dict[str, Entry]) -> "RootFS":
         """A new view with `changes` laid over this one (this one is left as it is)."""
         return RootFS({**self._entries, **changes}, self.warnings)

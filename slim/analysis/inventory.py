@@ -46,11 +46,12 @@ class Component:
     location: str  # the database or metadata file it was read from
     arch: str = ""
     files: tuple[str, ...] = ()  # what the package database (or RECORD) says the package owns
+    upstream: str = ""  # the source package ("util-linux", "bash@5.2.15-2") when it is not the package itself
 
     def purl(self, distro: Distro | None) -> str:
         if self.kind in (DEB, APK):
-            qualifiers = {k: v for k, v in (("arch", self.arch), ("distro", distro.qualifier if distro else ""))
-                          if v}
+            qualifiers = {k: v for k, v in (("arch", self.arch), ("distro", distro.qualifier if distro else ""),
+                                            ("upstream", self.upstream)) if v}
             namespace = distro.id if distro else ("debian" if self.kind == DEB else "alpine")
             return PackageURL(self.kind, namespace, self.name, self.version, qualifiers or None).to_string()
         if self.kind == NPM and self.name.startswith("@") and "/" in self.name:
@@ -104,11 +105,20 @@ def read_inventory(rootfs, catalog: Catalog | None = None) -> Inventory:
 def _os_packages(catalog: Catalog) -> list[Component]:
     if catalog.kind == "dpkg":
         return [Component(DEB, p.name, p.version, "/var/lib/dpkg", catalog.dpkg_field(p.name, "Architecture"),
-                          p.files) for p in catalog.packages]
+                          p.files, _dpkg_upstream(catalog.dpkg_field(p.name, "Source"))) for p in catalog.packages]
     if catalog.kind == "apk":
-        return [Component(APK, p.name, p.version, apk.INSTALLED, catalog.apk_field(p.name, "A"), p.files)
+        return [Component(APK, p.name, p.version, apk.INSTALLED, catalog.apk_field(p.name, "A"), p.files,
+                          origin if (origin := catalog.apk_field(p.name, "o")) != p.name else "")
                 for p in catalog.packages]
     return []
+
+
+def _dpkg_upstream(source: str) -> str:
+    """dpkg's Source field, "util-linux" or "bash (5.2.15-2)" (a binary rebuilt without a new source), as
+    name or name@version."""
+    name, _, version = source.strip().partition(" ")
+    version = version.strip().strip("()")
+    return f"{name}@{version}" if name and version else name
 
 
 def _read_small(rootfs, path: str) -> bytes | None:

@@ -18,12 +18,11 @@ from slim.model import warning_texts
 from slim.plan.keep import PlanOptions
 from slim.plan.rebase import parse_run_as
 from slim.sizes import parse_size
+from slim.cli.context import run_context, workspace
 from slim.cli.ci import Outputs, ci_options, finish_build, gates_of, image_list
 from slim.cli.options import build_run_options, run_options
-from slim.cli.progress import ConsolePhases
 from slim.cli.render import TERMINAL_WARNINGS
 from slim.cli.text import file_name, visible
-from slim.workspace import Workspace
 
 
 def _terminate(signum, frame):
@@ -71,12 +70,6 @@ def main(ctx: click.Context, work_dir: str | None, quiet: bool, max_unpacked_siz
                "max_unpacked": parse_size(max_unpacked_size, "--max-unpacked-size")}
 
 
-def _run(ctx: click.Context):
-    """Progress display and a lazily connected engine for one command."""
-    ctx.obj["engine"] = LazyEngine()
-    return ConsolePhases(quiet=ctx.obj["quiet"]), ctx.obj["engine"]
-
-
 def _remove_own_leftovers(ctx: click.Context) -> None:
     """After an error or an interrupt: whatever this run still holds in the engine (an interrupt can land in
     the middle of a removal). Every stage cleans up after itself; this is the net below them."""
@@ -91,19 +84,14 @@ def _remove_own_leftovers(ctx: click.Context) -> None:
         pass  # the engine is gone, or the user insists: the next run's sweep removes the rest
 
 
-def _workspace(ctx: click.Context) -> Workspace:
-    """The command's scratch directory: made here, so use it at once in a `with` that removes it."""
-    return Workspace(ctx.obj["work_dir"], ctx.obj["max_unpacked"])
-
-
 @main.command()
 @click.argument("image")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (shape documented in the README).")
 @click.pass_context
 def inspect(ctx: click.Context, image: str, as_json: bool) -> None:
     """Show what IMAGE holds: layers and their sizes, file count, total size, distribution."""
-    phases, engine = _run(ctx)
-    with _workspace(ctx) as ws:
+    phases, engine = run_context(ctx)
+    with workspace(ctx) as ws:
         info = pipeline.inspect(parse_reference(image), ws, engine, phases)
     if as_json:
         from slim.report.shapes import info_json
@@ -130,8 +118,8 @@ def squash(ctx: click.Context, image: str, tags: tuple[str, ...], output: str) -
     ref = parse_reference(image)
     out = parse_output(output)
     tags = list(tags) or [default_tag(ref.name, "squashed")]
-    phases, engine = _run(ctx)
-    with _workspace(ctx) as ws:
+    phases, engine = run_context(ctx)
+    with workspace(ctx) as ws:
         squashed = pipeline.squash(ref, out, tags, ws, engine, phases)
     for warning in warning_texts(squashed.warnings, TERMINAL_WARNINGS):
         phases.warn(warning)
@@ -152,8 +140,8 @@ def deps(ctx: click.Context, image: str, paths: tuple[str, ...], as_json: bool, 
     interpreters (#! lines, /usr/bin/env NAME through the image's PATH). One path per line; directories kept
     only as parents are left out of the plain listing.
     """
-    phases, engine = _run(ctx)
-    with _workspace(ctx) as ws:
+    phases, engine = run_context(ctx)
+    with workspace(ctx) as ws:
         closure = pipeline.deps(parse_reference(image), [p if p.startswith("/") else "/" + p for p in paths],
                                 ws, engine, phases)
     if as_json:
@@ -194,7 +182,7 @@ def trace(ctx: click.Context, image: str, syscall_profile: bool, seccomp_bpf: bo
     is 0 whenever the trace itself could be taken.
     """
     options = build_run_options(pipeline.engine_image(parse_reference(image), "trace"), kw)
-    phases, engine = _run(ctx)
+    phases, engine = run_context(ctx)
     result = pipeline.trace(options, pipeline.TraceOptions(syscall_profile, seccomp_bpf), engine, phases)
     from slim.cli.render import print_trace
     from slim.report.shapes import trace_json
@@ -254,8 +242,8 @@ def trace(ctx: click.Context, image: str, syscall_profile: bool, seccomp_bpf: bo
 @click.pass_context
 def build(ctx: click.Context, images: tuple[str, ...], from_file, jobs, tags, output, report_file, as_json, verify,
           keep_failed, include_paths, include_bins, exclude_patterns, include_shell, lang_completion, syscall_profile,
-          seccomp_bpf, harden, seccomp_file, run_as, fail_on, max_size, min_reduction, junit_file, summary_file, push,
-          **kw) -> None:
+          seccomp_bpf, harden, seccomp_file, run_as, fail_on, max_size, min_reduction, junit_file, sbom_file,
+          summary_file, push, **kw) -> None:
     """Make a minimal FROM-scratch image of IMAGE that still works, and prove it.
 
     Runs IMAGE under strace while probing it (HTTP on exposed ports by default, plus --exec, --probe-cmd),
@@ -293,13 +281,14 @@ def build(ctx: click.Context, images: tuple[str, ...], from_file, jobs, tags, ou
     if len(images) > 1:
         from slim.cli.many import build_many
 
-        outputs = Outputs(report_file or "slim-reports", junit_file, summary_file, False, push, keep_failed)
+        outputs = Outputs(report_file or "slim-reports", junit_file, summary_file, False, push, keep_failed, sbom_file)
         return build_many(ctx, images, jobs, options_for, outputs, gates)
     ref, opts = options_for(images[0], report_file)
-    phases, engine = _run(ctx)
-    with _workspace(ctx) as ws:
+    phases, engine = run_context(ctx)
+    with workspace(ctx) as ws:
         report = pipeline.build(ref, opts, ws, engine, phases)
-    finish_build(report, Outputs(report_file, junit_file, summary_file, as_json, push, keep_failed), gates, engine)
+    finish_build(report, Outputs(report_file, junit_file, summary_file, as_json, push, keep_failed, sbom_file), gates,
+                 engine)
 
 
 @main.command(name="cleanup")
@@ -350,6 +339,11 @@ def default_tag(name: str, suffix: str) -> str:
     repo, _, tag = name.rpartition(":") if ":" in name.rsplit("/", 1)[-1] else (name, "", "latest")
     return f"{repo}:{tag}-{suffix}"
 
+
+from slim.cli.views import compare, sbom  # noqa: E402  (the commands need `main` defined first)
+
+main.add_command(sbom)
+main.add_command(compare)
 
 if __name__ == "__main__":
     sys.exit(main())

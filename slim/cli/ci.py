@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import click
 
+from slim.cli.context import write_output
 from slim.errors import UsageError, VerificationFailed
 from slim.report.build import BuildReport
 from slim.report.ci import junit_xml, summary_markdown
@@ -41,6 +42,8 @@ def ci_options(command):
                      help="Fail (exit 12) when the slim image is not at least PERCENT smaller than the original."),
         click.option("--junit", "junit_file", type=click.Path(dir_okay=False), metavar="FILE",
                      help="Write JUnit XML: each verification probe and each gate is a test case."),
+        click.option("--sbom", "sbom_file", type=click.Path(dir_okay=False), metavar="FILE",
+                     help="Write the slim image's SBOM (CycloneDX 1.5 JSON, as `slim sbom` prints it) to FILE."),
         click.option("--summary", "summary_file", type=click.Path(dir_okay=False), metavar="FILE",
                      help="Write a markdown summary (also appended to $GITHUB_STEP_SUMMARY when that is set)."),
         click.option("--push", is_flag=True,
@@ -62,6 +65,7 @@ class Outputs:
     as_json: bool = False
     push: bool = False
     keep_failed: bool = False
+    sbom_file: str | None = None
 
 
 def image_list(images: tuple[str, ...], from_file: str | None) -> list[str]:
@@ -85,12 +89,18 @@ def finish_build(report: BuildReport, outputs: Outputs, gates: Gates, engine, sh
     hardened = report.facts.run_profile
     verdicts = evaluate(doc, gates, hardened.verified if hardened is not None else None)
     if outputs.report_file:
-        _write(outputs.report_file, json.dumps(doc, indent=2))
+        write_output(outputs.report_file, json.dumps(doc, indent=2))
     if outputs.junit_file:
-        _write(outputs.junit_file, junit_xml(doc, verdicts, report.facts.seconds.get("total", 0.0)).decode())
+        write_output(outputs.junit_file, junit_xml(doc, verdicts, report.facts.seconds.get("total", 0.0)).decode())
+    if outputs.sbom_file:
+        from slim.report.sbom import cyclonedx_json
+
+        tags = doc["output"]["tags"]
+        write_output(outputs.sbom_file, cyclonedx_json(report.slim_inventory, tags[0] if tags else doc["image"],
+                                                       doc["image_id"]))
     summary = summary_markdown(doc, verdicts)
     if outputs.summary_file:
-        _write(outputs.summary_file, summary)
+        write_output(outputs.summary_file, summary)
     if os.environ.get("GITHUB_STEP_SUMMARY"):
         with _summary_lock, open(os.environ["GITHUB_STEP_SUMMARY"], "a") as fh:  # parallel builds append too
             fh.write(summary)
@@ -112,8 +122,3 @@ def finish_build(report: BuildReport, outputs: Outputs, gates: Gates, engine, sh
             click.echo(f"pushed {tag}", err=True)
 
 
-def _write(path: str, text: str) -> None:
-    parent = os.path.dirname(os.path.abspath(path))
-    os.makedirs(parent, exist_ok=True)
-    with open(path, "w") as fh:
-        fh.write(text)

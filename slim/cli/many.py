@@ -106,12 +106,13 @@ def _connect(obj: dict):
 
 
 def _per_image(outputs: Outputs, name: str) -> Outputs:
-    """Each image's own files: --report/--junit/--summary name directories when several images are built."""
+    """Each image's own files: --report/--junit/--summary/--sbom name directories when several images are built."""
     def inside(directory: str | None, suffix: str) -> str | None:
         return os.path.join(directory, name + suffix) if directory else None
     return dataclasses.replace(outputs, report_file=inside(outputs.report_file, ".json"),
                                junit_file=inside(outputs.junit_file, ".xml"),
-                               summary_file=inside(outputs.summary_file, ".md"))
+                               summary_file=inside(outputs.summary_file, ".md"),
+                               sbom_file=inside(outputs.sbom_file, ".cdx.json"))
 
 
 def _print_table(results: list[_Result]) -> None:

@@ -51,6 +51,7 @@ class UnpackedLayer:
     digest: str = ""  # the diff ID the image config states for it (set by the reader that knows the config)
     size_bytes: int = 0
     content_digest: str = ""  # sha256 of the uncompressed tar, when it was asked for
+    pack_file: str = ""  # the uncompressed tar as read (the pack file its entries point into)
 
 
 class _TeeReader:
@@ -150,7 +151,7 @@ def unpack_layer(stream: BinaryIO, pack_file: str, name: str, budget=None, hash_
     if budget is not None:
         budget.check_open()
     os.makedirs(os.path.dirname(pack_file), exist_ok=True)
-    layer = UnpackedLayer(name=name)
+    layer = UnpackedLayer(name=name, pack_file=pack_file)
     hasher = hashlib.sha256() if hash_content else None
     try:
         with open(pack_file, "wb") as pack, open(pack_file + ".sparse", "wb") as sparse:

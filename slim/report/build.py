@@ -12,6 +12,7 @@ from slim.plan.keep import CLOSURE, TRACED, KeepPlan
 from slim.plan.rebase import Rebased
 from slim.plan.rewrite import Rewrites
 from slim.report import hardening
+from slim.analysis.inventory import Inventory, read_inventory
 from slim.report.facts import RemovedTools, category_usage, removed_tools
 from slim.report.shapes import JSON_WARNINGS, probe_json
 from slim.run.hardened import HardenedRun
@@ -97,11 +98,13 @@ class BuildReport:
     usage: dict[str, dict[str, int]]  # category -> files, bytes
     removed: RemovedTools
     hardening: dict
+    slim_inventory: Inventory  # the slim image's packages of every kind, as its SBOM lists them
 
     @classmethod
     def of(cls, facts: BuildFacts, original_rootfs, new_rootfs) -> "BuildReport":
+        slim_files = new_rootfs.only(facts.rewrites.paths(facts.keep))  # the new filesystem, only what was kept
         return cls(facts, category_usage(new_rootfs, facts.keep), removed_tools(original_rootfs, facts.keep),
-                   hardening.findings(facts.slim_config or facts.trace.config))
+                   hardening.findings(facts.slim_config or facts.trace.config), read_inventory(slim_files))
 
     @property
     def passed(self) -> bool | None:
@@ -139,7 +142,8 @@ class BuildReport:
             },
             "files": {"original": before.files, "slim": after.files},
             "packages": {"database": f.package_kind, "original": len(rw.packages_before),
-                         "slim": len(rw.packages_after), "kept": rw.packages_after},
+                         "slim": len(rw.packages_after), "kept": rw.packages_after,
+                         "removed": sorted(set(rw.packages_before) - set(rw.packages_after))},
             "removed": {"shells": list(self.removed.shells), "package_managers": list(self.removed.package_managers),
                         "setuid_bits": rw.setuid_dropped, "excluded": keep.excluded},
             "accounts": rw.accounts_kept,

@@ -4,13 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from slim.analysis.exposure import tools
 from slim.model import DIR, FILE
 from slim.plan.keep import CATEGORIES, KeepPlan
-
-SHELLS = {"sh", "bash", "dash", "ash", "zsh", "ksh", "mksh", "csh", "tcsh", "fish", "busybox"}
-PACKAGE_MANAGERS = {"apt", "apt-get", "apt-cache", "aptitude", "dpkg", "dpkg-deb", "dpkg-query", "apk", "pip",
-                    "pip3", "yum", "dnf", "rpm", "microdnf", "npm", "yarn", "gem"}
-BIN_DIRS = ("/bin", "/sbin", "/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin")
 
 
 @dataclass(frozen=True)
@@ -38,17 +34,9 @@ def category_usage(rootfs, keep: KeepPlan) -> dict[str, dict[str, int]]:
 def removed_tools(rootfs, keep: KeepPlan) -> RemovedTools:
     """Shells and package managers in the image's bin directories that the minimized image does not keep."""
     kept_real = {rootfs.realpath(x) for x in keep.reasons}
-    shells, managers = [], []
-    for directory in BIN_DIRS:
-        real_dir = rootfs.realpath(directory)
-        if real_dir is None or real_dir != directory:
-            continue  # a merged-/usr link: the real directory is listed under its own name
-        for name in rootfs.listdir(directory):
-            path = f"{directory}/{name}"
-            if rootfs.realpath(path) in kept_real or path in keep.reasons:
-                continue
-            if name in SHELLS:
-                shells.append(path)
-            elif name in PACKAGE_MANAGERS:
-                managers.append(path)
-    return RemovedTools(tuple(shells), tuple(managers))
+    shells, managers = tools(rootfs)
+
+    def dropped(paths: list[str]) -> tuple[str, ...]:
+        return tuple(p for p in paths if p not in keep.reasons and rootfs.realpath(p) not in kept_real)
+
+    return RemovedTools(dropped(shells), dropped(managers))

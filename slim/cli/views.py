@@ -1,0 +1,96 @@
+"""Read-only views of images, none of which runs them: `slim sbom` (what software is inside, as CycloneDX) and
+`slim compare` (images side by side)."""
+
+from __future__ import annotations
+
+import json
+
+import click
+from rich.table import Table
+
+from slim import pipeline
+from slim.cli.context import run_context, workspace, write_output
+from slim.cli.text import console, safe, visible
+from slim.image.reference import parse_reference
+from slim.report.compare import comparison_json, markdown_table, only_in, rows
+
+
+@click.command()
+@click.argument("image")
+@click.option("-o", "--format", "fmt", type=click.Choice(["cyclonedx-json"]), default="cyclonedx-json",
+              show_default=True, help="SBOM format (CycloneDX 1.5 JSON).")
+@click.option("--output-file", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Write the SBOM to FILE instead of standard output.")
+@click.pass_context
+def sbom(ctx: click.Context, image: str, fmt: str, output_file: str | None) -> None:
+    """Print a Software Bill of Materials of IMAGE, without running it.
+
+    Lists the distribution (os-release), OS packages from the dpkg database (status and distroless-style
+    status.d/) or the apk database with versions, architectures and the files each owns, Python
+    distributions (*.dist-info, *.egg-info) and Node packages (package.json with a name and version), each
+    with the package URL scanners match advisories on (pkg:deb/debian/NAME@VERSION?arch=...&distro=debian-12,
+    pkg:apk/alpine/..., pkg:pypi/..., pkg:npm/...).
+    """
+    from slim.report.sbom import cyclonedx_json
+
+    phases, engine = run_context(ctx)
+    ref = parse_reference(image)
+    with workspace(ctx) as ws:
+        loaded, listed = pipeline.inventory(ref, ws, engine, phases)
+    document = cyclonedx_json(listed, ref.text, loaded.image.image_id)
+    if output_file:
+        write_output(output_file, document)
+        click.echo(visible(f"wrote {output_file}: {len(listed.components)} packages"), err=True)
+    else:
+        click.echo(document)
+
+
+@click.command()
+@click.argument("images", nargs=-1, required=True, metavar="IMAGE...")
+@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON (slim.compare/1, see README).")
+@click.option("--markdown", is_flag=True, help="Print a Markdown table (for a pull request or a CI step summary).")
+@click.option("--chart", type=click.Path(dir_okay=False), metavar="FILE.svg|FILE.png",
+              help="Also draw size and package count per image into FILE (needs the chart extra: matplotlib).")
+@click.option("--packages", "list_packages", is_flag=True,
+              help="Also list the packages (name and version) each image has that none of the others has.")
+@click.pass_context
+def compare(ctx: click.Context, images: tuple[str, ...], as_json: bool, markdown: bool, chart: str | None,
+            list_packages: bool) -> None:
+    """Show IMAGEs side by side, without running them: sizes (as Docker shows them, the uncompressed layers,
+    and the layers gzip-compressed, which is what a registry stores and a node pulls), layers, files, packages
+    by database (dpkg/apk, Python, Node), distribution, user, the shells and package managers an attacker
+    would find, setuid/setgid and world-writable files, HEALTHCHECK, and each size as a ratio to the first
+    image."""
+    from slim.report.chart import chart_format, draw_chart
+
+    if as_json and markdown:
+        raise click.UsageError("--json and --markdown: choose one")
+    if chart:
+        chart_format(chart)  # a wrong extension fails before any image is read
+    refs = [parse_reference(image) for image in images]
+    phases, engine = run_context(ctx)
+    summaries = pipeline.compare(refs, lambda: workspace(ctx), engine, phases)
+    if chart:
+        draw_chart(summaries, chart)
+    extra = only_in(summaries) if list_packages else None
+    if as_json:
+        doc = comparison_json(summaries)
+        if extra is not None:
+            for image in doc["images"]:
+                image["only_here"] = extra[image["reference"]]
+        click.echo(json.dumps(doc, indent=2))
+        return
+    if markdown:
+        click.echo(markdown_table(summaries), nl=False)
+        for reference, packages in (extra or {}).items():
+            click.echo(f"\n**Only in `{reference}`** ({len(packages)}): " + (", ".join(packages) or "none"))
+        return
+    out = console()
+    table = Table("", *(safe(s.reference) for s in summaries))
+    for label, cells in rows(summaries):
+        table.add_row(label, *(safe(c) for c in cells))
+    out.print(table)
+    for reference, packages in (extra or {}).items():
+        out.print(f"only in {safe(reference)} ({len(packages)}): " + safe(", ".join(packages) or "none"))
+    if chart:
+        click.echo(visible(f"wrote {chart}"), err=True)

@@ -12,6 +12,8 @@ import subprocess
 import sys
 import tempfile
 
+from readme_section import replace_section
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SLIM = os.path.join(os.path.dirname(sys.executable), "slim")
 
@@ -58,14 +60,11 @@ def main() -> None:
             f"| {mb(s['traced_and_closure_bytes'])} | {mb(r['keep']['by_category']['content']['bytes'])} "
             f"| {mb(lang['imports'])} / {mb(lang['full'])} / {mb(lang['package'])} "
             f"| {'passed' if v['passed'] else 'FAILED'} |")
-    with open(os.path.join(HERE, "README.md"), "w") as fh:
-        fh.write(_HEADER + "\n".join(rows) + "\n" + _FOOTER)
+    replace_section("samples", _HEADER + "\n".join(rows) + "\n" + _FOOTER)
     print("\n".join(rows))
 
 
-_HEADER = """# Samples
-
-Small apps built `FROM slim-base/debian:bookworm` (and one `FROM slim-base/alpine:3.20`), each with the probes
+_HEADER = """Small apps built `FROM slim-base/debian:bookworm` (and one `FROM slim-base/alpine:3.20`), each with the probes
 that exercise it (`sample.json`). `samples/make_table.py` builds them, runs `slim build` on each and writes this
 table from the JSON reports; the figures are not typed by hand.
 

@@ -1,0 +1,58 @@
+"""Build the comparison's app on Debian and on Alpine, slim both, and write `slim compare` of the four images
+(table and chart) into samples/README.md. Nothing in that section is typed by hand.
+
+Run: .venv/bin/python samples/compare/make_comparison.py   (needs the Docker engine and base images:
+scripts/setup). The slim images are removed afterwards; the two originals stay, as the other samples do.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+from readme_section import replace_section  # noqa: E402
+
+SLIM = os.path.join(os.path.dirname(sys.executable), "slim")
+BASES = ("debian", "alpine")
+CHART = "compare/comparison.svg"  # relative to samples/, where the README is
+
+
+def run(*argv: str, **kw) -> subprocess.CompletedProcess:
+    done = subprocess.run(argv, text=True, capture_output=True, **kw)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(argv)}: failed ({done.returncode}): {done.stderr.strip()}")
+    return done
+
+
+def main() -> None:
+    originals = [f"slim-sample/compare:{base}" for base in BASES]
+    slimmed = [f"{image}-slim" for image in originals]
+    for base, image in zip(BASES, originals):
+        print(f"building {image}...", file=sys.stderr)
+        run("docker", "build", "-q", "-t", image, "-f", os.path.join(HERE, f"Dockerfile.{base}"), HERE)
+    try:
+        for image, out in zip(originals, slimmed):
+            print(f"slimming {image}...", file=sys.stderr)
+            run(SLIM, "-q", "build", image, "-t", out, "--continue-after", "exit")
+        images = [originals[0], slimmed[0], originals[1], slimmed[1]]
+        table = run(SLIM, "-q", "compare", *images, "--markdown",
+                    "--chart", os.path.join(os.path.dirname(HERE), CHART)).stdout
+    finally:
+        subprocess.run(["docker", "rmi", "-f", *slimmed], capture_output=True)
+    replace_section("compare", f"""## Debian vs Alpine vs slimmed
+
+The same batch job (`compare/app/report.sh`: a shell script that sums a CSV with awk) on
+`slim-base/debian:bookworm` and on `slim-base/alpine:3.20`, each slimmed with `slim build --continue-after exit`,
+side by side (`slim compare --markdown --chart`). `compare/make_comparison.py` writes this section.
+
+{table}
+![size and packages per image]({CHART})
+""")
+    print(table)
+
+
+if __name__ == "__main__":
+    main()

@@ -65,3 +65,9 @@ class RegistryError(SlimError):
     """--push: the registry could not be reached, refused the credentials, or refused the image."""
 
     exit_code = 13
+
+
+class LintFailed(SlimError):
+    """slim lint --fail-on: a finding at or above the threshold."""
+
+    exit_code = 14

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from slim import cleanup
 from slim.analysis import exposure
 from slim.analysis.closure import Closure, closure_of
+from slim.analysis.image_lint import lint_image
+from slim.analysis.lint_rules import Finding
 from slim.analysis.inventory import Inventory, read_inventory
 from slim.analysis.pkgdb.catalog import read_catalog
 from slim.analysis.users import read_accounts, resolve_user
@@ -121,6 +123,23 @@ def compare(refs: list[Reference], workspaces, engine: Engine, phases: Phases) -
             pool.shutdown(wait=True, cancel_futures=True)  # before the work directories go: the threads read them
 
 
+def reference_tag(ref: Reference, image: Image) -> str | None:
+    """The tag an image goes by: the engine reference's (digests have none), else the archive's own."""
+    if ref.transport == DAEMON:
+        name = ref.location.split("@", 1)[0]
+        return None if "@" in ref.location else name.rsplit(":", 1)[1] if ":" in name.rsplit("/", 1)[-1] else None
+    tagged = ref.tag or (image.repo_tags[0] if image.repo_tags else "")
+    return tagged.rsplit(":", 1)[1] if ":" in tagged.rsplit("/", 1)[-1] else (tagged or None)
+
+
+def lint(ref: Reference, ws: Workspace, engine: Engine, phases: Phases) -> list[Finding]:
+    """The image's practices: config, history and files against slim.analysis.lint_rules."""
+    loaded = load(ref, ws, engine, phases)
+    with phases.phase("lint", "checking the image's config, history and files"):
+        return lint_image(loaded.rootfs, loaded.image.run_config, loaded.image.config.get("history") or [],
+                          reference_tag(ref, loaded.image))
+
+
 @dataclass(frozen=True)
 class Squashed:
     assembled: AssembledImage
@@ -204,10 +223,7 @@ def build(ref: Reference, opts: BuildOptions, ws: Workspace, engine: Engine, pha
         # what the slim image runs as: the rebased user, else a --user given for the runs, else its own USER
         slim_config = dataclasses.replace(config, user=slim_user or opts.run.user or config.user)
         run_profile = _harden(engine, opts, in_engine, traced, slim_config, newroot, set(paths), verification, phases)
-        content, files, _ = counts(rootfs)
-        before = Measured(original.size, sum(layer.size_bytes for layer in image.layers), content, files)
-        after = Measured(engine.image(in_engine).size if in_engine else None, assembled.layer_size,
-                         assembled.files_bytes, assembled.file_count)
+        before, after = _measured(original.size, image, rootfs, engine, in_engine, assembled)
         phases.seconds["total"] = time.monotonic() - started  # wall time: trace and read overlap
         facts = BuildFacts(
             image=image_name if ref.transport == DAEMON else ref.text, image_id=assembled.image_id,
@@ -216,7 +232,8 @@ def build(ref: Reference, opts: BuildOptions, ws: Workspace, engine: Engine, pha
             lang_level=opts.plan.lang_completion, package_kind=catalog.kind, seconds=dict(phases.seconds),
             warnings=[*traced.warnings, *catalog.warnings, *keep.warnings, *rootfs.warnings,
                       *(rebased.warnings if rebased else ())],
-            run_profile=run_profile, slim_config=slim_config, rebased=rebased)
+            run_profile=run_profile, slim_config=slim_config, rebased=rebased,
+            history=image.config.get("history") or [], tag=reference_tag(ref, image))
         report = BuildReport.of(facts, rootfs, newroot)
     except BaseException:
         remove_tags(engine, created)
@@ -226,6 +243,16 @@ def build(ref: Reference, opts: BuildOptions, ws: Workspace, engine: Engine, pha
     if verification.passed is False and not opts.keep_failed:
         remove_tags(engine, [t for t in created if not is_temporary(t)])
     return report
+
+
+def _measured(docker_bytes, image: Image, rootfs, engine: Engine, in_engine: str | None,
+              assembled: AssembledImage) -> tuple[Measured, Measured]:
+    """Sizes and file counts of the original and the slim image, as the report states them."""
+    content, files, _ = counts(rootfs)
+    before = Measured(docker_bytes, sum(layer.size_bytes for layer in image.layers), content, files)
+    after = Measured(engine.image(in_engine).size if in_engine else None, assembled.layer_size,
+                     assembled.files_bytes, assembled.file_count)
+    return before, after
 
 
 def sweep(engine: Engine, work_base: str, phases: Phases) -> None:

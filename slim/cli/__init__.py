@@ -340,10 +340,11 @@ def default_tag(name: str, suffix: str) -> str:
     return f"{repo}:{tag}-{suffix}"
 
 
-from slim.cli.views import compare, sbom  # noqa: E402  (the commands need `main` defined first)
+from slim.cli.views import compare, lint, sbom  # noqa: E402  (the commands need `main` defined first)
 
 main.add_command(sbom)
 main.add_command(compare)
+main.add_command(lint)
 
 if __name__ == "__main__":
     sys.exit(main())

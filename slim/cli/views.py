@@ -1,5 +1,5 @@
-"""Read-only views of images, none of which runs them: `slim sbom` (what software is inside, as CycloneDX) and
-`slim compare` (images side by side)."""
+"""Read-only views of images, none of which runs them: `slim sbom` (what software is inside, as CycloneDX),
+`slim compare` (images side by side) and `slim lint` (practices, as findings with stable rule IDs)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from rich.table import Table
 from slim import pipeline
 from slim.cli.context import run_context, workspace, write_output
 from slim.cli.text import console, safe, visible
+from slim.analysis.lint_rules import SEVERITIES
+from slim.errors import LintFailed
 from slim.image.reference import parse_reference
 from slim.report.compare import comparison_json, markdown_table, only_in, rows
 
@@ -94,3 +96,64 @@ def compare(ctx: click.Context, images: tuple[str, ...], as_json: bool, markdown
         out.print(f"only in {safe(reference)} ({len(packages)}): " + safe(", ".join(packages) or "none"))
     if chart:
         click.echo(visible(f"wrote {chart}"), err=True)
+
+
+@click.command()
+@click.argument("image", required=False)
+@click.option("--dockerfile", type=click.Path(dir_okay=False, exists=True), metavar="FILE",
+              help="Also (or, without IMAGE, only) check FILE for what only a Dockerfile shows: no USER, "
+                   "compilers in the shipped stage, unpinned or latest base images, ADD of URLs, secrets in ENV/ARG.")
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON (slim.lint/1, see README).")
+@click.option("--sarif", is_flag=True, help="Print SARIF 2.1.0 (for code-scanning dashboards).")
+@click.option("--fail-on", type=click.Choice(SEVERITIES), metavar="|".join(SEVERITIES),
+              help="Exit 14 when a finding is at least this severe.")
+@click.pass_context
+def lint(ctx: click.Context, image: str | None, dockerfile: str | None, as_json: bool, sarif: bool,
+         fail_on: str | None) -> None:
+    """Check IMAGE against the container practices slim stands for, without running it.
+
+    Each finding has a stable rule ID, mapped to the CIS Docker Benchmark or dockle checkpoint where one exists:
+    runs as root, secrets in ENV or labels (by name and by value shape: private keys, cloud and forge tokens,
+    passwords in URLs; names are printed, values never), no HEALTHCHECK, setuid/setgid files, ADD in the
+    history, a package index update alone in a layer, the latest tag, shells and package managers, credential
+    files (SSH keys, cloud, git, npm, PyPI and Docker credentials), .git and cache directories, empty
+    passwords, duplicate UIDs/GIDs, world-writable files outside the temp directories.
+    """
+    from slim.analysis.dockerfile_lint import lint_dockerfile
+    from slim.report.lint import at_or_above, lint_json, ordered, sarif as sarif_doc
+
+    if not image and not dockerfile:
+        raise click.UsageError("name an IMAGE, a --dockerfile FILE, or both")
+    if as_json and sarif:
+        raise click.UsageError("--json and --sarif: choose one")
+    findings = []
+    if dockerfile:
+        with open(dockerfile, encoding="utf-8", errors="replace") as fh:
+            findings += lint_dockerfile(fh.read(), dockerfile)
+    if image:
+        phases, engine = run_context(ctx)
+        with workspace(ctx) as ws:
+            findings += pipeline.lint(parse_reference(image), ws, engine, phases)
+    target = image or dockerfile
+    if as_json:
+        click.echo(json.dumps(lint_json(findings, target), indent=2))
+    elif sarif:
+        click.echo(json.dumps(sarif_doc(findings, target, dockerfile), indent=2))
+    else:
+        _print_findings(ordered(findings), target)
+    if fail_on and at_or_above(findings, fail_on):
+        raise LintFailed(f"{len(at_or_above(findings, fail_on))} findings at or above {fail_on}")
+
+
+def _print_findings(findings: list, target: str) -> None:
+    from slim.analysis.lint_rules import RULES
+
+    out = console()
+    if not findings:
+        out.print(f"{safe(target)}: no findings")
+        return
+    for f in findings:
+        benchmark = f" {RULES[f.rule].benchmark}" if RULES[f.rule].benchmark else ""
+        where = f" [{f.location}:{f.line}]" if f.line else f" [{f.location}]" if f.location else ""
+        out.print(f"[bold]{f.severity:8}[/bold] {safe(f.rule)}{benchmark}: {safe(f.message)}{safe(where)}",
+                  highlight=False)

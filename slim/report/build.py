@@ -12,7 +12,9 @@ from slim.plan.keep import CLOSURE, TRACED, KeepPlan
 from slim.plan.rebase import Rebased
 from slim.plan.rewrite import Rewrites
 from slim.report import hardening
+from slim.analysis.image_lint import lint_image
 from slim.analysis.inventory import Inventory, read_inventory
+from slim.report import lint
 from slim.report.facts import RemovedTools, category_usage, removed_tools
 from slim.report.shapes import JSON_WARNINGS, probe_json
 from slim.run.hardened import HardenedRun
@@ -90,6 +92,8 @@ class BuildFacts:
     run_profile: HardenedProfile | None = None
     slim_config: RunConfig | None = None  # how the slim image runs, when that differs from the original
     rebased: Rebased | None = None  # --run-as: the user the slim image was given, and what it now owns
+    history: list = field(default_factory=list)  # the original image's history entries (lint reads them)
+    tag: str | None = None  # the tag the original goes by (lint: "latest")
 
 
 @dataclass(frozen=True)
@@ -99,12 +103,18 @@ class BuildReport:
     removed: RemovedTools
     hardening: dict
     slim_inventory: Inventory  # the slim image's packages of every kind, as its SBOM lists them
+    lint: dict  # "original" / "slim" -> slim lint's summary of that image
 
     @classmethod
     def of(cls, facts: BuildFacts, original_rootfs, new_rootfs) -> "BuildReport":
         slim_files = new_rootfs.only(facts.rewrites.paths(facts.keep))  # the new filesystem, only what was kept
+        slim_config = facts.slim_config or facts.trace.config
+        out_tag = facts.output.tags[0] if facts.output.tags else ""
+        slim_tag = out_tag.rsplit(":", 1)[1] if ":" in out_tag.rsplit("/", 1)[-1] else None
+        linted = {"original": lint.summary(lint_image(original_rootfs, facts.trace.config, facts.history, facts.tag)),
+                  "slim": lint.summary(lint_image(slim_files, slim_config, [], slim_tag))}
         return cls(facts, category_usage(new_rootfs, facts.keep), removed_tools(original_rootfs, facts.keep),
-                   hardening.findings(facts.slim_config or facts.trace.config), read_inventory(slim_files))
+                   hardening.findings(slim_config), read_inventory(slim_files), linted)
 
     @property
     def passed(self) -> bool | None:
@@ -160,7 +170,7 @@ class BuildReport:
                 # directories of app files the app read, kept whole: bytes each added beyond the trace
                 "content_directories": dict(sorted(keep.content.items())),
             },
-            "language_completion": {"level": f.lang_level, "bytes_by_level": keep.language_cost},
+            "language_completion": {"level": f.lang_level, "bytes_by_level": keep.language_cost}, "lint": self.lint,
             "trace": {"exit_code": f.trace.exit_code, "probes": [probe_json(p) for p in f.trace.probes],
                       "syscalls": [name for name, _ in f.trace.syscalls], "files_touched": len(f.trace.paths())},
             "verification": {"ran": f.verification.ran, "passed": f.verification.passed,

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import re
 
+from slim.analysis.secrets import looks_secret_name
 from slim.model import RunConfig
-
-_SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIAL)", re.I)
 
 
 def findings(config: RunConfig) -> dict:
@@ -16,7 +15,7 @@ def findings(config: RunConfig) -> dict:
     secrets = []
     for item in config.env:
         name, _, value = item.partition("=")
-        if value and _SECRET_NAME.search(name):
+        if value and looks_secret_name(name):
             secrets.append(name)
     return {"user": user or "root", "runs_as_root": config.runs_as_root, "env_secrets": sorted(secrets)}
 
@@ -33,13 +32,13 @@ def redacted_env(env) -> list[str] | None:
     out = []
     for item in env:
         name, sep, value = str(item).partition("=")
-        out.append(f"{name}={REDACTED}" if sep and value and _SECRET_NAME.search(name) else str(item))
+        out.append(f"{name}={REDACTED}" if sep and value and looks_secret_name(name) else str(item))
     return out
 
 
 def redacted_text(text: str) -> str:
     """`text` with the values of secret-looking NAME=VALUE assignments replaced."""
-    return _ASSIGNMENT.sub(lambda m: f"{m['name']}={REDACTED}" if _SECRET_NAME.search(m["name"]) else m[0], text)
+    return _ASSIGNMENT.sub(lambda m: f"{m['name']}={REDACTED}" if looks_secret_name(m["name"]) else m[0], text)
 
 
 def warnings(found: dict) -> list[str]:

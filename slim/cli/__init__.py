@@ -59,14 +59,18 @@ class _SlimGroup(click.Group):
 @click.option("--max-unpacked-size", envvar="SLIM_MAX_UNPACKED_SIZE", default="32GiB", show_default=True,
               metavar="SIZE", help="Refuse (exit 4) an image that unpacks to more than SIZE in the work directory: "
                                    "a small hostile archive can claim terabytes.")
+@click.option("--engine", "engine_kind", type=click.Choice(["docker", "podman"]), envvar="SLIM_ENGINE",
+              help="The engine to use. Default: DOCKER_HOST or CONTAINER_HOST when set, else the current Docker "
+                   "context, Docker's socket, Podman's rootful socket, then your rootless Podman socket.")
 @click.pass_context
-def main(ctx: click.Context, work_dir: str | None, quiet: bool, max_unpacked_size: str) -> None:
+def main(ctx: click.Context, work_dir: str | None, quiet: bool, max_unpacked_size: str,
+         engine_kind: str | None) -> None:
     """Turn a container image into a minimal FROM-scratch image that still works, and prove it.
 
     IMAGE references: NAME[:TAG] or docker://NAME[:TAG] (the Docker engine), docker-archive:FILE[:TAG]
     (a `docker save` tarball), oci:DIR[:TAG] (an OCI image layout). The original image is only ever read.
     """
-    ctx.obj = {"work_dir": work_dir, "quiet": quiet,
+    ctx.obj = {"work_dir": work_dir, "quiet": quiet, "engine_kind": engine_kind,
                "max_unpacked": parse_size(max_unpacked_size, "--max-unpacked-size")}
 
 
@@ -308,7 +312,7 @@ def cleanup_command(ctx: click.Context, everything: bool, dry_run: bool) -> None
 
     engine, engine_error = None, None
     try:
-        ctx.find_root().obj["engine"] = LazyEngine()
+        ctx.find_root().obj["engine"] = LazyEngine(ctx.find_root().obj["engine_kind"])
         engine = ctx.find_root().obj["engine"].get()
         found = cleanup.find_dead(engine, ctx.obj["work_dir"], everything)
     except SlimError as exc:  # no engine: the work directories are still ours to clean
@@ -340,11 +344,12 @@ def default_tag(name: str, suffix: str) -> str:
     return f"{repo}:{tag}-{suffix}"
 
 
-from slim.cli.views import compare, lint, sbom  # noqa: E402  (the commands need `main` defined first)
+from slim.cli.views import compare, doctor, lint, sbom  # noqa: E402  (the commands need `main` defined first)
 
 main.add_command(sbom)
 main.add_command(compare)
 main.add_command(lint)
+main.add_command(doctor)
 
 if __name__ == "__main__":
     sys.exit(main())

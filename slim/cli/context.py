@@ -15,7 +15,7 @@ from slim.workspace import Workspace
 def run_context(ctx: click.Context):
     """Progress display and a lazily connected engine for one command."""
     root = ctx.find_root()
-    root.obj["engine"] = LazyEngine()
+    root.obj["engine"] = LazyEngine(root.obj.get("engine_kind"))
     return ConsolePhases(quiet=root.obj["quiet"]), root.obj["engine"]
 
 

@@ -101,7 +101,7 @@ def build_many(ctx: click.Context, images: list[str], jobs: int, options_for: Ca
 def _connect(obj: dict):
     from slim.engine import LazyEngine
 
-    obj["engine"] = LazyEngine()
+    obj["engine"] = LazyEngine(obj.get("engine_kind"))
     return obj["engine"].get()  # once, before the threads start
 
 

@@ -117,4 +117,5 @@ def _print_run_profile(console: Console, report: BuildReport) -> None:
     for line in doc["diagnosis"]:
         console.print(f"  {safe(line)}", highlight=False)
     tag = (report.facts.output.tags or ("IMAGE",))[0]
-    console.print("  docker run " + safe(shlex.join(doc["docker_args"] + [tag])), highlight=False, soft_wrap=True)
+    runner = report.facts.engine.get("name") or "docker"  # podman run takes the same options
+    console.print(f"  {runner} run " + safe(shlex.join(doc["docker_args"] + [tag])), highlight=False, soft_wrap=True)

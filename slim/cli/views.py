@@ -157,3 +157,38 @@ def _print_findings(findings: list, target: str) -> None:
         where = f" [{f.location}:{f.line}]" if f.line else f" [{f.location}]" if f.location else ""
         out.print(f"[bold]{f.severity:8}[/bold] {safe(f.rule)}{benchmark}: {safe(f.message)}{safe(where)}",
                   highlight=False)
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as one JSON object.")
+@click.pass_context
+def doctor(ctx: click.Context, as_json: bool) -> None:
+    """Check that slim can work here: which engine answers (Docker or Podman, rootful or rootless), its version,
+    runtime and cgroup version, what slim adjusts for it, whether the tracer bundle is cached, and whether
+    tracing works (a static program traced in an empty image). Exit 5 when no engine answers, 7 when tracing
+    does not work."""
+    from slim.errors import TraceError
+
+    phases, engine = run_context(ctx)
+    with workspace(ctx) as ws:
+        found = pipeline.doctor(engine, ws, phases)
+    if as_json:
+        click.echo(json.dumps(found, indent=2))
+    else:
+        e = found["engine"]
+        out = console()
+        out.print(f"engine: {safe(e['name'])} {safe(e['version'])} (API {safe(e['api_version'])}) at "
+                  f"{safe(e['endpoint'])}{', rootless' if e['rootless'] else ''}", highlight=False)
+        out.print(f"runtime: {safe(e['runtime'] or 'unknown')}; cgroup version: {safe(e['cgroup_version'] or '?')}",
+                  highlight=False)
+        for line in e["adjustments"]:
+            out.print(f"adjusted: {safe(line)}", highlight=False)
+        bundle = found["tracer_bundle"]
+        if bundle:
+            out.print(f"tracer bundle: {safe(bundle['volume'])} ({'cached' if bundle['cached'] else 'made on first use'})",
+                      highlight=False)
+        works = found["tracing"]["works"]
+        out.print(f"tracing: {'works' if works else 'DOES NOT WORK'} ({safe(found['tracing']['detail'])})",
+                  highlight=False)
+    if not found["tracing"]["works"]:
+        raise TraceError(f"tracing does not work with this engine: {found['tracing']['detail']}")

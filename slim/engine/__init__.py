@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Callable
 
 from slim.engine.base import ContainerSpec, Engine, ExecResult, ImageFacts, Mount
@@ -9,18 +10,57 @@ from slim.engine.base import ContainerSpec, Engine, ExecResult, ImageFacts, Moun
 __all__ = ["ContainerSpec", "Engine", "ExecResult", "ImageFacts", "LazyEngine", "Mount", "connect"]
 
 
-def connect() -> Engine:
-    """The engine this machine is set up for: Docker, named by DOCKER_HOST or the local socket."""
-    from slim.engine.docker import DockerEngine
+KINDS = ("docker", "podman")
+DOCKER_SOCKET = "unix:///var/run/docker.sock"
 
-    return DockerEngine.connect()
+
+def candidates(kind: str | None) -> tuple[list[str], bool]:
+    """(endpoints to try in order, whether the user named them). Named: DOCKER_HOST (Docker or either),
+    CONTAINER_HOST (Podman or either). Else: the current Docker context, Docker's socket, Podman's rootful
+    socket, then this user's rootless Podman socket; sockets that do not exist are skipped."""
+    from slim.engine.docker import _context_host
+    from slim.engine.podman import podman_sockets
+
+    named = [os.environ[var] for var, kinds in (("DOCKER_HOST", (None, "docker")), ("CONTAINER_HOST", (None, "podman")))
+             if os.environ.get(var) and kind in kinds]
+    if named:
+        return named[:1], True
+    found = ([_context_host(), DOCKER_SOCKET] if kind != "podman" else []) + (podman_sockets() if kind != "docker"
+                                                                               else [])
+    return [c for c in found if c and (not c.startswith("unix://") or os.path.exists(c[len("unix://"):]))], False
+
+
+def connect(kind: str | None = None) -> Engine:
+    """The engine to use: of `kind` (docker, podman, None: whichever answers first), found as `candidates`
+    says. One line when none answers, saying how to start one."""
+    from slim.engine.endpoint import open_endpoint
+    from slim.errors import EngineError
+
+    endpoints, named = candidates(kind)
+    faults = []
+    for where in endpoints:
+        try:
+            engine = open_endpoint(where)
+        except EngineError as exc:
+            if named:
+                raise
+            faults.append(str(exc))
+            continue
+        if kind and engine.name != kind:
+            engine.close()
+            raise EngineError(f"{where} is a {engine.label} engine, not {kind} (--engine {kind})")
+        return engine
+    what = {"docker": "Docker engine", "podman": "Podman service"}.get(kind or "", "container engine")
+    tried = f" ({'; '.join(faults)})" if faults else " (no Docker or Podman socket on this host)"
+    raise EngineError(f"no {what} answers{tried}: start one with scripts/setup (Docker) or scripts/setup --podman "
+                      "(Podman), or name it with DOCKER_HOST / CONTAINER_HOST")
 
 
 class LazyEngine:
     """An Engine that connects on first use only, so commands on archives and layouts never need one."""
 
-    def __init__(self, connector: Callable[[], Engine] = connect):
-        self._connector = connector
+    def __init__(self, kind: str | None = None, connector: Callable[[], Engine] | None = None):
+        self._connector = connector or (lambda: connect(kind))
         self._engine: Engine | None = None
 
     @property

@@ -63,8 +63,9 @@ class ExecResult:
 class Engine(Protocol):
     """A container engine. Errors are slim's own: ImageNotFound, EngineError."""
 
-    name: str
+    name: str  # "docker" or "podman"
     remote: bool  # the engine runs elsewhere: its containers' addresses and this host's paths are not shared
+    publishes: bool  # probes reach containers through published ports (remote engines, rootless Podman)
 
     # images
     def image(self, ref: str) -> ImageFacts:

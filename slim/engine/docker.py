@@ -7,7 +7,6 @@ assumes the engine shares this host's filesystem.
 from __future__ import annotations
 
 import itertools
-import os
 from contextlib import contextmanager
 from typing import BinaryIO, Iterator
 
@@ -36,27 +35,17 @@ def _engine_errors(what: str) -> Iterator[None]:
 
 class DockerEngine:
     name = "docker"
+    label = "Docker"  # for messages: "no such image in the Docker engine"
 
-    def __init__(self, client: "docker.DockerClient", remote_host: str | None = None):
+    def __init__(self, client: "docker.DockerClient", remote_host: str | None = None, endpoint: str = ""):
         self.client = client  # the SDK client; also handed to tests that need the engine directly
         self.api = client.api
+        self.endpoint = endpoint  # where it answered: unix:///var/run/docker.sock, tcp://...
         self.remote_host = remote_host  # the engine's host name or address when it is not this machine
         self.remote = remote_host is not None
+        self.publishes = self.remote  # a remote engine's container addresses are out of reach from here
+        self.adjustments: list[str] = []  # what slim changes in containers for this engine, said in reports
         self._created = itertools.count(1)
-
-    @classmethod
-    def connect(cls) -> "DockerEngine":
-        """The engine named by DOCKER_HOST (or the local socket), checked to answer."""
-        where = os.environ.get("DOCKER_HOST") or _context_host() or "unix:///var/run/docker.sock"
-        try:
-            if os.environ.get("DOCKER_HOST") or where.startswith("unix://"):
-                client = docker.from_env(timeout=300)
-            else:  # a Docker context names the engine; the SDK's from_env reads only DOCKER_HOST
-                client = docker.DockerClient(base_url=where, timeout=300)
-            client.ping()
-        except _FAULTS as exc:
-            raise EngineError(f"no Docker engine answers at {where} (start one with scripts/setup): {exc}") from exc
-        return cls(client, remote_host(where))
 
     # images
 
@@ -74,7 +63,7 @@ class DockerEngine:
     def image(self, ref: str) -> ImageFacts:
         facts = self.find_image(ref)
         if facts is None:
-            raise ImageNotFound(f"{ref}: no such image in the Docker engine")
+            raise ImageNotFound(f"{ref}: no such image in the {self.label} engine")
         return facts
 
     def save(self, ref: str) -> BinaryIO:
@@ -128,15 +117,20 @@ class DockerEngine:
                         detach=True,
                         read_only=spec.read_only, tmpfs=dict(spec.tmpfs) or None, cap_drop=list(spec.cap_drop) or None,
                         security_opt=list(spec.security_opt) or None,
-                        ports={f"{p}/tcp": None for p in spec.publish} or None)  # None: a free host port
+                        ports={f"{p}/tcp": None for p in spec.publish} or None,  # None: a free host port
+                        **self._create_options())
                 except docker.errors.ImageNotFound as exc:
-                    raise ImageNotFound(f"{spec.image}: no such image in the Docker engine") from exc
+                    raise ImageNotFound(f"{spec.image}: no such image in the {self.label} engine") from exc
         except BaseException:
             # interrupted (Ctrl-C, SIGTERM) while the engine was creating it: the container may exist though
             # no ID came back; its name finds it
             self.remove_container(name)
             raise
         return container.id
+
+    def _create_options(self) -> dict:
+        """What this engine needs in every container beyond the spec (Podman: rlimits)."""
+        return {}
 
     def start(self, container: str) -> None:
         with _engine_errors("starting the container"):
@@ -253,11 +247,16 @@ class DockerEngine:
         except Exception:
             pass
 
-    def facts(self) -> dict[str, str]:
-        with _engine_errors("asking the engine for its version"):
-            version = self.api.version()
+    def facts(self) -> dict:
+        """What the build report and `slim doctor` say about the engine."""
+        with _engine_errors("asking the engine for its version and set-up"):
+            version, info = self.api.version(), self.api.info()
         return {"name": self.name, "version": version.get("Version", ""), "api_version": version.get("ApiVersion", ""),
-                "os": version.get("Os", ""), "arch": version.get("Arch", "")}
+                "endpoint": self.endpoint, "runtime": info.get("DefaultRuntime", ""),
+                "cgroup_version": str(info.get("CgroupVersion", "")), "rootless": self.rootless,
+                "adjustments": list(self.adjustments)}
+
+    rootless = False
 
 
 def _context_host() -> str | None:

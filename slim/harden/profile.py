@@ -14,7 +14,7 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass, field
 
-from slim.harden.runtime import RUNTIME_SYSCALLS
+from slim.harden.runtime import runtime_syscalls
 from slim.model import CREATE, EXEC, FILE, READ, WRITE, RunConfig, Trace, below, within
 
 _SETID_CALLS = ("setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid", "setgroups", "setfsuid",
@@ -48,11 +48,15 @@ class RunProfile:
     notes: tuple[str, ...] = field(default=())  # what could not be made least-privilege, and why
 
 
-def derive(trace: Trace, rootfs, config: RunConfig, kept: set[str], complete_syscalls: bool = True) -> RunProfile:
+def derive(trace: Trace, rootfs, config: RunConfig, kept: set[str], complete_syscalls: bool = True,
+           engine: str = "docker") -> RunProfile:
     """`rootfs`: the slim image's files (with their owners and modes); `kept`: its paths; `config`: how the slim
-    image runs. `complete_syscalls`: whether the trace counted every call (else no seccomp allow-list is made)."""
+    image runs. `complete_syscalls`: whether the trace counted every call (else no seccomp allow-list is made).
+    `engine`: whose runtime and init start the container (their calls join the allow-list)."""
     why: list[tuple[str, str]] = []
     tmpfs, writable_root = _tmpfs_dirs(trace, rootfs, config, kept, why)
+    if engine == "podman":
+        tmpfs = tuple(_ownerless(t, why) for t in tmpfs)
     mounted = () if writable_root else tuple(t.path for t in tmpfs)  # no tmpfs goes on a writable root
     caps = _capabilities(trace, rootfs, config, mounted, why)
     setuid_run = _ran_setuid_program(trace, rootfs)
@@ -60,11 +64,23 @@ def derive(trace: Trace, rootfs, config: RunConfig, kept: set[str], complete_sys
         why.append(("no-new-privileges off", f"the app ran the setuid/setgid program {setuid_run}"))
     read_only = not writable_root
     notes = list(writable_root)
-    syscalls = frozenset(name for name, _ in trace.syscalls) | RUNTIME_SYSCALLS if complete_syscalls else None
+    syscalls = frozenset(name for name, _ in trace.syscalls) | runtime_syscalls(engine) if complete_syscalls else None
     if syscalls is None:
         notes.append("no seccomp profile: the trace recorded only the calls that touch files (--no-syscall-profile)")
     return RunProfile(read_only, tmpfs if read_only else (), caps, not setuid_run, syscalls, why=tuple(why),
                       notes=tuple(notes))
+
+
+def _ownerless(tmpfs: Tmpfs, why: list) -> Tmpfs:
+    """Podman (4.3) refuses the uid=/gid= tmpfs options. A directory root owns stays root's (root writes
+    whatever its group is); one another user owns becomes writable by all, sticky as /tmp, so that user still
+    can write there."""
+    if (tmpfs.uid, tmpfs.gid) == (0, 0):
+        return tmpfs
+    if tmpfs.uid == 0:
+        return Tmpfs(tmpfs.path, tmpfs.mode)
+    why.append((f"tmpfs {tmpfs.path} mode 1777", f"Podman cannot give a tmpfs an owner; uid {tmpfs.uid} writes there"))
+    return Tmpfs(tmpfs.path, 0o1777)
 
 
 def _tmpfs_dirs(trace: Trace, rootfs, config: RunConfig, kept: set[str],

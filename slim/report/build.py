@@ -93,6 +93,7 @@ class BuildFacts:
     slim_config: RunConfig | None = None  # how the slim image runs, when that differs from the original
     rebased: Rebased | None = None  # --run-as: the user the slim image was given, and what it now owns
     history: list = field(default_factory=list)  # the original image's history entries (lint reads them)
+    engine: dict = field(default_factory=dict)  # which engine built and verified it (Engine.facts())
     tag: str | None = None  # the tag the original goes by (lint: "latest")
 
 
@@ -178,5 +179,5 @@ class BuildReport:
                              "probes": [probe_json(p) for p in f.verification.probes]},
             # phases added since slim.build/1 was first recorded ("harden") follow the recorded ones and "total"
             "seconds": {k: round(f.seconds[k], 3) for k in sorted(f.seconds, key=lambda k: k not in _RECORDED_PHASES)},
-            "warnings": warning_texts(self.warnings, JSON_WARNINGS), "lint": self.lint,  # new keys go last
+            "warnings": warning_texts(self.warnings, JSON_WARNINGS), "lint": self.lint, "engine": f.engine,  # new: last
         }

@@ -50,7 +50,8 @@ def summary_markdown(doc: dict, verdicts: list[Verdict]) -> str:
     profile = (doc.get("hardening") or {}).get("run_profile")
     if profile:
         state = {True: "verified", False: "**not verified**", None: "not run"}[profile["verified"]]
-        lines.append(f"- run profile: {state}; `docker run {' '.join(profile['docker_args'])} IMAGE`")
+        runner = (doc.get("engine") or {}).get("name") or "docker"
+        lines.append(f"- run profile: {state}; `{runner} run {' '.join(profile['docker_args'])} IMAGE`")
     for verdict in verdicts[1:]:
         mark = {True: "passed", False: "**FAILED**", None: "not evaluated"}[verdict.passed]
         lines.append(f"- gate {verdict.name}: {mark} ({verdict.reason})")

@@ -69,7 +69,7 @@ def run(engine: Engine, options: RunOptions, hooks: Hooks | None = None) -> RunR
     started = time.monotonic()
     try:
         hooks.prepare(engine, options.image)
-        container = engine.create(_spec(options, hooks, result.argv, engine.remote, ports))
+        container = engine.create(_spec(options, hooks, result.argv, engine.remote, ports if engine.publishes else ()))
         engine.start(container)
         result.seconds["start"] = time.monotonic() - started
         if has_probes(options, ports):
@@ -87,7 +87,8 @@ def run(engine: Engine, options: RunOptions, hooks: Hooks | None = None) -> RunR
 
 
 def _spec(options: RunOptions, hooks: Hooks, argv: list[str], remote: bool = False,
-          ports: list[int] = ()) -> ContainerSpec:
+          publish: list[int] = ()) -> ContainerSpec:
+    """`publish`: the ports to publish, for an engine whose containers' addresses this host cannot reach."""
     mounts = list(hooks.mounts())
     for spec in options.mounts:
         parts = spec.split(":")
@@ -101,7 +102,7 @@ def _spec(options: RunOptions, hooks: Hooks, argv: list[str], remote: bool = Fal
         image=options.image, entrypoint=tuple(hooks.entrypoint(argv)), env=tuple(options.env),
         user=options.user or None, workdir=options.workdir or None, mounts=tuple(mounts),
         cap_add=tuple(hooks.cap_add()), init=hooks.use_engine_init,
-        publish=tuple(ports) if remote else ())  # a remote engine's container addresses are out of reach
+        publish=tuple(publish))
     return _restricted(spec, options.profile) if options.profile is not None else spec
 
 
@@ -119,7 +120,7 @@ def _probe(engine: Engine, container: str, options: RunOptions, hooks: Hooks, po
            result: RunResult, started: float) -> list[ProbeResult]:
     plan = options.probes
     host = engine.address(container)
-    published = engine.published(container) if engine.remote else {}
+    published = engine.published(container) if engine.publishes else {}
     probes = http_probes(plan, host, ports, lambda: engine.running(container), published)
     if probes:
         # when the first answer came, counted from the start of the run (container creation included)

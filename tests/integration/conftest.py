@@ -23,10 +23,10 @@ BASES = ("slim-base/debian:bookworm", "slim-base/alpine:3.20")
 @pytest.fixture(scope="session")
 def engine():
     """The Docker SDK client of the engine slim uses: tests observe the engine through it, independently of slim."""
-    from slim.engine.docker import DockerEngine
+    from slim.engine import connect
 
     try:
-        client = DockerEngine.connect().client
+        client = connect("docker").client
     except EngineError as exc:
         pytest.fail(f"integration tests need a Docker engine (run scripts/test, which starts one): {exc}")
     for base in BASES:

@@ -10,7 +10,7 @@ import os
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
 WIRING = ("slim.cli", "slim.pipeline")  # may import any stage; nothing imports them but the CLI
-ENGINE_SDK_USERS = {"slim.engine.docker"}
+ENGINE_SDK_USERS = {"slim.engine.docker", "slim.engine.podman", "slim.engine.endpoint"}  # the engine adapters
 TERMINAL_LIBRARIES = ("click", "rich")
 PROCESS_STARTERS = {"slim.run.probes"}  # --probe-cmd runs on the host: the one adapter that starts processes
 PROCESS_MODULES = ("subprocess", "multiprocessing", "pty")

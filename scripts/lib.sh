@@ -9,6 +9,15 @@ DOCKERD_LOG=${SLIM_DOCKERD_LOG:-/var/log/slim-dockerd.log}
 log() { echo "[setup] $*" >&2; }
 die() { echo "[setup] error: $*" >&2; exit 1; }
 
+apt_install() {  # the Debian packages named, when any (once apt's lists are fresh)
+  [ $# -eq 0 ] && return 0
+  [ "$(id -u)" = 0 ] || die "need root to install $* (apt-get)"
+  log "installing $* (apt-get)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null || die "apt-get update failed"
+  apt-get install -y -qq --no-install-recommends "$@" >/dev/null || die "apt-get install $* failed"
+}
+
 install_host_tools() {
   local missing=()
   command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
@@ -21,12 +30,7 @@ install_host_tools() {
   command -v musl-gcc >/dev/null 2>&1 || missing+=(musl-tools)
   # for the push tests: the reference registry server, run on 127.0.0.1 by the tests
   command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
-  [ ${#missing[@]} -eq 0 ] && return 0
-  [ "$(id -u)" = 0 ] || die "need root to install ${missing[*]} (apt-get)"
-  log "installing ${missing[*]} (apt-get)"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >/dev/null || die "apt-get update failed"
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || die "apt-get install ${missing[*]} failed"
+  apt_install "${missing[@]}"
 }
 
 ensure_docker() {
@@ -103,12 +107,7 @@ install_podman_tools() {
   command -v slirp4netns >/dev/null 2>&1 || missing+=(slirp4netns)
   [ -x /usr/libexec/podman/catatonit ] || missing+=(catatonit)  # Podman's --init
   command -v runc >/dev/null 2>&1 || missing+=(runc)
-  [ ${#missing[@]} -eq 0 ] && return 0
-  [ "$(id -u)" = 0 ] || die "need root to install ${missing[*]} (apt-get)"
-  log "installing ${missing[*]} (apt-get)"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >/dev/null || die "apt-get update failed"
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || die "apt-get install ${missing[*]} failed"
+  apt_install "${missing[@]}"
 }
 
 # containers.conf for one Podman: processes here lack CAP_SYS_RESOURCE, so Podman's default rlimits (above this

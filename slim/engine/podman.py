@@ -45,9 +45,10 @@ class PodmanEngine(DockerEngine):
     label = "Podman"
 
     @classmethod
-    def of(cls, client: "docker.DockerClient", endpoint: str) -> "PodmanEngine":
+    def of(cls, client: "docker.DockerClient", endpoint: str, version: dict) -> "PodmanEngine":
         engine = cls(client, remote_host(endpoint), endpoint)
-        engine.rootless = bool(client.api.info().get("Rootless"))  # Podman's addition to the Docker /info
+        engine._version = version
+        engine.rootless = bool(engine.described()[1].get("Rootless"))  # Podman's addition to the Docker /info
         engine.publishes = engine.remote or engine.rootless
         if engine.rootless and not engine.remote:
             engine.remote_host = "127.0.0.1"  # published ports are on this host's loopback

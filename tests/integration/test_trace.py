@@ -104,14 +104,20 @@ def test_image_without_entrypoint_or_cmd_is_a_clear_error(engine, busybox_scratc
 def test_ctrl_c_removes_everything(build_sample, engine):
     image = build_sample("python-web")
     before = ({c.id for c in engine.containers.list(all=True)}, {v.name for v in engine.volumes.list()})
-    proc = subprocess.Popen([sys.executable, "-m", "slim.cli", "-q", "trace", image, "--continue-after", "timeout:60"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # -X faulthandler: should it ever hang after the interrupt, SIGABRT makes it print every thread's stack
+    proc = subprocess.Popen([sys.executable, "-X", "faulthandler", "-m", "slim.cli", "-q", "trace", image,
+                             "--continue-after", "timeout:60"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not engine.containers.list(filters={"label": "slim.run"}):
         time.sleep(0.2)
     assert engine.containers.list(filters={"label": "slim.run"}), "the traced container never started"
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    try:
+        _, err = proc.communicate(timeout=90)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGABRT)
+        _, err = proc.communicate(timeout=30)
+        pytest.fail("slim trace did not end within 90 s of Ctrl-C; where it was:\n" + err.decode(errors="replace"))
     assert proc.returncode == 130, err
     after = ({c.id for c in engine.containers.list(all=True)}, {v.name for v in engine.volumes.list()})
     assert after[0] == before[0]

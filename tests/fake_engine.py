@@ -179,6 +179,9 @@ class FakeEngine:
 
     # volumes
 
+    def volume_has(self, name: str, path: str) -> bool | None:
+        return None  # like a remote engine: the bundle check goes through the archive API
+
     def ensure_volume(self, name: str, labels: dict[str, str], shared: bool = False) -> None:
         if name not in self.volumes:
             self.volumes[name] = set()

@@ -94,7 +94,10 @@ def fill(engine: Engine, helper: str, bundle: Bundle) -> None:
     Builds running at once (threads of one slim, or several slim processes on this host) fill it one at a
     time: a second copy rewriting the files under a run that already uses them could make strace fail."""
     with _fill_lock, _host_lock(bundle.volume):
-        if engine.get_archive(helper, f"{MOUNT}/.complete") is not None:
+        complete = engine.volume_has(bundle.volume, ".complete")
+        if complete is None:  # the engine is elsewhere: ask it (Podman takes most of a second to answer)
+            complete = engine.get_archive(helper, f"{MOUNT}/.complete") is not None
+        if complete:
             return
         engine.put_archive(helper, MOUNT, _tar(bundle))
 

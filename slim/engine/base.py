@@ -128,6 +128,10 @@ class Engine(Protocol):
     def ensure_volume(self, name: str, labels: dict[str, str]) -> None:
         """Create the named volume unless it exists."""
 
+    def volume_has(self, name: str, path: str) -> bool | None:
+        """Whether `path` (relative to the volume's root) exists in the named volume, looked up on this host's
+        filesystem; None when that cannot be told from here (a remote engine, a volume this user cannot read)."""
+
     def remove_volume(self, name: str) -> None:
         """Remove the volume; never raises."""
 

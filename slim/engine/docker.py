@@ -7,6 +7,7 @@ assumes the engine shares this host's filesystem.
 from __future__ import annotations
 
 import itertools
+import os
 from contextlib import contextmanager
 from typing import BinaryIO, Iterator
 
@@ -219,6 +220,17 @@ class DockerEngine:
                     if not shared:
                         self.remove_volume(name)  # as for containers: it may exist though no answer came
                     raise
+
+    def volume_has(self, name: str, path: str) -> bool | None:
+        if self.remote:
+            return None
+        try:
+            mountpoint = self.api.inspect_volume(name).get("Mountpoint") or ""
+        except _FAULTS:
+            return None
+        # a local engine keeps a local volume in a host directory: one stat, not a copy out through the API
+        return os.path.exists(os.path.join(mountpoint, path)) if mountpoint and os.access(mountpoint, os.X_OK) \
+            else None
 
     def remove_volume(self, name: str) -> None:
         try:

@@ -104,9 +104,12 @@ def test_image_without_entrypoint_or_cmd_is_a_clear_error(engine, busybox_scratc
 def test_ctrl_c_removes_everything(build_sample, engine):
     image = build_sample("python-web")
     before = ({c.id for c in engine.containers.list(all=True)}, {v.name for v in engine.volumes.list()})
-    # -X faulthandler: should it ever hang after the interrupt, SIGABRT makes it print every thread's stack
+    # -X faulthandler: should it ever hang after the interrupt, SIGABRT makes it print every thread's stack.
+    # SIGINT as a terminal gives it: a suite started in the background (`scripts/test &`) passes it on ignored,
+    # and a program that inherits an ignored SIGINT rightly keeps ignoring it
     proc = subprocess.Popen([sys.executable, "-X", "faulthandler", "-m", "slim.cli", "-q", "trace", image,
-                             "--continue-after", "timeout:60"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                             "--continue-after", "timeout:60"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not engine.containers.list(filters={"label": "slim.run"}):
         time.sleep(0.2)

@@ -39,7 +39,9 @@ ensure_docker() {
   log "starting dockerd (log: $DOCKERD_LOG)"
   # setsid: the engine outlives this script, and is not killed with the caller's process group.
   # Also on tcp://127.0.0.1:2375 (loopback only): the tests use it as a remote engine (DOCKER_HOST=tcp://...).
-  setsid nohup dockerd -H unix:///var/run/docker.sock -H tcp://127.0.0.1:2375 >>"$DOCKERD_LOG" 2>&1 < /dev/null &
+  # from /: an engine outlives the checkout it was started from (a removed working directory breaks its shims)
+  (cd / && exec setsid nohup dockerd -H unix:///var/run/docker.sock -H tcp://127.0.0.1:2375) >>"$DOCKERD_LOG" 2>&1 \
+    </dev/null &
   for _ in $(seq 1 90); do
     if docker info >/dev/null 2>&1; then log "Docker engine is up"; return 0; fi
     sleep 1
@@ -128,14 +130,16 @@ ensure_podman_rootful() {
   podman_conf >/etc/containers/containers.conf
   if curl -sf --unix-socket /run/podman/podman.sock http://d/_ping >/dev/null 2>&1; then return 0; fi
   log "starting the rootful Podman service (log: $PODMAN_LOG-rootful.log)"
-  setsid nohup podman system service --time=0 unix:///run/podman/podman.sock >>"$PODMAN_LOG-rootful.log" 2>&1 </dev/null &
+  # from /: conmon, which the service starts for every container, needs its working directory to exist
+  (cd / && exec setsid nohup podman system service --time=0 unix:///run/podman/podman.sock) \
+    >>"$PODMAN_LOG-rootful.log" 2>&1 </dev/null &
   wait_for_socket /run/podman/podman.sock "$PODMAN_LOG-rootful.log"
 }
 
 podman_user_uid() { id -u "$PODMAN_USER"; }
 as_podman_user() {
   local uid; uid=$(podman_user_uid)
-  (cd /tmp && runuser -u "$PODMAN_USER" -- env XDG_RUNTIME_DIR="/run/user/$uid" HOME="/home/$PODMAN_USER" "$@")
+  (cd /tmp && exec runuser -u "$PODMAN_USER" -- env XDG_RUNTIME_DIR="/run/user/$uid" HOME="/home/$PODMAN_USER" "$@")
 }
 
 ensure_podman_rootless() {

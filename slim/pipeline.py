@@ -30,7 +30,7 @@ from slim.image.assemble import AssembledImage, assemble
 from slim.image.compressed import gzip_size
 from slim.image.model import Image
 from slim.image.overlay import overlay
-from slim.image.reference import DAEMON, Reference
+from slim.image.reference import DAEMON, Reference, tag_of
 from slim.image.sink import DOCKER, Output, is_temporary, remove_tags, temporary_tag, write_image
 from slim.image.source import read_image
 from slim.image.stage import stage_in_engine
@@ -126,10 +126,9 @@ def compare(refs: list[Reference], workspaces, engine: Engine, phases: Phases) -
 def reference_tag(ref: Reference, image: Image) -> str | None:
     """The tag an image goes by: the engine reference's (digests have none), else the archive's own."""
     if ref.transport == DAEMON:
-        name = ref.location.split("@", 1)[0]
-        return None if "@" in ref.location else name.rsplit(":", 1)[1] if ":" in name.rsplit("/", 1)[-1] else None
+        return None if "@" in ref.location else tag_of(ref.location)
     tagged = ref.tag or (image.repo_tags[0] if image.repo_tags else "")
-    return tagged.rsplit(":", 1)[1] if ":" in tagged.rsplit("/", 1)[-1] else (tagged or None)
+    return tag_of(tagged) or tagged or None  # an archive's TAG may be the tag alone
 
 
 def lint(ref: Reference, ws: Workspace, engine: Engine, phases: Phases) -> list[Finding]:

@@ -11,15 +11,14 @@ import re
 
 import dockerfile
 
-from slim.analysis.lint_rules import Finding
-from slim.analysis.secrets import looks_secret_name, value_kinds
+from slim.analysis.lint_rules import Finding, updates_alone
+from slim.analysis.secrets import verdict
 from slim.errors import UsageError
+from slim.image.reference import tag_of
 
 _INSTALLS = re.compile(r"\b(?:apt-get|apt|apk|yum|dnf|microdnf|zypper)\s+(?:-\S+\s+)*(?:install|add)\b")
 _COMPILERS = re.compile(r"(?<![\w.+-])(?:gcc|g\+\+|clang|build-essential|build-base|make|golang|golang-go|rustc|"
                         r"cargo|musl-dev|libc6-dev|gcc-\d+|cmake)(?![\w.+-])")
-_UPDATE = re.compile(r"\b(?:apt-get|apt|apk|yum|dnf)\s+(?:-\S+\s+)*(?:update|makecache)\b")
-_INSTALL_ANY = re.compile(r"\b(?:install|add|upgrade)\b")
 _ROOT = ("root", "0", "root:root", "0:0")
 
 
@@ -56,8 +55,7 @@ def _base_image(command, stage_names: set[str], where: str) -> list[Finding]:
     if image.lower() in stage_names or image == "scratch" or "$" in image:
         return []  # a stage of this file, nothing, or decided by a build argument
     out = []
-    name = image.split("@", 1)[0]
-    tag = name.rsplit(":", 1)[1] if ":" in name.rsplit("/", 1)[-1] else None
+    tag = tag_of(image)
     if tag in (None, "latest"):
         out.append(Finding("dockerfile/latest-tag", f"FROM {image}: {'latest' if tag else 'no tag, so latest'}",
                            where, command.start_line))
@@ -76,8 +74,7 @@ def _instruction(command, where: str) -> list[Finding]:
             return [Finding("dockerfile/add-url", f"ADD fetches {', '.join(urls)}", where, line)]
         return [Finding("dockerfile/add", "ADD of local files", where, line)]
     if command.cmd == "RUN":
-        script = _script(command)
-        if _UPDATE.search(script) and not _INSTALL_ANY.search(script):
+        if updates_alone(_script(command)):
             return [Finding("dockerfile/update-alone", "RUN updates a package index and installs nothing",
                             where, line)]
     if command.cmd in ("ENV", "ARG"):
@@ -98,13 +95,9 @@ def _pairs(command) -> list[tuple[str, str]]:
 def _secrets(command, where: str) -> list[Finding]:
     out = []
     for name, value in _pairs(command):
-        kinds = value_kinds(value)
-        if kinds:
-            out.append(Finding("dockerfile/secret", f"{command.cmd} {name} holds what looks like {' and '.join(kinds)}",
-                               where, command.start_line))
-        elif value and looks_secret_name(name):
-            out.append(Finding("dockerfile/secret", f"{command.cmd} {name} is named like a secret and has a value",
-                               where, command.start_line))
+        found = verdict(name, value)
+        if found:
+            out.append(Finding("dockerfile/secret", f"{command.cmd} {name} {found[1]}", where, command.start_line))
     return out
 
 

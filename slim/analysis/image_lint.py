@@ -8,13 +8,11 @@ import posixpath
 import re
 
 from slim.analysis.exposure import Exposure, scan
-from slim.analysis.lint_rules import Finding
-from slim.analysis.secrets import looks_secret_name, value_kinds
+from slim.analysis.lint_rules import Finding, updates_alone
+from slim.analysis.secrets import verdict
 from slim.model import DIR, FILE, RunConfig
 
 MAX_LISTED = 10  # paths named in one finding's message; the count says how many there are
-_UPDATE = re.compile(r"\b(?:apt-get|apt|apk|yum|dnf|microdnf)\s+(?:-\S+\s+)*(?:update|makecache)\b")
-_INSTALL = re.compile(r"\b(?:install|add|upgrade|dist-upgrade)\b")
 _ADD = re.compile(r"(?:#\(nop\)\s+|^)ADD\s+(?P<args>.*)")
 _BASE_ROOTFS = re.compile(r"^file:[0-9a-f]{64} in /\s*$")  # how an official image's first layer is recorded
 _HOME_DIRS = ("/root", "/home")
@@ -58,7 +56,7 @@ def _history(history: list) -> list[Finding]:
     out = []
     for n, entry in enumerate(history or []):
         command = str(entry.get("created_by", "")) if isinstance(entry, dict) else ""
-        if _UPDATE.search(command) and not _INSTALL.search(command):
+        if updates_alone(command):
             out.append(Finding("update-alone", f"history entry {n} updates a package index and installs nothing",
                                f"history[{n}]"))
         added = _ADD.search(command)
@@ -72,13 +70,11 @@ def _config_secrets(config: RunConfig) -> list[Finding]:
     entries = [("ENV", *item.partition("=")[::2]) for item in config.env] + \
               [("label", name, value) for name, value in config.labels]
     for where, name, value in entries:
-        field = "config.Env" if where == "ENV" else "config.Labels"
-        kinds = value_kinds(value)
-        if kinds:
-            out.append(Finding("secret-value-in-config", f"{where} {name} holds what looks like "
-                               f"{' and '.join(kinds)}", field))
-        elif value and looks_secret_name(name):
-            out.append(Finding("secret-in-config", f"{where} {name} is named like a secret and has a value", field))
+        found = verdict(name, value)
+        if found:
+            by_value, said = found
+            out.append(Finding("secret-value-in-config" if by_value else "secret-in-config", f"{where} {name} {said}",
+                               "config.Env" if where == "ENV" else "config.Labels"))
     return out
 
 

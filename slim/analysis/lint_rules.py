@@ -4,10 +4,20 @@ Image rules look at a filesystem and a config; Dockerfile rules at the instructi
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 LOW, MEDIUM, HIGH, CRITICAL = "low", "medium", "high", "critical"
 SEVERITIES = (LOW, MEDIUM, HIGH, CRITICAL)
+
+
+_UPDATE = re.compile(r"\b(?:apt-get|apt|apk|yum|dnf|microdnf)\s+(?:-\S+\s+)*(?:update|makecache)\b")
+_INSTALLS = re.compile(r"\b(?:install|add|upgrade)\b")  # "dist-upgrade" too
+
+
+def updates_alone(command: str) -> bool:
+    """A shell command (a RUN, a history entry) that refreshes a package index and installs nothing with it."""
+    return bool(_UPDATE.search(command)) and not _INSTALLS.search(command)
 
 
 @dataclass(frozen=True)

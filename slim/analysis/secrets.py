@@ -26,6 +26,18 @@ def looks_secret_name(name: str) -> bool:
     return bool(SECRET_NAME.search(name)) and not _POINTER_SUFFIX.search(name)
 
 
+def verdict(name: str, value: str) -> tuple[bool, str] | None:
+    """What to say of NAME=VALUE, naming kinds, never the value: (True, "holds what looks like a private key")
+    when the value is shaped like a secret, (False, "is named like a secret and has a value") when only its name
+    says so, None when neither."""
+    kinds = value_kinds(value)
+    if kinds:
+        return True, f"holds what looks like {' and '.join(kinds)}"
+    if value and looks_secret_name(name):
+        return False, "is named like a secret and has a value"
+    return None
+
+
 def value_kinds(value: str) -> list[str]:
     """The kinds of secret `value` holds (empty when none): what to say instead of the value."""
     return [kind for kind, shape in VALUE_SHAPES.items() if shape.search(value)]

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import click
 
-from slim.cli.context import write_output
+from slim.files import write_file
 from slim.errors import UsageError, VerificationFailed
 from slim.report.build import BuildReport
 from slim.report.ci import junit_xml, summary_markdown
@@ -89,18 +89,18 @@ def finish_build(report: BuildReport, outputs: Outputs, gates: Gates, engine, sh
     hardened = report.facts.run_profile
     verdicts = evaluate(doc, gates, hardened.verified if hardened is not None else None)
     if outputs.report_file:
-        write_output(outputs.report_file, json.dumps(doc, indent=2))
+        write_file(outputs.report_file, json.dumps(doc, indent=2))
     if outputs.junit_file:
-        write_output(outputs.junit_file, junit_xml(doc, verdicts, report.facts.seconds.get("total", 0.0)).decode())
+        write_file(outputs.junit_file, junit_xml(doc, verdicts, report.facts.seconds.get("total", 0.0)).decode())
     if outputs.sbom_file:
         from slim.report.sbom import cyclonedx_json
 
         tags = doc["output"]["tags"]
-        write_output(outputs.sbom_file, cyclonedx_json(report.slim_inventory, tags[0] if tags else doc["image"],
+        write_file(outputs.sbom_file, cyclonedx_json(report.slim_inventory, tags[0] if tags else doc["image"],
                                                        doc["image_id"]))
     summary = summary_markdown(doc, verdicts)
     if outputs.summary_file:
-        write_output(outputs.summary_file, summary)
+        write_file(outputs.summary_file, summary)
     if os.environ.get("GITHUB_STEP_SUMMARY"):
         with _summary_lock, open(os.environ["GITHUB_STEP_SUMMARY"], "a") as fh:  # parallel builds append too
             fh.write(summary)

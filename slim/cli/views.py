@@ -9,7 +9,8 @@ import click
 from rich.table import Table
 
 from slim import pipeline
-from slim.cli.context import run_context, workspace, write_output
+from slim.cli.context import run_context, workspace
+from slim.files import write_file
 from slim.cli.text import console, safe, visible
 from slim.analysis.lint_rules import SEVERITIES
 from slim.errors import LintFailed
@@ -41,7 +42,7 @@ def sbom(ctx: click.Context, image: str, fmt: str, output_file: str | None) -> N
         loaded, listed = pipeline.inventory(ref, ws, engine, phases)
     document = cyclonedx_json(listed, ref.text, loaded.image.image_id)
     if output_file:
-        write_output(output_file, document)
+        write_file(output_file, document)
         click.echo(visible(f"wrote {output_file}: {len(listed.components)} packages"), err=True)
     else:
         click.echo(document)

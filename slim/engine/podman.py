@@ -51,7 +51,7 @@ class PodmanEngine(DockerEngine):
         engine.rootless = bool(engine.described()[1].get("Rootless"))  # Podman's addition to the Docker /info
         engine.publishes = engine.remote or engine.rootless
         if engine.rootless and not engine.remote:
-            engine.remote_host = "127.0.0.1"  # published ports are on this host's loopback
+            engine.remote_host = "127.0.0.1"  # published ports are on this host's loopback: address() says so
         engine.limits = rlimits()
         engine.adjustments = [f"containers get --ulimit {name}={value}:{value} (Podman's defaults exceed what "
                               "this machine lets a process set)" for name, value in engine.limits.items()]
@@ -78,19 +78,13 @@ class PodmanEngine(DockerEngine):
         return {"ulimits": [docker.types.Ulimit(name=name, soft=value, hard=value)
                             for name, value in self.limits.items()]}
 
-    def address(self, container: str) -> str:
-        return self.remote_host if self.publishes and self.remote_host else super().address(container)
-
     def find_image(self, ref: str):
         facts = super().find_image(ref)
-        if facts is None:
-            return None
-        return type(facts)(facts.id, facts.size, tuple(_short(t) for t in facts.repo_tags), facts.config,
-                           facts.labels)
+        return dataclasses.replace(facts, repo_tags=tuple(_short(t) for t in facts.repo_tags)) if facts else None
 
     def tags_in(self, repository_prefix: str) -> list[str]:
-        return sorted({_short(t) for t in super().tags_in(LOCAL_PREFIX + repository_prefix)}
-                      | {_short(t) for t in super().tags_in(repository_prefix)})
+        """Every tag (one listing), by the names the user gave them, that starts with the prefix."""
+        return sorted({t for t in map(_short, super().tags_in("")) if t.startswith(repository_prefix)})
 
 
 def _short(tag: str) -> str:

@@ -8,8 +8,8 @@ instead of failing. The x86 and x32 variants of x86_64 are covered, as Docker's 
 from __future__ import annotations
 
 import json
-import os
 
+from slim.files import write_file
 from slim.harden.syscalls import X86_64
 
 EPERM, ENOSYS = 1, 38
@@ -39,12 +39,7 @@ def profile_json(allowed: set[str] | frozenset[str]) -> str:
 
 def write_seccomp_profile(path: str, allowed) -> None:
     """Write the profile where the user (or the default) said; replaced whole, never half-written."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    partial = path + ".partial"
-    with open(partial, "w") as fh:
-        fh.write(profile_json(allowed))
-    os.replace(partial, path)
+    write_file(path, profile_json(allowed))
 
 
 def allowed_count(allowed) -> tuple[int, int]:

@@ -55,6 +55,12 @@ def _split_tag(rest: str) -> tuple[str, str | None]:
     return path, tag or None
 
 
+def tag_of(name: str) -> str | None:
+    """The tag of an image name: "registry:5000/web:1.2@sha256:..." -> "1.2"; None when it names none."""
+    last = name.split("@", 1)[0].rsplit("/", 1)[-1]
+    return last.rsplit(":", 1)[1] if ":" in last else None
+
+
 def _with_default_tag(name: str, text: str) -> str:
     if not name or any(c.isspace() for c in name):
         raise UsageError(f"{text!r} is not an image name")

@@ -14,6 +14,7 @@ from slim.plan.rewrite import Rewrites
 from slim.report import hardening
 from slim.analysis.image_lint import lint_image
 from slim.analysis.inventory import Inventory, read_inventory
+from slim.image.reference import tag_of
 from slim.report import lint
 from slim.report.facts import RemovedTools, category_usage, removed_tools
 from slim.report.shapes import JSON_WARNINGS, probe_json
@@ -110,8 +111,7 @@ class BuildReport:
     def of(cls, facts: BuildFacts, original_rootfs, new_rootfs) -> "BuildReport":
         slim_files = new_rootfs.only(facts.rewrites.paths(facts.keep))  # the new filesystem, only what was kept
         slim_config = facts.slim_config or facts.trace.config
-        out_tag = facts.output.tags[0] if facts.output.tags else ""
-        slim_tag = out_tag.rsplit(":", 1)[1] if ":" in out_tag.rsplit("/", 1)[-1] else None
+        slim_tag = tag_of(facts.output.tags[0]) if facts.output.tags else None
         linted = {"original": lint.summary(lint_image(original_rootfs, facts.trace.config, facts.history, facts.tag)),
                   "slim": lint.summary(lint_image(slim_files, slim_config, [], slim_tag))}
         return cls(facts, category_usage(new_rootfs, facts.keep), removed_tools(original_rootfs, facts.keep),

@@ -4,9 +4,11 @@ byte-for-byte the same for the same figures (fixed hash salt, no date), so a gen
 
 from __future__ import annotations
 
+import io
 import os
 
 from slim.errors import UsageError
+from slim.files import write_file
 from slim.report.compare import ImageSummary
 
 FORMATS = (".svg", ".png")
@@ -49,14 +51,12 @@ def draw_chart(summaries: list[ImageSummary], path: str) -> None:
         axes.spines[["top", "right"]].set_visible(False)
         axes.margins(y=0.15)
     figure.tight_layout()
-    partial = f"{path}.partial"
+    drawn = io.BytesIO()
     try:
-        figure.savefig(partial, format=kind, metadata={"Date": None} if kind == "svg" else None)
-        os.replace(partial, path)
+        figure.savefig(drawn, format=kind, metadata={"Date": None} if kind == "svg" else None)
     finally:
         pyplot.close(figure)
-        if os.path.exists(partial):
-            os.unlink(partial)
+    write_file(path, drawn.getvalue())
 
 
 def _short(reference: str) -> str:

@@ -9,10 +9,12 @@ never touched: there is no telling from here whether that run still lives.
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass, field
 
 from slim import identity
+from slim.analysis.pyscan import scan_cache_file
 from slim.engine import Engine
 from slim.image.sink import TEMPORARY_REPOSITORY, temporary_tag_owner
 from slim.workspace import stale_workspaces
@@ -26,11 +28,12 @@ class Leftovers:
     tags: list[str] = field(default_factory=list)
     work_dirs: list[str] = field(default_factory=list)
     caches: list[str] = field(default_factory=list)  # tracer bundle volumes, with --all only
+    cache_files: list[str] = field(default_factory=list)  # the import scan cache, with --all only
 
     def lines(self) -> list[str]:
         return ([f"container {c[:12]}" for c in self.containers] + [f"volume {v}" for v in self.volumes]
                 + [f"tag {t}" for t in self.tags] + [f"work directory {d}" for d in self.work_dirs]
-                + [f"cache volume {v}" for v in self.caches])
+                + [f"cache volume {v}" for v in self.caches] + [f"cache file {f}" for f in self.cache_files])
 
     def __len__(self) -> int:
         return len(self.lines())
@@ -42,15 +45,23 @@ def _dead(labels: dict[str, str]) -> bool:
     return identity.is_alive(labels.get(identity.HOST, ""), labels[identity.PID], labels.get(identity.STARTED, "")) is False
 
 
-def find_work_dirs(work_base: str | None) -> Leftovers:
-    return Leftovers(work_dirs=stale_workspaces(work_base))
+def find_work_dirs(work_base: str | None, everything: bool = False) -> Leftovers:
+    """What dead runs left on this host (no engine needed); with `everything` also the import scan cache."""
+    return Leftovers(work_dirs=stale_workspaces(work_base), cache_files=_cache_files() if everything else [])
+
+
+def _cache_files() -> list[str]:
+    # SQLite keeps its write-ahead log and shared memory next to the database
+    base = scan_cache_file()
+    return [p for p in (base, base + "-wal", base + "-shm") if os.path.exists(p)]
 
 
 def find_dead(engine: Engine, work_base: str | None, everything: bool = False) -> Leftovers:
     """What dead runs left in the engine and under `work_base`; with `everything` also the tracer bundle
-    cache (rebuilt by the next trace)."""
+    cache (rebuilt by the next trace) and the import scan cache (refilled by the next build)."""
     found = _labelled(engine, _dead)
     found.work_dirs = stale_workspaces(work_base)
+    found.cache_files = _cache_files() if everything else []
     for tag in engine.tags_in(TEMPORARY_REPOSITORY + "/"):
         owner = temporary_tag_owner(tag)
         if owner is None or identity.is_alive(*owner) is False:
@@ -85,3 +96,8 @@ def remove(engine: Engine | None, found: Leftovers) -> None:
             engine.remove_image(tag)
     for path in found.work_dirs:
         shutil.rmtree(path, ignore_errors=True)
+    for path in found.cache_files:
+        try:
+            os.remove(path)
+        except FileNotFoundError:
+            pass

@@ -23,6 +23,7 @@ from slim.analysis.image_lint import lint_image
 from slim.analysis.lint_rules import Finding
 from slim.analysis.inventory import Inventory, read_inventory
 from slim.analysis.pkgdb.catalog import read_catalog
+from slim.analysis.pyscan import ModuleScanner, ScanCache, scan_cache_file
 from slim.analysis.users import read_accounts, resolve_user
 from slim.engine import Engine
 from slim.errors import SlimError, UsageError
@@ -238,7 +239,7 @@ def build(ref: Reference, opts: BuildOptions, ws: Workspace, engine: Engine, pha
         with phases.phase("plan", "deciding what to keep"):
             catalog = read_catalog(rootfs)
             accounts = read_accounts(rootfs)
-            keep = plan_keep(rootfs, config, traced, accounts, opts.plan, catalog.owned())
+            keep = _keep(rootfs, config, traced, accounts, opts.plan, catalog.owned())
             rewrites = rewrite(rootfs, config, traced, accounts, catalog, keep, opts.plan)
             rebased = rebase(rootfs, config, traced, opts.run_as, set(rewrites.paths(keep)), rewrites) \
                 if opts.run_as else None
@@ -272,6 +273,15 @@ def build(ref: Reference, opts: BuildOptions, ws: Workspace, engine: Engine, pha
     if verification.passed is False and not opts.keep_failed:
         remove_tags(engine, [t for t in created if not is_temporary(t)])
     return report
+
+
+def _keep(rootfs, config, traced: Trace, accounts, options: PlanOptions, owned: frozenset[str]):
+    """plan_keep, with Python modules scanned by worker processes and through the scan cache."""
+    with ModuleScanner(ScanCache(scan_cache_file())) as scanner:
+        keep = plan_keep(rootfs, config, traced, accounts, options, owned, scanner)
+    keep.warnings.extend(scanner.warnings())
+    keep.python_scans = {"parsed": scanner.parsed, "cached": scanner.cached}
+    return keep
 
 
 def _measured(docker_bytes, image: Image, rootfs, engine: Engine, in_engine: str | None,

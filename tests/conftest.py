@@ -1,5 +1,6 @@
 import glob
 import os
+import shutil
 import sys
 import tempfile
 
@@ -24,3 +25,14 @@ def no_work_directory_left():
     yield
     left = set(glob.glob(pattern)) - before
     assert not left, f"work directories left behind: {sorted(left)}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def fresh_scan_cache():
+    """Every test run starts with an empty import scan cache (the first Python build scans cold, later ones
+    reuse it), whatever earlier runs on this machine left in the user's cache."""
+    directory = tempfile.mkdtemp(prefix="slimtest-cache-")
+    os.environ["SLIM_CACHE_DIR"] = directory
+    yield directory
+    os.environ.pop("SLIM_CACHE_DIR", None)
+    shutil.rmtree(directory, ignore_errors=True)

@@ -25,14 +25,15 @@ _SITE_DIRS = ("site-packages", "dist-packages")
 
 
 def completion(rootfs, kept: set[str], level: str, env: dict[str, str] | None = None,
-               warnings: list | None = None) -> dict[str, str]:
-    """path -> why, for what the level adds on top of `kept`. `warnings` receives SlimWarnings (imports level)."""
+               warnings: list | None = None, scan_python=pyimports.scan_serially) -> dict[str, str]:
+    """path -> why, for what the level adds on top of `kept`. `warnings` receives SlimWarnings (imports level).
+    `scan_python` scans batches of Python modules (pyimports.import_closure's scan_many)."""
     if level == OFF:
         return {}
     out: dict[str, str] = {}
     if level == IMPORTS:
         warnings = warnings if warnings is not None else []
-        _python_imports(rootfs, kept, env or {}, out, warnings)
+        _python_imports(rootfs, kept, env or {}, out, warnings, scan_python)
         _node_imports(rootfs, kept, out, warnings)
         return out
     if level == FULL:
@@ -60,7 +61,8 @@ def _walk(rootfs, top: str, out: dict[str, str], why: str, want, skip=frozenset(
             out.setdefault(path, why)
 
 
-def _python_imports(rootfs, kept: set[str], env: dict[str, str], out: dict[str, str], warnings: list) -> None:
+def _python_imports(rootfs, kept: set[str], env: dict[str, str], out: dict[str, str], warnings: list,
+                    scan_python) -> None:
     """The import closure of every kept module; metadata of the packages that keep files; whole packages only
     where the code cannot be read (a parse failure) or names a module at run time (import_module(variable))."""
     py_files = sorted(p for p in kept if p.endswith(".py") and rootfs.is_file(p))
@@ -72,7 +74,7 @@ def _python_imports(rootfs, kept: set[str], env: dict[str, str], out: dict[str, 
         pypath = pyimports.PythonPath(rootfs, pyimports.search_path(rootfs, version, env, script_dirs))
         never = tuple(f"{lib}/{skip}" for lib in stdlib for skip in _STDLIB_SKIP if skip not in ("site-packages",
                                                                                                "dist-packages"))
-        found = pyimports.import_closure(rootfs, pypath, py_files, never)
+        found = pyimports.import_closure(rootfs, pypath, py_files, never, scan_python)
         for path, why in found.keep.items():
             out.setdefault(path, why)
         whole = set(found.unparsed) | {d.rsplit(":", 1)[0] for d in found.dynamic}

@@ -35,33 +35,61 @@ class ImportClosure:
     dynamic: list[str] = field(default_factory=list)  # "file:line" of import_module(<not a literal>)
 
 
-def imports_of(source: bytes, package: str) -> tuple[list[Import], list[int]]:
-    """Every import a module can make (any scope, inside try/if too), and the lines of dynamic ones.
-    `package`: the dotted package the module lives in ("" at top level; a package's own __init__ lives in
-    it too). Raises SyntaxError/ValueError."""
+# What one module's source says, before relative names are resolved against the package it lives in, so that
+# the same file content gives the same scan wherever it sits (and a scan can be cached by content):
+# ([(module, level, names, line, unless), ...], [line of each dynamic import, ...]).
+RawImport = tuple[str, int, tuple[str, ...], int, tuple[str, ...]]
+Scan = tuple[list[RawImport], list[int]]
+
+
+def scan(source: bytes) -> Scan:
+    """Every import a module can make (any scope, inside try/if too), unresolved, and the lines of dynamic
+    ones. Raises SyntaxError/ValueError (and RecursionError/MemoryError on pathological input)."""
     with py_warnings.catch_warnings():
         py_warnings.simplefilter("ignore")  # invalid escape sequences and the like in old code
         tree = ast.parse(source)
-    found: list[Import] = []
+    found: list[RawImport] = []
     dynamic: list[int] = []
     for node, unless in _reachable_nodes(tree, source):
         if isinstance(node, ast.Import):
-            found += [Import(alias.name, node.lineno, unless=unless) for alias in node.names]
+            found += [(alias.name, 0, (), node.lineno, unless) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
-            base = _absolute(node.module or "", node.level, package)
-            if base is not None:
-                names = tuple(a.name for a in node.names if a.name != "*")
-                found.append(Import(base, node.lineno, names, unless))
+            names = tuple(a.name for a in node.names if a.name != "*")
+            found.append((node.module or "", node.level, names, node.lineno, unless))
         elif isinstance(node, ast.Call) and _call_name(node.func) in _DYNAMIC_CALLS:
             arg = node.args[0] if node.args else None
             if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
                 level = len(arg.value) - len(arg.value.lstrip("."))
-                name = _absolute(arg.value.lstrip("."), level, package) if level else arg.value
-                if name:
-                    found.append(Import(name, node.lineno, unless=unless))
+                found.append((arg.value.lstrip("."), level, (), node.lineno, unless))
             else:
                 dynamic.append(node.lineno)
     return found, dynamic
+
+
+def scan_or_none(source: bytes) -> Scan | None:
+    """scan(), or None for a module that cannot be parsed (Python 2, a newer version's syntax)."""
+    try:
+        return scan(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
+def resolve(raw: list[RawImport], package: str) -> list[Import]:
+    """The scanned imports of a module in `package` ("" at top level; a package's own __init__ lives in it
+    too) with relative names made absolute; those that reach above the top-level package are dropped (Python
+    raises ImportError for them too)."""
+    found = []
+    for module, level, names, line, unless in raw:
+        name = _absolute(module, level, package)
+        if name or (name == "" and names):  # `from . import x` at a path root names x alone
+            found.append(Import(name, line, names, unless))
+    return found
+
+
+def imports_of(source: bytes, package: str) -> tuple[list[Import], list[int]]:
+    """scan() and resolve() in one: the imports of `source` living in `package`. Raises SyntaxError/ValueError."""
+    raw, dynamic = scan(source)
+    return resolve(raw, package), dynamic
 
 
 _OTHER_PLATFORMS = {"win32", "nt", "cygwin", "darwin", "java", "os2", "ce", "riscos", "emscripten", "wasi"}
@@ -92,19 +120,31 @@ def _reachable_nodes(tree: ast.Module, source: bytes):
     Import statements are statements, so most modules need only their statement tree walked."""
     expressions = b"import_module" in source or b"__import__" in source
     script_only = _script_only_functions(tree, source)
+    # Every import statement and import call has the word on one of its lines: a subtree whose lines never
+    # say "import" holds none, and is not walked (most of a module's tree).
+    import_lines = [n for n, text in enumerate(source.split(b"\n"), 1) if b"import" in text]
+
+    def says_import(node: ast.AST) -> bool:
+        first = getattr(node, "lineno", None)
+        if first is None:
+            return True  # no position (a match case): look inside
+        i = bisect.bisect_left(import_lines, first)
+        return i < len(import_lines) and import_lines[i] <= (node.end_lineno or first)
+
     stack: list[tuple[ast.AST, tuple[str, ...]]] = [(tree, ())]
     while stack:
         node, unless = stack.pop()
         yield node, unless
         if isinstance(node, ast.If) and _never_runs_here(node.test):
-            stack.extend((child, unless) for child in node.orelse)
+            stack.extend((child, unless) for child in node.orelse if says_import(child))
             continue
         if id(node) in script_only:
             continue
         guarded = _import_fallback_guard(node)
         for child in ast.iter_child_nodes(node) if expressions else _child_statements(node):
-            inside_handler = guarded and isinstance(child, ast.ExceptHandler)
-            stack.append((child, unless + guarded if inside_handler else unless))
+            if says_import(child):
+                inside_handler = guarded and isinstance(child, ast.ExceptHandler)
+                stack.append((child, unless + guarded if inside_handler else unless))
 
 
 def _child_statements(node: ast.AST):
@@ -274,35 +314,41 @@ def _pth_lines(rootfs, path: str, directory: str) -> list[str]:
     return out
 
 
-def import_closure(rootfs, pypath: PythonPath, start: list[str], never: tuple[str, ...] = ()) -> ImportClosure:
+def scan_serially(sources: dict[str, bytes]) -> dict[str, Scan | None]:
+    """The plain way to scan a batch of modules: one after the other, in this process."""
+    return {path: scan_or_none(source) for path, source in sources.items()}
+
+
+def import_closure(rootfs, pypath: PythonPath, start: list[str], never: tuple[str, ...] = (),
+                   scan_many=scan_serially) -> ImportClosure:
     """From the kept .py files `start`, every module their imports (and their modules' imports) load; nothing
-    under the directories `never` (the standard library's test suites and GUI toolkits)."""
+    under the directories `never` (the standard library's test suites and GUI toolkits). Goes in waves: each
+    wave's new modules are scanned as one batch by `scan_many` ({path: source} -> {path: Scan or None}), which
+    may cache or parallelise; the result does not depend on how it scans."""
     out = ImportClosure()
-    queue = [(p, "") for p in start]
     seen: set[str] = set()
-    while queue:
-        path, why = queue.pop()
-        if path in seen or (why and any(path.startswith(d + "/") for d in never)):
-            continue
-        seen.add(path)
-        if why:
-            out.keep.setdefault(path, why)
-        if not path.endswith(".py"):
-            continue  # an extension module: its ELF closure is the loader's business
-        package = pypath.package_of(path) or ""
-        entry = rootfs.stat(path)
-        if entry is None or entry.size > MAX_SOURCE:
-            continue
-        try:
-            found, dynamic = imports_of(rootfs.read_bytes(path), package)
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            out.unparsed.append(path)
-            continue
-        out.dynamic += [f"{path}:{line}" for line in dynamic]
-        for imp in found:
-            if imp.unless and all(pypath.find(name) for name in imp.unless):
-                continue  # a fallback for modules the image has
-            for name in [imp.name] + [f"{imp.name}.{n}" for n in imp.names]:
-                for file in pypath.find(name) or ():
-                    queue.append((file, f"imported at {path}:{imp.line}"))
+    wave = [(p, "") for p in start]
+    while wave:
+        sources: dict[str, bytes] = {}
+        for path, why in wave:
+            if path in seen or (why and any(path.startswith(d + "/") for d in never)):
+                continue
+            seen.add(path)
+            if why:
+                out.keep[path] = why
+            entry = rootfs.stat(path) if path.endswith(".py") else None  # an extension module: ELF closure's
+            if entry is not None and entry.size <= MAX_SOURCE:
+                sources[path] = rootfs.read_bytes(path)
+        wave = []
+        for path, result in sorted(scan_many(sources).items()):
+            if result is None:
+                out.unparsed.append(path)
+                continue
+            raw, dynamic = result
+            out.dynamic += [f"{path}:{line}" for line in dynamic]
+            for imp in resolve(raw, pypath.package_of(path) or ""):
+                if imp.unless and all(pypath.find(name) for name in imp.unless):
+                    continue  # a fallback for modules the image has
+                for name in [imp.name] + [f"{imp.name}.{n}" for n in imp.names]:
+                    wave += [(file, f"imported at {path}:{imp.line}") for file in pypath.find(name) or ()]
     return out

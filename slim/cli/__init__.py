@@ -296,7 +296,9 @@ def build(ctx: click.Context, images: tuple[str, ...], from_file, jobs, tags, ou
 
 
 @main.command(name="cleanup")
-@click.option("--all", "everything", is_flag=True, help="Also remove the tracer bundle cache (rebuilt on next use).")
+@click.option("--all", "everything", is_flag=True,
+              help="Also remove the caches: the tracer bundle volume and the import scan cache file (both are "
+                   "rebuilt on next use).")
 @click.option("--dry-run", is_flag=True, help="List what would be removed; remove nothing.")
 @click.pass_context
 def cleanup_command(ctx: click.Context, everything: bool, dry_run: bool) -> None:
@@ -316,7 +318,7 @@ def cleanup_command(ctx: click.Context, everything: bool, dry_run: bool) -> None
         engine = ctx.find_root().obj["engine"].get()
         found = cleanup.find_dead(engine, ctx.obj["work_dir"], everything)
     except SlimError as exc:  # no engine: the work directories are still ours to clean
-        engine_error, found = exc, cleanup.find_work_dirs(ctx.obj["work_dir"])
+        engine_error, found = exc, cleanup.find_work_dirs(ctx.obj["work_dir"], everything)
     if not dry_run:
         cleanup.remove(engine, found)
     for line in found.lines():

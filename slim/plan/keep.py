@@ -14,7 +14,7 @@ import fnmatch
 import posixpath
 from dataclasses import dataclass, field
 
-from slim.analysis import langs
+from slim.analysis import langs, pyimports
 from slim.analysis.closure import INPUT, PARENT, ClosureBuilder, Reason
 from slim.analysis.osrelease import DISTRIBUTION_MARKERS
 from slim.analysis.pkgdb.catalog import is_db_path
@@ -53,6 +53,8 @@ class KeepPlan:
     excluded: list[str] = field(default_factory=list)
     language_cost: dict[str, int] = field(default_factory=dict)  # level -> bytes it adds
     content: dict[str, int] = field(default_factory=dict)  # app content directory -> bytes kept beyond the trace
+    # Python modules the import closure parsed, and those whose scan came from the cache (set by the wiring)
+    python_scans: dict[str, int] = field(default_factory=dict)
     warnings: list[SlimWarning] = field(default_factory=list)
 
     def category(self, path: str) -> str:
@@ -71,6 +73,7 @@ class _Planner:
         self.env = config.env_dict()
         self.builder = ClosureBuilder(rootfs, self.env, config.workdir or "/")
         self.out = KeepPlan()
+        self.scan_python = pyimports.scan_serially
 
     def seed(self, path: str, category: str, detail: str, runs: bool = True) -> None:
         """Keep `path` (when the image has it) for `category`, and everything its closure needs. runs=False:
@@ -105,9 +108,11 @@ class _Planner:
 
 
 def plan_keep(rootfs, config: RunConfig, trace: Trace, accounts: ImageAccounts, options: PlanOptions,
-              owned: frozenset[str] = frozenset()) -> KeepPlan:
-    """`owned`: the paths the image's package database lists (what is not app content)."""
+              owned: frozenset[str] = frozenset(), scan_python=pyimports.scan_serially) -> KeepPlan:
+    """`owned`: the paths the image's package database lists (what is not app content). `scan_python`: how
+    batches of Python modules are scanned for imports (slim.analysis.pyscan caches and parallelises)."""
     p = _Planner(rootfs, config, trace, accounts, options)
+    p.scan_python = scan_python
     _traced(p)
     _entrypoint_and_includes(p)
     _essentials(p)
@@ -207,7 +212,7 @@ def _language(p: _Planner) -> None:
     sizes = {}
     for level in langs.LEVELS:
         found: list = []
-        added = langs.completion(p.rootfs, base, level, p.env, found)
+        added = langs.completion(p.rootfs, base, level, p.env, found, p.scan_python)
         if level == p.options.lang_completion:
             p.out.warnings.extend(found)
         sizes[level] = p.rootfs.bytes_of(set(added) - base)

@@ -132,8 +132,7 @@ class BuildReport:
         return out
 
     def to_json(self) -> dict:
-        f, keep, rw = self.facts, self.facts.keep, self.facts.rewrites
-        before, after = f.before, f.after
+        f, keep, rw, before, after = self.facts, self.facts.keep, self.facts.rewrites, self.facts.before, self.facts.after
         traced_closure = self.usage[TRACED]["bytes"] + self.usage[CLOSURE]["bytes"]
         return {
             "schema": SCHEMA,
@@ -171,7 +170,8 @@ class BuildReport:
                 # directories of app files the app read, kept whole: bytes each added beyond the trace
                 "content_directories": dict(sorted(keep.content.items())),
             },
-            "language_completion": {"level": f.lang_level, "bytes_by_level": keep.language_cost},
+            "language_completion": {"level": f.lang_level, "bytes_by_level": keep.language_cost,
+                                    "python_modules": keep.python_scans},
             "trace": {"exit_code": f.trace.exit_code, "probes": [probe_json(p) for p in f.trace.probes],
                       "syscalls": [name for name, _ in f.trace.syscalls], "files_touched": len(f.trace.paths())},
             "verification": {"ran": f.verification.ran, "passed": f.verification.passed,

@@ -12,7 +12,8 @@ ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
 WIRING = ("slim.cli", "slim.pipeline")  # may import any stage; nothing imports them but the CLI
 ENGINE_SDK_USERS = {"slim.engine.docker", "slim.engine.podman", "slim.engine.endpoint"}  # the engine adapters
 TERMINAL_LIBRARIES = ("click", "rich")
-PROCESS_STARTERS = {"slim.run.probes"}  # --probe-cmd runs on the host: the one adapter that starts processes
+# --probe-cmd runs on the host; Python modules are parsed by worker processes (CPython's parser holds the GIL)
+PROCESS_STARTERS = {"slim.run.probes", "slim.analysis.pyscan"}
 PROCESS_MODULES = ("subprocess", "multiprocessing", "pty")
 
 

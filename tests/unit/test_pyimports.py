@@ -164,3 +164,21 @@ except ImportError:
     assert f"/{LIB}/_pydecimal.py" not in kept  # the accelerator is in the image
     assert f"/{LIB}/json/__init__.py" in kept  # ujson is not
     assert f"/{LIB}/needed_anyway.py" in kept
+
+
+def test_statements_whose_word_import_is_on_a_later_line_are_found():
+    # the scan skips blocks whose lines never say "import": a statement's word may sit on any of its lines
+    source = b'''def handler():
+    from email \\
+        import utils
+    plugin = importlib.import_module(
+        "pkg.plugin")
+    class Inner:
+        def method(self):
+            return __import__(
+                "zlib")
+def untouched():
+    return 1
+'''
+    found, _ = pyimports.imports_of(source, "")
+    assert sorted(i.name for i in found) == ["email", "pkg.plugin", "zlib"]

@@ -27,8 +27,8 @@ from slim.model import SlimWarning
 SCAN_FORMAT = 2
 # The parsing Python's minor version is part of the key: a newer grammar parses what an older one rejects.
 _KEY_SUFFIX = f":{SCAN_FORMAT}:{sys.version_info[0]}.{sys.version_info[1]}".encode()
-_PARALLEL_FROM = 1 << 20  # bytes of uncached source below which starting workers costs more than it saves
-_BATCH_BYTES = 1 << 20  # a worker's task: about a quarter of a second of parsing
+_PARALLEL_FROM = 512 << 10  # bytes of uncached source below which starting workers costs more than it saves
+_BATCH_BYTES = 256 << 10  # a worker's task (~60 ms of parsing): at a wave's end no worker waits long
 _MAX_ROWS = 400_000  # about 200 MB of cache at most; the least recently used rows go first
 CACHE_FILE = "python-imports.sqlite"
 
@@ -204,8 +204,11 @@ _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def _worker_start() -> None:
-    # Ctrl-C reaches the whole process group: the parent handles it and shuts the workers down.
+    # Ctrl-C reaches the whole process group: the parent handles it and shuts the workers down. SIGTERM (sent
+    # to the group by `timeout` and CI runners) ends a worker at once: the parent's handler, inherited through
+    # the fork, would unwind the parent's cleanup in here. A worker holds nothing to clean up.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     # A parent killed outright (SIGKILL, a lost CI job) cannot shut its pool down, and a worker waiting for
     # work would wait forever: the kernel ends it when the parent goes. If that is not possible here, the
     # worker still ends with the parent's normal exit.

@@ -18,6 +18,7 @@ import tempfile
 import time
 
 from slim.analysis import pyimports, pyscan
+from slim.analysis.pypath import PythonPath, search_path
 from slim.analysis.hostfs import HostFS
 
 SITE = os.path.join(sys.prefix, "lib", "python3.11", "site-packages")
@@ -43,12 +44,12 @@ def main() -> None:
         with open(f"{app}/main.py", "w") as fh:
             fh.write("".join(f"import {n}\n" for n in names))
         rootfs = HostFS()
-        dirs = pyimports.search_path(rootfs, "3.11", {"PYTHONPATH": SITE}, [app])
+        dirs = search_path(rootfs, "3.11", {"PYTHONPATH": SITE}, [app])
         count = 0
 
         def closure(scan_many) -> float:
             nonlocal count
-            pypath = pyimports.PythonPath(HostFS(), dirs)  # cold lookup caches each run
+            pypath = PythonPath(HostFS(), dirs)  # cold lookup caches each run
             start = time.perf_counter()
             found = pyimports.import_closure(pypath.rootfs, pypath, [f"{app}/main.py"], scan_many=scan_many)
             count = sum(1 for p in found.keep if p.endswith((".py", ".so")))

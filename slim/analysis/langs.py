@@ -14,6 +14,7 @@ import posixpath
 import re
 
 from slim.analysis import nodeimports, pyimports
+from slim.analysis.pypath import PythonPath, search_path
 from slim.model import SlimWarning
 
 FULL, PACKAGE, IMPORTS, OFF = "full", "package", "imports", "off"
@@ -71,20 +72,25 @@ def _python_imports(rootfs, kept: set[str], env: dict[str, str], out: dict[str, 
         site_like = ("/site-packages/", "/dist-packages/")
         script_dirs = sorted({posixpath.dirname(p) for p in py_files
                               if not any(p.startswith(d + "/") for d in stdlib) and not any(s in p for s in site_like)})
-        pypath = pyimports.PythonPath(rootfs, pyimports.search_path(rootfs, version, env, script_dirs))
+        pypath = PythonPath(rootfs, search_path(rootfs, version, env, script_dirs))
         never = tuple(f"{lib}/{skip}" for lib in stdlib for skip in _STDLIB_SKIP if skip not in ("site-packages",
                                                                                                "dist-packages"))
         found = pyimports.import_closure(rootfs, pypath, py_files, never, scan_python)
         for path, why in found.keep.items():
             out.setdefault(path, why)
-        whole = set(found.unparsed) | {d.rsplit(":", 1)[0] for d in found.dynamic}
-        for path in found.unparsed:
-            warnings.append(SlimWarning("lang.unparsed", "could not parse it: its whole package is kept", path))
-        for where in found.dynamic:
+        for path, package in found.unparsed.items():
+            warnings.append(SlimWarning("lang.unparsed", f"could not parse it: {_kept_whole(package)}", path))
+        for where, package in found.dynamic.items():
             warnings.append(SlimWarning("lang.dynamic-import",
-                                        "imports a module named at run time: its package is kept whole", where))
-        _python_packages(rootfs, whole, out)
+                                        f"imports a module named at run time: {_kept_whole(package)}", where))
         _python_packages(rootfs, set(py_files) | set(found.keep), out, metadata_only=True)
+
+
+def _kept_whole(package: str | None) -> str:
+    if package is None:
+        return ("a top-level module, in no package to keep whole; name what it loads with --include-path if "
+                "the probes do not reach it")
+    return f"package {package} is kept whole"
 
 
 def _python_packages(rootfs, kept: set[str], out: dict[str, str], metadata_only: bool = False) -> None:
@@ -125,23 +131,29 @@ def _dist_info_for(rootfs, site: str, package: str) -> list[str]:
 
 def _node_imports(rootfs, kept: set[str], out: dict[str, str], warnings: list) -> None:
     """The require closure of every kept Node source; the whole package (or app directory) of a file that
-    loads a computed name or is too big to scan."""
+    loads a computed name or is too big to scan, and the require closure of that package's sources too."""
     sources = sorted(p for p in kept if p.endswith(nodeimports.SOURCES) and rootfs.is_file(p))
-    if not sources:
-        return
-    found = nodeimports.require_closure(rootfs, sources)
-    for path, why in found.keep.items():
-        out.setdefault(path, why)
-    for where in found.dynamic:
-        warnings.append(SlimWarning("lang.dynamic-import",
-                                    "loads a module named at run time: its package is kept whole", where))
-    for path in found.unscanned:
-        warnings.append(SlimWarning("lang.unparsed", "too big to scan: its whole package is kept", path))
-    for path in sorted({w.rsplit(":", 1)[0] for w in found.dynamic} | set(found.unscanned)):
-        package = _node_package_dir(path) or _nearest_package_json(rootfs, path)
-        if package:
-            _walk(rootfs, package, out, f"node package {package.rsplit('node_modules/', 1)[-1]} (loads names "
-                  "computed at run time)", lambda p: True, {"node_modules"})
+    scanned: set[str] = set()
+    while sources:
+        found = nodeimports.require_closure(rootfs, sources)
+        scanned |= set(sources) | set(found.keep)
+        for path, why in found.keep.items():
+            out.setdefault(path, why)
+        for where in found.dynamic:
+            warnings.append(SlimWarning("lang.dynamic-import",
+                                        "loads a module named at run time: its package is kept whole", where))
+        for path in found.unscanned:
+            warnings.append(SlimWarning("lang.unparsed", "too big to scan: its whole package is kept", path))
+        wholes = []
+        for path in sorted({w.rsplit(":", 1)[0] for w in found.dynamic} | set(found.unscanned)):
+            package = _node_package_dir(path) or _nearest_package_json(rootfs, path)
+            if package:
+                wholes.append(package)
+                _walk(rootfs, package, out, f"node package {package.rsplit('node_modules/', 1)[-1]} (loads names "
+                      "computed at run time)", lambda p: True, {"node_modules"})
+        # the sources of a package kept whole load other packages too: follow them (once each)
+        sources = sorted(p for p in out if p.endswith(nodeimports.SOURCES) and p not in scanned
+                         and any(p.startswith(w + "/") for w in wholes))
 
 
 def _node_package_dir(path: str) -> str | None:

@@ -14,6 +14,8 @@ import re
 import warnings as py_warnings
 from dataclasses import dataclass, field
 
+from slim.analysis.pypath import PythonPath
+
 MAX_SOURCE = 4 << 20  # a module bigger than this is not parsed (its package is kept whole instead)
 _DYNAMIC_CALLS = {"import_module", "__import__"}
 
@@ -31,15 +33,17 @@ class Import:
 @dataclass
 class ImportClosure:
     keep: dict[str, str] = field(default_factory=dict)  # path -> "file:line" that imports it
-    unparsed: list[str] = field(default_factory=list)  # modules that failed to parse (kept with their package)
-    dynamic: list[str] = field(default_factory=list)  # "file:line" of import_module(<not a literal>)
+    # Where the code cannot say what it imports, the package directory kept whole (None: no package to keep):
+    unparsed: dict[str, str | None] = field(default_factory=dict)  # module that failed to parse -> package
+    dynamic: dict[str, str | None] = field(default_factory=dict)  # "file:line" of import_module(name) -> package
 
 
 # What one module's source says, before relative names are resolved against the package it lives in, so that
 # the same file content gives the same scan wherever it sits (and a scan can be cached by content):
-# ([(module, level, names, line, unless), ...], [line of each dynamic import, ...]).
+# ([(module, level, names, line, unless), ...], [(line, prefix) of each dynamic import, ...]); a dynamic
+# import's prefix is the constant start of the name it builds ("encodings." of 'encodings.' + name), or "".
 RawImport = tuple[str, int, tuple[str, ...], int, tuple[str, ...]]
-Scan = tuple[list[RawImport], list[int]]
+Scan = tuple[list[RawImport], list[tuple[int, str]]]
 
 
 def scan(source: bytes) -> Scan:
@@ -49,7 +53,7 @@ def scan(source: bytes) -> Scan:
         py_warnings.simplefilter("ignore")  # invalid escape sequences and the like in old code
         tree = ast.parse(source)
     found: list[RawImport] = []
-    dynamic: list[int] = []
+    dynamic: list[tuple[int, str]] = []
     for node, unless in _reachable_nodes(tree, source):
         if isinstance(node, ast.Import):
             found += [(alias.name, 0, (), node.lineno, unless) for alias in node.names]
@@ -62,8 +66,34 @@ def scan(source: bytes) -> Scan:
                 level = len(arg.value) - len(arg.value.lstrip("."))
                 found.append((arg.value.lstrip("."), level, (), node.lineno, unless))
             else:
-                dynamic.append(node.lineno)
+                dynamic.append((node.lineno, _constant_start(arg)))
     return found, dynamic
+
+
+def _constant_start(arg: ast.expr | None) -> str:
+    """What a module name built at run time is known to start with: 'encodings.' + name, f"plugins.{name}",
+    "backends.{}".format(name); "" when nothing is ('%s.%s' % parts, a variable)."""
+    while isinstance(arg, ast.BinOp) and isinstance(arg.op, ast.Add):
+        arg = arg.left  # 'a.' + b + c is ('a.' + b) + c
+    if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+        return arg.value
+    if isinstance(arg, ast.JoinedStr) and arg.values and isinstance(arg.values[0], ast.Constant):
+        return str(arg.values[0].value)
+    if (isinstance(arg, ast.Call) and isinstance(arg.func, ast.Attribute) and arg.func.attr == "format"
+            and isinstance(arg.func.value, ast.Constant) and isinstance(arg.func.value.value, str)):
+        return arg.func.value.value.split("{", 1)[0]
+    return ""
+
+
+def dynamic_package(prefix: str, package: str) -> str | None:
+    """The package a name starting with `prefix` must lie in, for a module living in `package`: "encodings"
+    for "encodings.", "pkg.plugins" for ".plugins." in pkg; None when the prefix ends no package name."""
+    level = len(prefix) - len(prefix.lstrip("."))
+    dotted = prefix[level:]
+    if "." not in dotted and not level:
+        return None  # 'enc' + name may be any top-level module
+    dotted = dotted.rsplit(".", 1)[0] if "." in dotted else ""
+    return (_absolute(dotted, level, package) if level else dotted) or None
 
 
 def scan_or_none(source: bytes) -> Scan | None:
@@ -215,105 +245,6 @@ def _absolute(module: str, level: int, package: str) -> str | None:
     return ".".join(base + ([module] if module else []))
 
 
-class PythonPath:
-    """The image interpreter's module search path, and module lookup on it (inside the image only)."""
-
-    def __init__(self, rootfs, directories: list[str]):
-        self.rootfs = rootfs
-        self.directories = [d for d in dict.fromkeys(directories) if rootfs.stat(d) is not None]
-        self._cache: dict[str, list[str] | None] = {}
-        self._listings: dict[str, frozenset[str]] = {}
-
-    def find(self, name: str) -> list[str] | None:
-        """The files that importing `name` loads: each package's __init__ on the way, then the module."""
-        if name not in self._cache:
-            self._cache[name] = self._find(name)
-        return self._cache[name]
-
-    def _find(self, name: str) -> list[str] | None:
-        parts = [p for p in name.split(".") if p]
-        for directory in self.directories:
-            files, here = [], directory
-            for n, part in enumerate(parts):
-                last = n == len(parts) - 1
-                names = self._names(here)
-                if part in names and "__init__.py" in self._names(f"{here}/{part}") \
-                        and self.rootfs.is_file(f"{here}/{part}/__init__.py"):
-                    files.append(f"{here}/{part}/__init__.py")
-                    here = f"{here}/{part}"
-                    continue
-                if last:
-                    module = self._module_file(here, part)
-                    if module:
-                        files.append(module)
-                        break
-                if part in names and self._names(f"{here}/{part}"):
-                    here = f"{here}/{part}"  # a namespace package: no __init__.py
-                    continue
-                files = None
-                break
-            if files is not None and files:
-                return files
-        return None
-
-    def _names(self, directory: str) -> frozenset[str]:
-        """What a directory holds (empty when it is none): one listing per directory, however many lookups."""
-        if directory not in self._listings:
-            entry = self.rootfs.stat(directory)
-            self._listings[directory] = frozenset(self.rootfs.listdir(self.rootfs.realpath(directory) or directory)) \
-                if entry is not None and entry.is_dir else frozenset()
-        return self._listings[directory]
-
-    def _module_file(self, directory: str, name: str) -> str | None:
-        names = self._names(directory)
-        if f"{name}.py" in names and self.rootfs.is_file(f"{directory}/{name}.py"):
-            return f"{directory}/{name}.py"
-        prefix = name + "."
-        for entry in sorted(names):
-            if entry.startswith(prefix) and entry.endswith(".so"):  # name.cpython-311-x86_64-linux-gnu.so
-                return f"{directory}/{entry}"
-        return None
-
-    def package_of(self, path: str) -> str | None:
-        """The dotted package a file on the path belongs to ("" at top level), None when it is not on the path."""
-        for directory in self.directories:
-            if path.startswith(directory + "/"):
-                rel = path[len(directory) + 1:].rsplit(".", 1)[0].split("/")
-                return ".".join(rel[:-1])  # a package's __init__ and its modules share the package
-        return None
-
-
-def search_path(rootfs, version: str, env: dict[str, str], script_dirs: list[str]) -> list[str]:
-    """sys.path of pythonVERSION in the image: script directories, PYTHONPATH, the standard library and
-    lib-dynload, site directories (Debian's dist-packages, venvs) and what their .pth files add."""
-    prefixes = [p for p in ("/usr/local", "/usr") if rootfs.stat(f"{p}/lib/python{version}") is not None]
-    dirs = list(script_dirs) + [d for d in env.get("PYTHONPATH", "").split(":") if d.startswith("/")]
-    for prefix in prefixes:
-        dirs += [f"{prefix}/lib/python{version}", f"{prefix}/lib/python{version}/lib-dynload"]
-    site = [f"/usr/local/lib/python{version}/dist-packages", f"/usr/local/lib/python{version}/site-packages",
-            "/usr/lib/python3/dist-packages", f"/usr/lib/python{version}/dist-packages",
-            f"/usr/lib/python{version}/site-packages"]
-    venv = env.get("VIRTUAL_ENV")
-    if venv and rootfs.is_file(f"{venv}/pyvenv.cfg"):
-        site.insert(0, f"{venv}/lib/python{version}/site-packages")
-    for directory in list(site):
-        for entry in rootfs.listdir(rootfs.realpath(directory) or directory) if rootfs.stat(directory) else []:
-            if entry.endswith(".pth") and rootfs.is_file(f"{directory}/{entry}"):
-                site += _pth_lines(rootfs, f"{directory}/{entry}", directory)
-    return dirs + site
-
-
-def _pth_lines(rootfs, path: str, directory: str) -> list[str]:
-    with rootfs.open(path) as fh:
-        text = fh.read(1 << 16).decode("utf-8", "replace")
-    out = []
-    for line in text.splitlines():
-        line = line.strip()
-        if line and not line.startswith(("#", "import ", "import\t")):
-            out.append(posixpath.normpath(line if line.startswith("/") else f"{directory}/{line}"))
-    return out
-
-
 def scan_serially(sources: dict[str, bytes]) -> dict[str, Scan | None]:
     """The plain way to scan a batch of modules: one after the other, in this process."""
     return {path: scan_or_none(source) for path, source in sources.items()}
@@ -322,9 +253,11 @@ def scan_serially(sources: dict[str, bytes]) -> dict[str, Scan | None]:
 def import_closure(rootfs, pypath: PythonPath, start: list[str], never: tuple[str, ...] = (),
                    scan_many=scan_serially) -> ImportClosure:
     """From the kept .py files `start`, every module their imports (and their modules' imports) load; nothing
-    under the directories `never` (the standard library's test suites and GUI toolkits). Goes in waves: each
-    wave's new modules are scanned as one batch by `scan_many` ({path: source} -> {path: Scan or None}), which
-    may cache or parallelise; the result does not depend on how it scans."""
+    under the directories `never` (the standard library's test suites and GUI toolkits). A module that does
+    not parse, or imports a name built at run time, keeps a whole package: the one the name's constant start
+    names ('encodings.' + name: encodings), else its own top-level one; those modules' imports are followed
+    too. Goes in waves: each wave's new modules are scanned as one batch by `scan_many` ({path: source} ->
+    {path: Scan or None}), which may cache or parallelise; the result does not depend on how it scans."""
     out = ImportClosure()
     seen: set[str] = set()
     wave = [(p, "") for p in start]
@@ -341,14 +274,34 @@ def import_closure(rootfs, pypath: PythonPath, start: list[str], never: tuple[st
                 sources[path] = rootfs.read_bytes(path)
         wave = []
         for path, result in sorted(scan_many(sources).items()):
+            package = pypath.package_of(path) or ""
             if result is None:
-                out.unparsed.append(path)
+                out.unparsed[path] = _whole(rootfs, pypath, path, None, f"{path} does not parse", wave)
                 continue
             raw, dynamic = result
-            out.dynamic += [f"{path}:{line}" for line in dynamic]
-            for imp in resolve(raw, pypath.package_of(path) or ""):
+            for line, prefix in dynamic:
+                where = f"{path}:{line}"
+                out.dynamic[where] = _whole(rootfs, pypath, path, dynamic_package(prefix, package),
+                                            f"{where} imports a name built at run time", wave)
+            for imp in resolve(raw, package):
                 if imp.unless and all(pypath.find(name) for name in imp.unless):
                     continue  # a fallback for modules the image has
                 for name in [imp.name] + [f"{imp.name}.{n}" for n in imp.names]:
                     wave += [(file, f"imported at {path}:{imp.line}") for file in pypath.find(name) or ()]
     return out
+
+
+def _whole(rootfs, pypath: PythonPath, path: str, dotted: str | None, why: str, wave: list) -> str | None:
+    """Put every module of a package into the next wave: the package `dotted` names when the image has it as
+    a directory, else the top-level package `path` lies in. Returns that directory (None: `path` is a
+    top-level module and no package is named, so there is nothing to keep)."""
+    found = pypath.find(dotted) if dotted else None
+    directory = posixpath.dirname(found[-1]) if found and found[-1].endswith("/__init__.py") else None
+    if directory is None:
+        here = posixpath.dirname(path)
+        while here not in ("/", "") and rootfs.is_file(f"{here}/__init__.py"):
+            directory, here = here, posixpath.dirname(here)
+    if directory is not None:
+        wave += [(p, f"package {directory} kept whole: {why}") for p in rootfs.below(directory, {"__pycache__"})
+                 if p.endswith((".py", ".so")) and rootfs.is_file(p)]
+    return directory

@@ -24,7 +24,7 @@ from slim.analysis import pyimports
 from slim.model import SlimWarning
 
 # Bump when pyimports.scan's output changes for the same source: older cached scans are then never read.
-SCAN_FORMAT = 2
+SCAN_FORMAT = 3
 # The parsing Python's minor version is part of the key: a newer grammar parses what an older one rejects.
 _KEY_SUFFIX = f":{SCAN_FORMAT}:{sys.version_info[0]}.{sys.version_info[1]}".encode()
 _PARALLEL_FROM = 512 << 10  # bytes of uncached source below which starting workers costs more than it saves
@@ -122,7 +122,7 @@ def _loaded(text: str) -> pyimports.Scan | None:
         return None
     raw, dynamic = data
     return [(m, int(level), tuple(names), int(line), tuple(unless)) for m, level, names, line, unless in raw], \
-        [int(n) for n in dynamic]
+        [(int(line), str(prefix)) for line, prefix in dynamic]
 
 
 def digest(source: bytes) -> bytes:

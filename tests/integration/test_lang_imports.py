@@ -8,6 +8,7 @@ import json
 import urllib.error
 import urllib.request
 
+import docker.errors
 import pytest
 from click.testing import CliRunner
 
@@ -77,4 +78,19 @@ def test_a_route_the_probes_never_took_still_works(sample, level, serves, engine
         assert not [p for p in left_out if p in kept]
     else:
         assert status != 200
+    if sample == "python-web":
+        assert decodes_what_no_probe_decoded(engine, out) is serves
+
+
+# Codecs are looked up by a name known only at run time ('encodings.' + name): the whole encodings package is
+# kept, and what its modules import too (shift_jis needs the _codecs_jp extension, bz2 the bz2 module and _bz2).
+CODECS = ("import codecs; assert b'\\x82\\xa0'.decode('shift_jis') == '\\u3042'; "
+          "assert codecs.decode(codecs.encode(b'slim', 'bz2'), 'bz2') == b'slim'; print('decoded')")
+
+
+def decodes_what_no_probe_decoded(engine, image: str) -> bool:
+    try:
+        return b"decoded" in engine.containers.run(image, ["python3", "-c", CODECS], remove=True, stderr=True)
+    except docker.errors.ContainerError:
+        return False
 

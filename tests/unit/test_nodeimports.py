@@ -44,7 +44,9 @@ def tree(ws):
         (f"{app}/config.json", "file", b"{}"),
         (f"{app}/lib/helpers.js", "file", b"module.exports = require('../util');\n"),
         (f"{app}/util/index.js", "file", b"exports.x = 1;\n"),
-        (f"{app}/unreached.js", "file", b"require('never')\n"),
+        (f"{app}/unreached.js", "file", b"require('never')\nrequire('lazy-dep')\n"),
+        (f"{nm}/lazy-dep/package.json", "file", manifest({"name": "lazy-dep"})),
+        (f"{nm}/lazy-dep/index.js", "file", b"module.exports = 1;\n"),
         (f"{nm}/greeter/package.json", "file", manifest({"name": "greeter", "main": "lib/index"})),
         (f"{nm}/greeter/lib/index.js", "file", b"const f = require('./format');\n"),
         (f"{nm}/greeter/lib/format.js", "file", b"module.exports = s => s;\n"),
@@ -107,6 +109,8 @@ def test_the_closure_keeps_what_is_required_and_nothing_else(ws):
     # require(process.env.PLUGIN): a warning, and the app directory is kept whole (without node_modules)
     assert [w.code for w in warnings] == ["lang.dynamic-import"]
     assert "/opt/app/unreached.js" in out
+    # and what the files of a directory kept whole load is kept too
+    assert out[f"{nm}/lazy-dep/index.js"] == "required at /opt/app/unreached.js:2"
 
 
 def test_package_level_still_keeps_whole_dependency_packages(ws):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 
 from slim.analysis import langs, pyimports
+from slim.analysis.pypath import PythonPath
 from slim.image.flatten import flatten
 from slim.image.layer import unpack_layer
 from tarbuild import layer
@@ -56,7 +57,7 @@ def test_imports_found_in_every_scope_and_resolved_relative():
     found, dynamic = pyimports.imports_of(APP, "")
     names = {i.name for i in found}
     assert {"json", "http", "email.utils", "ujson", "importlib", "pkg.plugin"} <= names
-    assert dynamic == [12]
+    assert dynamic == [(12, "")]
     rel, _ = pyimports.imports_of(b"from ..pkg import util\nfrom . import u\n", "pkg")
     assert sorted((i.name, i.names) for i in rel) == [("pkg", ("u",)), ("pkg", ("util",))]
 
@@ -158,7 +159,7 @@ except ImportError:
         (f"{LIB}/json/__init__.py", "file", b""), (f"{LIB}/needed_anyway.py", "file", b""),
     )
     root = flatten([unpack_layer(io.BytesIO(data), ws.path("layers", "fb.pack"), "fb")])
-    pypath = pyimports.PythonPath(root, [f"/{LIB}", f"/{LIB}/lib-dynload"])
+    pypath = PythonPath(root, [f"/{LIB}", f"/{LIB}/lib-dynload"])
     kept = pyimports.import_closure(root, pypath, [f"/{LIB}/decimal.py"]).keep
     assert f"/{LIB}/lib-dynload/_decimal.cpython-311-x86_64-linux-gnu.so" in kept
     assert f"/{LIB}/_pydecimal.py" not in kept  # the accelerator is in the image
@@ -182,3 +183,48 @@ def untouched():
 '''
     found, _ = pyimports.imports_of(source, "")
     assert sorted(i.name for i in found) == ["email", "pkg.plugin", "zlib"]
+
+
+def test_a_name_built_at_run_time_is_known_by_its_constant_start():
+    # encodings/__init__.py's shape, and the other ways code builds a module name
+    source = b'''mod = __import__('encodings.' + modname, fromlist=_import_tail, level=0)
+backend = importlib.import_module(f"app.backends.{name}.base")
+plugin = import_module("app.plugins.{}".format(name))
+sibling = import_module("." + name, package=__name__)
+anything = import_module("%s.%s" % (package, name))
+chained = import_module("app.x." + a + "." + b)
+'''
+    _, dynamic = pyimports.scan(source)
+    prefixes = [prefix for _, prefix in sorted(dynamic)]
+    assert prefixes == ["encodings.", "app.backends.", "app.plugins.", ".", "", "app.x."]
+    assert [pyimports.dynamic_package(p, "app.core") for p in prefixes] == [
+        "encodings", "app.backends", "app.plugins", "app.core", None, "app.x"]
+    assert pyimports.dynamic_package("enc", "") is None  # 'enc' + name: any top-level module
+    assert pyimports.dynamic_package(".", "") is None  # no package to be relative to
+
+
+def test_a_package_kept_whole_is_the_one_the_name_names_and_its_imports_are_followed(ws):
+    site = "usr/lib/python3/dist-packages"
+    data = layer(
+        (f"{LIB}/codecs.py", "file", b""), (f"{LIB}/bz2.py", "file", b"import _bz2\n"),
+        (f"{LIB}/lib-dynload/_bz2.cpython-311-x86_64-linux-gnu.so", "file", b"\x7fELF-ext"),
+        (f"{LIB}/encodings/__init__.py", "file", b"import codecs\ndef search(n):\n    return __import__('encodings.' + n)\n"),
+        (f"{LIB}/encodings/utf_8.py", "file", b"import codecs\n"),
+        (f"{LIB}/encodings/bz2_codec.py", "file", b"import bz2\n"),  # no probe decodes bz2; a request may
+        (f"{site}/app/__init__.py", "file", b""),
+        (f"{site}/app/core.py", "file", b"import importlib\ndef load(n):\n    return importlib.import_module(f'app.plugins.{n}')\n"),
+        (f"{site}/app/plugins/__init__.py", "file", b""), (f"{site}/app/plugins/csv_out.py", "file", b""),
+        (f"{site}/app/unrelated.py", "file", b""),
+        ("srv/run.py", "file", b"import app.core\ndef hook(name):\n    return __import__(name)\n"),
+    )
+    root = flatten([unpack_layer(io.BytesIO(data), ws.path("layers", "dyn.pack"), "dyn")])
+    pypath = PythonPath(root, ["/srv", f"/{LIB}", f"/{LIB}/lib-dynload", f"/{site}"])
+    found = pyimports.import_closure(root, pypath, ["/srv/run.py", f"/{LIB}/encodings/__init__.py"])
+    assert f"/{LIB}/encodings/bz2_codec.py" in found.keep
+    # what a module of the whole package imports is kept too: bz2 and its extension module
+    assert f"/{LIB}/bz2.py" in found.keep and f"/{LIB}/lib-dynload/_bz2.cpython-311-x86_64-linux-gnu.so" in found.keep
+    assert f"/{site}/app/plugins/csv_out.py" in found.keep
+    assert f"/{site}/app/unrelated.py" not in found.keep  # the name says app.plugins, not all of app
+    assert found.dynamic == {f"/{LIB}/encodings/__init__.py:3": f"/{LIB}/encodings",
+                             f"/{site}/app/core.py:3": f"/{site}/app/plugins",
+                             "/srv/run.py:3": None}  # a top-level script: no package to keep

@@ -12,6 +12,7 @@ import pytest
 
 from slim import cleanup
 from slim.analysis import pyimports, pyscan
+from slim.analysis.pypath import PythonPath
 from slim.analysis.hostfs import HostFS
 
 STDLIB = "/usr/lib/python3.11"
@@ -20,7 +21,7 @@ START = [f"{STDLIB}/http/server.py", f"{STDLIB}/logging/handlers.py", f"{STDLIB}
 
 def closure(scan_many):
     rootfs = HostFS()
-    pypath = pyimports.PythonPath(rootfs, [STDLIB, f"{STDLIB}/lib-dynload"])
+    pypath = PythonPath(rootfs, [STDLIB, f"{STDLIB}/lib-dynload"])
     return pyimports.import_closure(rootfs, pypath, START, scan_many=scan_many)
 
 

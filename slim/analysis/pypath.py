@@ -1,0 +1,107 @@
+"""The module search path of a Python interpreter inside an image, worked out from the image (its prefix and
+version, lib-dynload, site and dist-packages, .pth files, a virtual environment, PYTHONPATH, the script's
+directory), and module lookup on it the way the import system does it. Pure: reads only the RootFS.
+"""
+
+from __future__ import annotations
+
+import posixpath
+
+
+class PythonPath:
+    """The image interpreter's module search path, and module lookup on it (inside the image only)."""
+
+    def __init__(self, rootfs, directories: list[str]):
+        self.rootfs = rootfs
+        self.directories = [d for d in dict.fromkeys(directories) if rootfs.stat(d) is not None]
+        self._cache: dict[str, list[str] | None] = {}
+        self._listings: dict[str, frozenset[str]] = {}
+
+    def find(self, name: str) -> list[str] | None:
+        """The files that importing `name` loads: each package's __init__ on the way, then the module."""
+        if name not in self._cache:
+            self._cache[name] = self._find(name)
+        return self._cache[name]
+
+    def _find(self, name: str) -> list[str] | None:
+        parts = [p for p in name.split(".") if p]
+        for directory in self.directories:
+            files, here = [], directory
+            for n, part in enumerate(parts):
+                last = n == len(parts) - 1
+                names = self._names(here)
+                if part in names and "__init__.py" in self._names(f"{here}/{part}") \
+                        and self.rootfs.is_file(f"{here}/{part}/__init__.py"):
+                    files.append(f"{here}/{part}/__init__.py")
+                    here = f"{here}/{part}"
+                    continue
+                if last:
+                    module = self._module_file(here, part)
+                    if module:
+                        files.append(module)
+                        break
+                if part in names and self._names(f"{here}/{part}"):
+                    here = f"{here}/{part}"  # a namespace package: no __init__.py
+                    continue
+                files = None
+                break
+            if files is not None and files:
+                return files
+        return None
+
+    def _names(self, directory: str) -> frozenset[str]:
+        """What a directory holds (empty when it is none): one listing per directory, however many lookups."""
+        if directory not in self._listings:
+            entry = self.rootfs.stat(directory)
+            self._listings[directory] = frozenset(self.rootfs.listdir(self.rootfs.realpath(directory) or directory)) \
+                if entry is not None and entry.is_dir else frozenset()
+        return self._listings[directory]
+
+    def _module_file(self, directory: str, name: str) -> str | None:
+        names = self._names(directory)
+        if f"{name}.py" in names and self.rootfs.is_file(f"{directory}/{name}.py"):
+            return f"{directory}/{name}.py"
+        prefix = name + "."
+        for entry in sorted(names):
+            if entry.startswith(prefix) and entry.endswith(".so"):  # name.cpython-311-x86_64-linux-gnu.so
+                return f"{directory}/{entry}"
+        return None
+
+    def package_of(self, path: str) -> str | None:
+        """The dotted package a file on the path belongs to ("" at top level), None when it is not on the path."""
+        for directory in self.directories:
+            if path.startswith(directory + "/"):
+                rel = path[len(directory) + 1:].rsplit(".", 1)[0].split("/")
+                return ".".join(rel[:-1])  # a package's __init__ and its modules share the package
+        return None
+
+
+def search_path(rootfs, version: str, env: dict[str, str], script_dirs: list[str]) -> list[str]:
+    """sys.path of pythonVERSION in the image: script directories, PYTHONPATH, the standard library and
+    lib-dynload, site directories (Debian's dist-packages, venvs) and what their .pth files add."""
+    prefixes = [p for p in ("/usr/local", "/usr") if rootfs.stat(f"{p}/lib/python{version}") is not None]
+    dirs = list(script_dirs) + [d for d in env.get("PYTHONPATH", "").split(":") if d.startswith("/")]
+    for prefix in prefixes:
+        dirs += [f"{prefix}/lib/python{version}", f"{prefix}/lib/python{version}/lib-dynload"]
+    site = [f"/usr/local/lib/python{version}/dist-packages", f"/usr/local/lib/python{version}/site-packages",
+            "/usr/lib/python3/dist-packages", f"/usr/lib/python{version}/dist-packages",
+            f"/usr/lib/python{version}/site-packages"]
+    venv = env.get("VIRTUAL_ENV")
+    if venv and rootfs.is_file(f"{venv}/pyvenv.cfg"):
+        site.insert(0, f"{venv}/lib/python{version}/site-packages")
+    for directory in list(site):
+        for entry in rootfs.listdir(rootfs.realpath(directory) or directory) if rootfs.stat(directory) else []:
+            if entry.endswith(".pth") and rootfs.is_file(f"{directory}/{entry}"):
+                site += _pth_lines(rootfs, f"{directory}/{entry}", directory)
+    return dirs + site
+
+
+def _pth_lines(rootfs, path: str, directory: str) -> list[str]:
+    with rootfs.open(path) as fh:
+        text = fh.read(1 << 16).decode("utf-8", "replace")
+    out = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith(("#", "import ", "import\t")):
+            out.append(posixpath.normpath(line if line.startswith("/") else f"{directory}/{line}"))
+    return out

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import resource
 
+import docker.errors
 import pytest
 
 from slim import engine as engines
 from slim.engine import candidates, connect
-from slim.engine.podman import NPROC_CAP, rlimits
+from slim.engine.podman import NPROC_CAP, PodmanEngine, rlimits
 from slim.errors import EngineError
 
 
@@ -61,3 +62,33 @@ def test_rlimits_stay_within_this_process(monkeypatch):
     assert limits["nproc"] <= min(resource.getrlimit(resource.RLIMIT_NPROC)[1], NPROC_CAP)
     monkeypatch.setattr(resource, "getrlimit", lambda which: (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
     assert rlimits() == {"nofile": 1048576, "nproc": NPROC_CAP}
+
+
+class _FlakyCopyApi:
+    """The SDK calls PodmanEngine.put_archive makes: the first copies fail the way Podman 4.3's did once."""
+
+    def __init__(self, failures: int):
+        self.failures, self.calls = failures, 0
+
+    def put_archive(self, container, path, data):
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise docker.errors.APIError("500", explanation="passing bulk input to subprocess: write |1: broken pipe")
+        return True
+
+
+class _Client:
+    def __init__(self, api):
+        self.api = api
+
+
+@pytest.mark.parametrize("failures, succeeds, calls", [(0, True, 1), (1, True, 2), (2, False, 2)])
+def test_podman_tries_a_failed_copy_once_more(failures, succeeds, calls):
+    api = _FlakyCopyApi(failures)
+    engine = PodmanEngine(_Client(api))
+    if succeeds:
+        engine.put_archive("helper", "/slim-trace", b"tar")
+    else:
+        with pytest.raises(EngineError, match="copying files into the container at /slim-trace: passing bulk"):
+            engine.put_archive("helper", "/slim-trace", b"tar")
+    assert api.calls == calls

@@ -302,6 +302,11 @@ def _whole(rootfs, pypath: PythonPath, path: str, dotted: str | None, why: str, 
         while here not in ("/", "") and rootfs.is_file(f"{here}/__init__.py"):
             directory, here = here, posixpath.dirname(here)
     if directory is not None:
-        wave += [(p, f"package {directory} kept whole: {why}") for p in rootfs.below(directory, {"__pycache__"})
+        wave += [(p, f"package {directory} kept whole: {why}") for p in rootfs.below(directory, _NOT_IN_WHOLE)
                  if p.endswith((".py", ".so")) and rootfs.is_file(p)]
     return directory
+
+
+# A package kept whole leaves out its own test suites: no name built at run time loads them in production, and
+# following their imports would bring in the test frameworks (pytest, hypothesis) too.
+_NOT_IN_WHOLE = frozenset({"__pycache__", "tests", "test"})

@@ -215,6 +215,8 @@ def test_a_package_kept_whole_is_the_one_the_name_names_and_its_imports_are_foll
         (f"{site}/app/core.py", "file", b"import importlib\ndef load(n):\n    return importlib.import_module(f'app.plugins.{n}')\n"),
         (f"{site}/app/plugins/__init__.py", "file", b""), (f"{site}/app/plugins/csv_out.py", "file", b""),
         (f"{site}/app/unrelated.py", "file", b""),
+        (f"{site}/app/plugins/tests/__init__.py", "file", b""),
+        (f"{site}/app/plugins/tests/test_csv.py", "file", b"import pytest\n"), (f"{site}/pytest.py", "file", b""),
         ("srv/run.py", "file", b"import app.core\ndef hook(name):\n    return __import__(name)\n"),
     )
     root = flatten([unpack_layer(io.BytesIO(data), ws.path("layers", "dyn.pack"), "dyn")])
@@ -225,6 +227,8 @@ def test_a_package_kept_whole_is_the_one_the_name_names_and_its_imports_are_foll
     assert f"/{LIB}/bz2.py" in found.keep and f"/{LIB}/lib-dynload/_bz2.cpython-311-x86_64-linux-gnu.so" in found.keep
     assert f"/{site}/app/plugins/csv_out.py" in found.keep
     assert f"/{site}/app/unrelated.py" not in found.keep  # the name says app.plugins, not all of app
+    # nor its test suite (and the test framework that would come with it)
+    assert f"/{site}/app/plugins/tests/test_csv.py" not in found.keep and f"/{site}/pytest.py" not in found.keep
     assert found.dynamic == {f"/{LIB}/encodings/__init__.py:3": f"/{LIB}/encodings",
                              f"/{site}/app/core.py:3": f"/{site}/app/plugins",
                              "/srv/run.py:3": None}  # a top-level script: no package to keep

@@ -31,6 +31,9 @@ class RootFS:
             entries["/"] = Entry(path="/", kind=DIR, mode=0o755)
         self._entries = entries
         self._children: dict[str, list[str]] | None = None
+        # directory path -> how it resolves: closures look up thousands of files in the same few hundred
+        # directories, and a view never changes (derive() makes a new one)
+        self._directories: dict[str, Resolution] = {}
         self.warnings: list[SlimWarning] = list(warnings or [])
 
     # --- plain look-ups, no symlink following -------------------------------------------------
@@ -113,7 +116,22 @@ class RootFS:
         Absolute link targets restart at the image root and `..` never climbs above it, so no
         link, however hostile, leads outside the image.
         """
-        pending = [p for p in normalize(path).split("/") if p]
+        norm = normalize(path)
+        parent, name = norm.rsplit("/", 1)
+        if name and ".." not in norm:
+            # The walk below resolves the parent first, then the name: the same, with the parent remembered.
+            if parent not in self._directories:
+                self._directories[parent] = self._walk(parent or "/", True)
+            above = self._directories[parent]
+            if above.entry is not None and above.entry.kind == DIR:
+                candidate = f"{above.path}/{name}" if above.path != "/" else f"/{name}"
+                entry = self._entries.get(candidate)
+                if entry is None or entry.kind != SYMLINK or not follow_last:
+                    return Resolution(candidate, above.symlinks, entry)
+        return self._walk(norm, follow_last)
+
+    def _walk(self, path: str, follow_last: bool) -> Resolution:
+        pending = [p for p in path.split("/") if p]
         pending.reverse()
         current = "/"
         crossed: list[str] = []

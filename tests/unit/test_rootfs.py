@@ -40,3 +40,16 @@ def test_lookup_through_a_file_is_enotdir():
 def test_follow_last_false_stops_at_the_link():
     root = fs(lib="usr/lib")
     assert root.resolve("/lib", follow_last=False).path == "/lib"
+
+
+def test_remembered_directories_resolve_exactly_as_the_full_walk():
+    # resolve() remembers how each parent directory resolves; the answer must be the component-by-component walk's
+    root = fs(lib="usr/lib", lib64="/usr/lib/x86_64-linux-gnu", a="/b", b="/a", dangling="/nowhere",
+              usr__lib__x86_64_linux_gnu__libc_link="libc.so.6", etc__up="../../../../../usr/lib")
+    names = ["", "lib", "lib64", "usr", "usr/lib", "etc", "etc/up", "a", "b", "dangling", "nowhere",
+             "usr/lib/x86_64-linux-gnu", "x86_64-linux-gnu", "libc.so.6", "libc_link", "missing", ".", ".."]
+    paths = {f"/{x}/{y}/{z}".replace("//", "/") for x in names for y in names for z in names}
+    for path in sorted(paths):
+        for follow_last in (True, False):
+            norm = "/" + "/".join(p for p in path.split("/") if p not in ("", "."))
+            assert root.resolve(path, follow_last) == root._walk(norm, follow_last), (path, follow_last)

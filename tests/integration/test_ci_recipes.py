@@ -100,11 +100,11 @@ def test_the_gitlab_recipe_with_a_remote_engine(engine, registry, tmp_path, scra
     rule = job["rules"][0]
     assert rule["if"] == "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH"
     variables.update(rule["variables"])  # the default branch: the rule applies
+    repo = repository(tmp_path, "python-web")
     ci = {"CI_COMMIT_SHORT_SHA": "test", "CI_REGISTRY": registry, "CI_REGISTRY_IMAGE": f"{registry}/group/app",
-          "CI_REGISTRY_USER": "ci", "CI_REGISTRY_PASSWORD": "ci"}
+          "CI_REGISTRY_USER": "ci", "CI_REGISTRY_PASSWORD": "ci", "CI_PROJECT_DIR": repo}
     # GitLab expands $VARS in variables; bash does the same here, in the order they are written
     prelude = "".join(f'export {k}="{v}"\n' for k, v in variables.items() if k != "SLIM_PACKAGE")
-    repo = repository(tmp_path, "python-web")
     scratch_tags += ["app:test", f"{registry}/group/app:test-slim"]
     for line in job["script"]:
         assert not re.search(r"\$\{?CI_(?!COMMIT_SHORT_SHA|REGISTRY)", line), line
@@ -112,3 +112,5 @@ def test_the_gitlab_recipe_with_a_remote_engine(engine, registry, tmp_path, scra
     check_outputs(repo, registry, "group/app")
     report = open(os.path.join(repo, "slim-out", "report.json")).read()
     assert '"target": "http://127.0.0.1:' in report and "http://127.0.0.1:8080/" not in report  # published ports
+    assert job["cache"]["paths"] == [".slim-cache/"]  # what GitLab keeps is where slim wrote its scans
+    assert os.path.isfile(os.path.join(repo, ".slim-cache", "python-imports.sqlite"))

@@ -302,9 +302,19 @@ def _whole(rootfs, pypath: PythonPath, path: str, dotted: str | None, why: str, 
         while here not in ("/", "") and rootfs.is_file(f"{here}/__init__.py"):
             directory, here = here, posixpath.dirname(here)
     if directory is not None:
-        wave += [(p, f"package {directory} kept whole: {why}") for p in rootfs.below(directory, _NOT_IN_WHOLE)
+        wave += [(p, f"{_WHOLE}{directory}{_WHOLE_END}{why}") for p in rootfs.below(directory, _NOT_IN_WHOLE)
                  if p.endswith((".py", ".so")) and rootfs.is_file(p)]
     return directory
+
+
+_WHOLE, _WHOLE_END = "package ", " kept whole: "
+
+
+def kept_whole_in(why: str) -> str | None:
+    """The package directory a module was kept for as part of, when that is why it was kept."""
+    if why.startswith(_WHOLE) and _WHOLE_END in why:
+        return why[len(_WHOLE):why.index(_WHOLE_END)]
+    return None
 
 
 # A package kept whole leaves out its own test suites: no name built at run time loads them in production, and

@@ -55,6 +55,7 @@ class KeepPlan:
     content: dict[str, int] = field(default_factory=dict)  # app content directory -> bytes kept beyond the trace
     # Python modules the import closure parsed, and those whose scan came from the cache (set by the wiring)
     python_scans: dict[str, int] = field(default_factory=dict)
+    kept_whole: dict[str, int] = field(default_factory=dict)  # package kept whole -> bytes its modules added
     warnings: list[SlimWarning] = field(default_factory=list)
 
     def category(self, path: str) -> str:
@@ -220,7 +221,18 @@ def _language(p: _Planner) -> None:
             for path, why in sorted(added.items()):
                 if path not in base:
                     p.seed(path, LANGUAGE, why)
+            p.out.kept_whole = _kept_whole(p.rootfs, {path: why for path, why in added.items() if path not in base})
     p.out.language_cost = sizes
+
+
+def _kept_whole(rootfs, added: dict[str, str]) -> dict[str, int]:
+    """Package directory kept whole (its code names modules at run time, or does not parse) -> bytes it added."""
+    paths: dict[str, list[str]] = {}
+    for path, why in added.items():
+        package = pyimports.kept_whole_in(why)
+        if package:
+            paths.setdefault(package, []).append(path)
+    return {package: rootfs.bytes_of(files) for package, files in sorted(paths.items())}
 
 
 def _exclude(p: _Planner) -> None:

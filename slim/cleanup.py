@@ -60,8 +60,8 @@ def find_dead(engine: Engine, work_base: str | None, everything: bool = False) -
     """What dead runs left in the engine and under `work_base`; with `everything` also the tracer bundle
     cache (rebuilt by the next trace) and the import scan cache (refilled by the next build)."""
     found = _labelled(engine, _dead)
-    found.work_dirs = stale_workspaces(work_base)
-    found.cache_files = _cache_files() if everything else []
+    on_host = find_work_dirs(work_base, everything)
+    found.work_dirs, found.cache_files = on_host.work_dirs, on_host.cache_files
     for tag in engine.tags_in(TEMPORARY_REPOSITORY + "/"):
         owner = temporary_tag_owner(tag)
         if owner is None or identity.is_alive(*owner) is False:

@@ -14,7 +14,7 @@ import posixpath
 import re
 
 from slim.analysis import nodeimports, pyimports
-from slim.analysis.pypath import PythonPath, search_path
+from slim.analysis.pypath import PythonPath, search_path, top_package
 from slim.model import SlimWarning
 
 FULL, PACKAGE, IMPORTS, OFF = "full", "package", "imports", "off"
@@ -94,15 +94,7 @@ def _kept_whole(package: str | None) -> str:
 
 
 def _python_packages(rootfs, kept: set[str], out: dict[str, str], metadata_only: bool = False) -> None:
-    tops: set[str] = set()
-    for path in kept:
-        directory = posixpath.dirname(path)
-        top = None
-        while directory not in ("/", "") and rootfs.is_file(f"{directory}/__init__.py"):
-            top = directory
-            directory = posixpath.dirname(directory)
-        if top:
-            tops.add(top)
+    tops = {top_package(rootfs, path) for path in kept} - {None}
     for top in sorted(tops):
         name = posixpath.basename(top)
         if not metadata_only:

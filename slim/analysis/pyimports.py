@@ -14,7 +14,7 @@ import re
 import warnings as py_warnings
 from dataclasses import dataclass, field
 
-from slim.analysis.pypath import PythonPath
+from slim.analysis.pypath import PythonPath, top_package
 
 MAX_SOURCE = 4 << 20  # a module bigger than this is not parsed (its package is kept whole instead)
 _DYNAMIC_CALLS = {"import_module", "__import__"}
@@ -245,8 +245,9 @@ def _absolute(module: str, level: int, package: str) -> str | None:
     return ".".join(base + ([module] if module else []))
 
 
-def scan_serially(sources: dict[str, bytes]) -> dict[str, Scan | None]:
-    """The plain way to scan a batch of modules: one after the other, in this process."""
+def scan_serially(sources: dict) -> dict:
+    """The plain way to scan a batch of modules ({path or any key: source} -> {key: Scan or None}): one after
+    the other, in this process."""
     return {path: scan_or_none(source) for path, source in sources.items()}
 
 
@@ -260,6 +261,7 @@ def import_closure(rootfs, pypath: PythonPath, start: list[str], never: tuple[st
     {path: Scan or None}), which may cache or parallelise; the result does not depend on how it scans."""
     out = ImportClosure()
     seen: set[str] = set()
+    whole: set[str] = set()  # package directories already put into a wave whole
     wave = [(p, "") for p in start]
     while wave:
         sources: dict[str, bytes] = {}
@@ -276,13 +278,13 @@ def import_closure(rootfs, pypath: PythonPath, start: list[str], never: tuple[st
         for path, result in sorted(scan_many(sources).items()):
             package = pypath.package_of(path) or ""
             if result is None:
-                out.unparsed[path] = _whole(rootfs, pypath, path, None, f"{path} does not parse", wave)
+                out.unparsed[path] = _whole(rootfs, pypath, path, None, f"{path} does not parse", wave, whole)
                 continue
             raw, dynamic = result
             for line, prefix in dynamic:
                 where = f"{path}:{line}"
                 out.dynamic[where] = _whole(rootfs, pypath, path, dynamic_package(prefix, package),
-                                            f"{where} imports a name built at run time", wave)
+                                            f"{where} imports a name built at run time", wave, whole)
             for imp in resolve(raw, package):
                 if imp.unless and all(pypath.find(name) for name in imp.unless):
                     continue  # a fallback for modules the image has
@@ -291,17 +293,16 @@ def import_closure(rootfs, pypath: PythonPath, start: list[str], never: tuple[st
     return out
 
 
-def _whole(rootfs, pypath: PythonPath, path: str, dotted: str | None, why: str, wave: list) -> str | None:
+def _whole(rootfs, pypath: PythonPath, path: str, dotted: str | None, why: str, wave: list,
+           done: set[str]) -> str | None:
     """Put every module of a package into the next wave: the package `dotted` names when the image has it as
-    a directory, else the top-level package `path` lies in. Returns that directory (None: `path` is a
-    top-level module and no package is named, so there is nothing to keep)."""
+    a directory, else the top-level package `path` lies in (once per directory: `done`). Returns that
+    directory (None: `path` is a top-level module and no package is named, so there is nothing to keep)."""
     found = pypath.find(dotted) if dotted else None
     directory = posixpath.dirname(found[-1]) if found and found[-1].endswith("/__init__.py") else None
-    if directory is None:
-        here = posixpath.dirname(path)
-        while here not in ("/", "") and rootfs.is_file(f"{here}/__init__.py"):
-            directory, here = here, posixpath.dirname(here)
-    if directory is not None:
+    directory = directory or top_package(rootfs, path)
+    if directory is not None and directory not in done:
+        done.add(directory)
         wave += [(p, f"{_WHOLE}{directory}{_WHOLE_END}{why}") for p in rootfs.below(directory, _NOT_IN_WHOLE)
                  if p.endswith((".py", ".so")) and rootfs.is_file(p)]
     return directory

@@ -105,3 +105,12 @@ def _pth_lines(rootfs, path: str, directory: str) -> list[str]:
         if line and not line.startswith(("#", "import ", "import\t")):
             out.append(posixpath.normpath(line if line.startswith("/") else f"{directory}/{line}"))
     return out
+
+
+def top_package(rootfs, path: str) -> str | None:
+    """The directory of the top-level package a file lies in (the highest of the directories above it that
+    hold an __init__.py, without a gap); None for a module at a path root."""
+    directory, top = posixpath.dirname(path), None
+    while directory not in ("/", "") and rootfs.is_file(f"{directory}/__init__.py"):
+        top, directory = directory, posixpath.dirname(directory)
+    return top

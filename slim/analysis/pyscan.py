@@ -162,26 +162,30 @@ class ModuleScanner:
     def __call__(self, sources: dict[str, bytes]) -> dict[str, pyimports.Scan | None]:
         keys = {path: digest(source) for path, source in sources.items()}
         known = self.cache.get_many(sorted(set(keys.values()))) if self.cache else {}
-        missing = {path: source for path, source in sources.items() if keys[path] not in known}
+        # one parse per content: vendored copies and empty __init__.py files come many times
+        missing = {keys[path]: source for path, source in sources.items() if keys[path] not in known}
         fresh = self._parse(missing)
         if self.cache:
-            self.cache.put_many({keys[path]: scan for path, scan in fresh.items()}, list(known))
-        self.parsed += len(fresh)
-        self.cached += len(sources) - len(missing)
-        return {path: fresh[path] if path in fresh else known[keys[path]] for path in sources}
+            self.cache.put_many(fresh, list(known))
+        scans = {**known, **fresh}
+        from_cache = sum(1 for key in keys.values() if key in known)
+        self.cached += from_cache
+        self.parsed += len(keys) - from_cache
+        return {path: scans[key] for path, key in keys.items()}
 
-    def _parse(self, sources: dict[str, bytes]) -> dict[str, pyimports.Scan | None]:
+    def _parse(self, sources: dict[bytes, bytes]) -> dict[bytes, pyimports.Scan | None]:
+        """Scans of {digest: source}, keyed alike."""
         if self.workers < 2 or sum(map(len, sources.values())) < _PARALLEL_FROM:
             return pyimports.scan_serially(sources)
         batches, batch, size = [], {}, 0
-        for path, source in sorted(sources.items(), key=lambda kv: -len(kv[1])):  # big files first: even finish
-            batch[path], size = source, size + len(source)
+        for key, source in sorted(sources.items(), key=lambda kv: -len(kv[1])):  # big files first: even finish
+            batch[key], size = source, size + len(source)
             if size >= _BATCH_BYTES:
                 batches.append(batch)
                 batch, size = {}, 0
         batches += [batch] if batch else []
         try:
-            out: dict[str, pyimports.Scan | None] = {}
+            out: dict[bytes, pyimports.Scan | None] = {}
             for result in self._workers().map(pyimports.scan_serially, batches):
                 out.update(result)
             return out

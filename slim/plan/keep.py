@@ -69,12 +69,13 @@ def declared_dirs(config: RunConfig) -> list[str]:
 
 
 class _Planner:
-    def __init__(self, rootfs, config: RunConfig, trace: Trace, accounts: ImageAccounts, options: PlanOptions):
+    def __init__(self, rootfs, config: RunConfig, trace: Trace, accounts: ImageAccounts, options: PlanOptions,
+                 scan_python=pyimports.scan_serially):
         self.rootfs, self.config, self.trace, self.accounts, self.options = rootfs, config, trace, accounts, options
+        self.scan_python = scan_python
         self.env = config.env_dict()
         self.builder = ClosureBuilder(rootfs, self.env, config.workdir or "/")
         self.out = KeepPlan()
-        self.scan_python = pyimports.scan_serially
 
     def seed(self, path: str, category: str, detail: str, runs: bool = True) -> None:
         """Keep `path` (when the image has it) for `category`, and everything its closure needs. runs=False:
@@ -112,8 +113,7 @@ def plan_keep(rootfs, config: RunConfig, trace: Trace, accounts: ImageAccounts, 
               owned: frozenset[str] = frozenset(), scan_python=pyimports.scan_serially) -> KeepPlan:
     """`owned`: the paths the image's package database lists (what is not app content). `scan_python`: how
     batches of Python modules are scanned for imports (slim.analysis.pyscan caches and parallelises)."""
-    p = _Planner(rootfs, config, trace, accounts, options)
-    p.scan_python = scan_python
+    p = _Planner(rootfs, config, trace, accounts, options, scan_python)
     _traced(p)
     _entrypoint_and_includes(p)
     _essentials(p)

@@ -25,6 +25,10 @@ _SYSTEM = ("/etc", "/proc", "/sys", "/dev", "/run", "/tmp", "/var/tmp", "/var/li
            "/usr/bin", "/usr/sbin", "/bin", "/sbin", "/usr/include", "/usr/share/zoneinfo", "/usr/share/locale",
            "/usr/share/doc", "/usr/share/man", "/usr/share/info", "/boot", "/root/.cache", "/usr/local/lib",
            *GLOBAL_FOLDERS)
+# the filesystem standard's top-level directories: too wide to be one app's content (/srv/site can be, /srv
+# cannot); any other top-level directory is one the image's own layers made for its app (/app, /www, /site)
+_STANDARD_TOP = frozenset({"/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/libx32", "/media",
+                           "/mnt", "/opt", "/proc", "/root", "/run", "/sbin", "/srv", "/sys", "/tmp", "/usr", "/var"})
 # trees whose languages decide what is needed (the import closures), or that no app serves
 LANGUAGE_TREES = frozenset({"node_modules", "site-packages", "dist-packages", "__pycache__", ".git", ".cache"})
 
@@ -79,6 +83,7 @@ def _owned(rootfs, path: str, owned: frozenset[str]) -> bool:
 
 
 def _may_hold_content(rootfs, directory: str, owned: frozenset[str]) -> bool:
-    if directory.count("/") < 2 or within(directory, _SYSTEM) or _owned(rootfs, directory, owned):
-        return False  # "/", "/usr", "/srv": too wide; system trees; directories packages made
+    if directory in ("/", "") or directory in _STANDARD_TOP or within(directory, _SYSTEM) \
+            or _owned(rootfs, directory, owned):
+        return False  # too wide; system trees; directories packages made
     return not any(part in LANGUAGE_TREES for part in directory.split("/"))

@@ -30,6 +30,8 @@ def tree(ws):
         ("var/www/site/css/site.css", "file", b"body{}"),
         ("var/www/site/deploy.sh", "file", (b"#!/bin/bash\necho deploy\n", 0o755)),
         ("srv/big/one.bin", "file", b"a" * 600), ("srv/big/two.bin", "file", b"b" * 600),
+        ("srv/notes.txt", "file", b"read"), ("srv/other.txt", "file", b"not app content"),
+        ("www/index.html", "file", b"<h1>home</h1>"), ("www/check.py", "file", b"import json\n"),
         ("opt/app/server.js", "file", b"require('./routes')"), ("opt/app/routes.js", "file", b""),
         ("opt/app/node_modules/big/index.js", "file", b"// the require closure decides"),
     )
@@ -62,6 +64,15 @@ def test_a_directory_over_the_cap_adds_nothing_and_says_so(ws):
     assert [(w.code, w.path) for w in found.warnings] == [("content.cap", "/srv/big")]
     found = app_content(root, trace_of(("/srv/big/one.bin", READ)), OWNED, kept={"/srv/big/one.bin"}, cap=600)
     assert list(found.files) == ["/srv/big/two.bin"]
+
+
+def test_a_top_level_directory_the_image_made_is_content_a_standard_one_is_not(ws):
+    # python3 -m http.server in WORKDIR /www serves every file there; /srv is the standard's, too wide
+    root = tree(ws)
+    trace = trace_of(("/www/index.html", READ), ("/srv/notes.txt", READ))
+    assert content_directories(root, trace, frozenset()) == ["/www"]
+    found = app_content(root, trace, frozenset(), kept={"/www/index.html"})
+    assert list(found.files) == ["/www/check.py"] and "/srv/other.txt" not in found.files
 
 
 def test_without_a_package_database_system_trees_still_never_count(ws):

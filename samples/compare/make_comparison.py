@@ -2,7 +2,8 @@
 (table and chart) into samples/README.md. Nothing in that section is typed by hand.
 
 Run: .venv/bin/python samples/compare/make_comparison.py   (needs the Docker engine and base images:
-scripts/setup). The slim images are removed afterwards; the two originals stay, as the other samples do.
+scripts/setup). The slim images are removed afterwards; the two originals stay, as the other samples do. Each
+build's seccomp profile goes to a temporary directory (by default it would land in the current directory).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
@@ -34,9 +36,11 @@ def main() -> None:
         print(f"building {image}...", file=sys.stderr)
         run("docker", "build", "-q", "-t", image, "-f", os.path.join(HERE, f"Dockerfile.{base}"), HERE)
     try:
-        for image, out in zip(originals, slimmed):
-            print(f"slimming {image}...", file=sys.stderr)
-            run(SLIM, "-q", "build", image, "-t", out, "--continue-after", "exit")
+        with tempfile.TemporaryDirectory(prefix="compare-sample-") as tmp:
+            for image, out in zip(originals, slimmed):
+                print(f"slimming {image}...", file=sys.stderr)
+                run(SLIM, "-q", "build", image, "-t", out, "--continue-after", "exit",
+                    "--seccomp-profile", os.path.join(tmp, "seccomp.json"), cwd=tmp)
         images = [originals[0], slimmed[0], originals[1], slimmed[1]]
         table = run(SLIM, "-q", "compare", *images, "--markdown",
                     "--chart", os.path.join(os.path.dirname(HERE), CHART)).stdout

@@ -34,14 +34,14 @@ install_host_tools() {
 }
 
 ensure_docker() {
-  if docker info >/dev/null 2>&1; then return 0; fi
+  if docker info >/dev/null 2>&1; then warn_plain_tcp_engine; return 0; fi
   [ -z "${DOCKER_HOST:-}" ] || die "DOCKER_HOST=$DOCKER_HOST does not answer; start that engine or unset DOCKER_HOST"
   log "starting dockerd (log: $DOCKERD_LOG)"
   # setsid: the engine outlives this script, and is not killed with the caller's process group.
-  # Also on tcp://127.0.0.1:2375 (loopback only): the tests use it as a remote engine (DOCKER_HOST=tcp://...).
+  # The Unix socket only (root and the docker group): an API on a TCP port without TLS would make every local
+  # user root. The remote-engine tests start their own engine behind mutual TLS (tests/integration/tls_engine.py).
   # from /: an engine outlives the checkout it was started from (a removed working directory breaks its shims)
-  (cd / && exec setsid nohup dockerd -H unix:///var/run/docker.sock -H tcp://127.0.0.1:2375) >>"$DOCKERD_LOG" 2>&1 \
-    </dev/null &
+  (cd / && exec setsid nohup dockerd -H unix:///var/run/docker.sock) >>"$DOCKERD_LOG" 2>&1 </dev/null &
   for _ in $(seq 1 90); do
     if docker info >/dev/null 2>&1; then log "Docker engine is up"; return 0; fi
     sleep 1
@@ -49,6 +49,19 @@ ensure_docker() {
   echo "--- last lines of $DOCKERD_LOG ---" >&2
   tail -n 20 "$DOCKERD_LOG" >&2 || true
   die "dockerd did not answer within 90 s"
+}
+
+# An engine started before (by hand, or by an older scripts/setup) may listen on TCP without TLS; it is not ours to
+# restart, so say so.
+warn_plain_tcp_engine() {
+  local pid args
+  for pid in $(pgrep -x dockerd || true); do
+    args=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || continue
+    case "$args" in
+      *tcp://*) case "$args" in *--tlsverify*) ;; *) log "warning: dockerd (pid $pid) listens on TCP without" \
+        "--tlsverify: any local user gets root through it; restart it without -H tcp://... ($args)" ;; esac ;;
+    esac
+  done
 }
 
 ensure_venv() {

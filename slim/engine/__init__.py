@@ -16,8 +16,9 @@ DOCKER_SOCKET = "unix:///var/run/docker.sock"
 
 def candidates(kind: str | None) -> tuple[list[str], bool]:
     """(endpoints to try in order, whether the user named them). Named: DOCKER_HOST (Docker or either),
-    CONTAINER_HOST (Podman or either). Else: the current Docker context, Docker's socket, Podman's rootful
-    socket, then this user's rootless Podman socket; sockets that do not exist are skipped."""
+    CONTAINER_HOST (Podman or either), else the current Docker context when it is not the default one. Else:
+    Docker's socket, Podman's rootful socket, then this user's rootless Podman socket; sockets that do not exist
+    are skipped."""
     from slim.engine.docker import _context_host
     from slim.engine.podman import podman_sockets
 
@@ -25,8 +26,10 @@ def candidates(kind: str | None) -> tuple[list[str], bool]:
              if os.environ.get(var) and kind in kinds]
     if named:
         return named[:1], True
-    found = ([_context_host(), DOCKER_SOCKET] if kind != "podman" else []) + (podman_sockets() if kind != "docker"
-                                                                               else [])
+    context = _context_host() if kind != "podman" else None
+    if context:  # chosen with `docker context use` or DOCKER_CONTEXT: another engine must not stand in for it
+        return [context], True
+    found = ([DOCKER_SOCKET] if kind != "podman" else []) + (podman_sockets() if kind != "docker" else [])
     return [c for c in found if c and (not c.startswith("unix://") or os.path.exists(c[len("unix://"):]))], False
 
 

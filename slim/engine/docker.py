@@ -279,16 +279,21 @@ class DockerEngine:
     rootless = False
 
 
-def _context_host() -> str | None:
-    """The endpoint of the current Docker context (`docker context use`), when it is not the default."""
+def current_context():
+    """The current Docker context (DOCKER_CONTEXT, else `docker context use`), or None for the default one."""
     try:
         from docker.context import ContextAPI
 
-        context = ContextAPI.get_current_context()
+        # DOCKER_CONTEXT before config.json's currentContext, as the docker command line reads them
+        context = ContextAPI.get_context(os.environ.get("DOCKER_CONTEXT") or None)
     except Exception:  # no contexts, or an unreadable config: the default socket applies
         return None
-    host = getattr(context, "Host", None)
-    return host if host and getattr(context, "Name", "default") != "default" else None
+    return context if context is not None and getattr(context, "Name", "default") != "default" else None
+
+
+def _context_host() -> str | None:
+    """The endpoint of the current Docker context, when it is not the default."""
+    return getattr(current_context(), "Host", None) or None
 
 
 def remote_host(url: str) -> str | None:

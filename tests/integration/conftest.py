@@ -142,3 +142,34 @@ def registry_tags(registry: str, repository: str) -> list[str]:
         if exc.code == 404:
             return []
         raise
+
+
+def _tls_port() -> int:
+    """2376, Docker's port for TLS, when it is free (another test run may hold it); else any free port."""
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", 2376))
+            return 2376
+        except OSError:
+            return free_port()
+
+
+@pytest.fixture(scope="session")
+def tls_engine(engine):
+    """A second Docker engine reachable over TCP only with mutual TLS (tests/integration/tls_engine.py: its own CA
+    and certificates, data root, bridge), holding the base images: the remote engine of the remote-engine and CI
+    recipe tests. Stopped and removed with all it made afterwards, also when the tests fail."""
+    from tests.integration.tls_engine import TlsEngine, reap_stale
+
+    reap_stale()  # engines of runs killed before their teardown
+    tls = TlsEngine()
+    try:
+        tls.start(_tls_port())
+        tls.load(*BASES)
+    except Exception as exc:
+        tls.stop()
+        pytest.fail(f"the TLS engine of the remote-engine tests did not start: {exc}")
+    try:
+        yield tls
+    finally:
+        tls.stop()

@@ -83,31 +83,32 @@ def test_an_unreachable_registry_is_exit_13_in_one_line(engine, build_sample, tm
     assert last.startswith(f"slim: error: pushing {target}: ")
 
 
-REMOTE = "tcp://127.0.0.1:2375"  # scripts/setup starts the engine listening there too, as a CI job's remote engine
-
-
-def test_a_remote_engine_is_probed_through_published_ports(engine, build_sample, tmp_path, scratch_tags,
-                                                          no_leftovers):
+def test_a_remote_engine_is_probed_through_published_ports(tls_engine, build_sample, tmp_path):
+    # the remote engine: a second dockerd reached over mutual TLS, as a CI job reaches docker-in-docker
     image = build_sample("python-web")
-    scratch_tags.append("remote:slim")
-    env = dict(os.environ, DOCKER_HOST=REMOTE)
+    tls_engine.load(image)
+    env = dict(os.environ, **tls_engine.env())
     done = subprocess.run([sys.executable, "-m", "slim", "build", image, "-t", "remote:slim", "--json",
                            "--http-probe-path", "/api/notes"], capture_output=True, text=True, env=env,
                           cwd=str(tmp_path), timeout=600)
-    assert done.returncode == 0, f"is dockerd listening on {REMOTE}? (scripts/setup starts it so) {done.stderr}"
+    assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     targets = [p["target"] for p in report["verification"]["probes"]]
     assert len(targets) == 2 and all(t.startswith("http://127.0.0.1:") for t in targets), targets
     assert not any(t.startswith("http://127.0.0.1:8080/") for t in targets)  # a published port, not the app's
     assert report["hardening"]["run_profile"]["verified"] is True
+    assert not tls_engine.leftovers()
 
 
-def test_a_remote_engine_refuses_host_path_mounts(engine, build_sample, tmp_path, no_leftovers):
-    env = dict(os.environ, DOCKER_HOST=REMOTE)
-    done = subprocess.run([sys.executable, "-m", "slim", "build", build_sample("batch-job"), "--mount",
+def test_a_remote_engine_refuses_host_path_mounts(tls_engine, build_sample, tmp_path):
+    image = build_sample("batch-job")
+    tls_engine.load(image)
+    env = dict(os.environ, **tls_engine.env())
+    done = subprocess.run([sys.executable, "-m", "slim", "build", image, "--mount",
                            f"{tmp_path}:/data", "--continue-after", "exit"], capture_output=True, text=True, env=env,
                           cwd=str(tmp_path), timeout=600)
     assert done.returncode == 2 and "cannot see this host's paths" in done.stderr
+    assert not tls_engine.leftovers()
 
 
 def test_three_samples_built_three_at_a_time(engine, build_sample, tmp_path, no_leftovers):

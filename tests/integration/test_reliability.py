@@ -151,8 +151,20 @@ def test_four_parallel_builds_of_one_image_all_verify(engine, build_sample, tmp_
     assert slim_state(engine, str(work)) == EMPTY
 
 
+MAIN_PIDFILE = "/var/run/docker.pid"  # the main engine's: the TLS engine of the remote-engine tests runs alongside
+
+
+def _main_daemon() -> int | None:
+    try:
+        with open(MAIN_PIDFILE) as fh:
+            pid = int(fh.read().strip())
+        return pid if os.path.exists(f"/proc/{pid}") else None
+    except (OSError, ValueError):
+        return None
+
+
 def _daemon_running() -> bool:
-    return subprocess.run(["pgrep", "-x", "dockerd"], capture_output=True).returncode == 0
+    return _main_daemon() is not None
 
 
 def _start_engine() -> None:
@@ -163,7 +175,7 @@ def _start_engine() -> None:
 def test_engine_stopping_mid_build_is_exit_5_and_cleanup_recovers(engine, build_sample, tmp_path):
     build, work = build_in("trace", engine, build_sample(SAMPLE), tmp_path)
     try:
-        subprocess.run(["pkill", "-TERM", "-x", "dockerd"], check=True)
+        os.kill(_main_daemon(), signal.SIGTERM)
         code = build.proc.wait(timeout=180)
         build._reader.join(timeout=10)
     finally:

@@ -19,7 +19,6 @@ pytestmark = pytest.mark.docker
 RECIPES = os.path.join(SAMPLES, "ci")
 SCHEMA = os.path.join(os.path.dirname(__file__), "..", "fixtures", "schemas", "junit.xsd")
 VENV_BIN = os.path.join(os.path.dirname(__file__), "..", "..", ".venv", "bin")
-REMOTE = "tcp://127.0.0.1:2375"  # what a docker-in-docker service is to a GitLab job: a remote engine
 SETUP_ONLY = {"Install slim"}
 
 
@@ -92,11 +91,15 @@ def test_the_github_actions_matrix_recipe(engine, registry, tmp_path, scratch_ta
         check_outputs(str(repo / "services" / service), registry, f"recipes/{service}")
 
 
-def test_the_gitlab_recipe_with_a_remote_engine(engine, registry, tmp_path, scratch_tags, no_leftovers):
+def test_the_gitlab_recipe_with_a_remote_engine(tls_engine, registry, tmp_path):
     job = recipe("gitlab-ci.yml")["slim"]
     variables = dict(job["variables"])
-    assert variables.pop("DOCKER_HOST") == "tcp://docker:2375"
-    variables["DOCKER_HOST"] = REMOTE  # the dind service, as this machine has it
+    # docker-in-docker as GitLab documents it with TLS: port 2376, the client's files under $DOCKER_TLS_CERTDIR/client
+    assert variables["DOCKER_HOST"] == "tcp://docker:2376" and variables["DOCKER_TLS_VERIFY"] == "1"
+    assert variables["DOCKER_TLS_CERTDIR"] and variables["DOCKER_CERT_PATH"] == "$DOCKER_TLS_CERTDIR/client"
+    # the dind service, as this machine has it: the TLS engine, whose client directory is CERTDIR/client too
+    variables.update(DOCKER_HOST=tls_engine.host, DOCKER_TLS_CERTDIR=tls_engine.certs)
+    assert os.path.join(tls_engine.certs, "client") == tls_engine.cert_path
     rule = job["rules"][0]
     assert rule["if"] == "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH"
     variables.update(rule["variables"])  # the default branch: the rule applies
@@ -105,7 +108,6 @@ def test_the_gitlab_recipe_with_a_remote_engine(engine, registry, tmp_path, scra
           "CI_REGISTRY_USER": "ci", "CI_REGISTRY_PASSWORD": "ci", "CI_PROJECT_DIR": repo}
     # GitLab expands $VARS in variables; bash does the same here, in the order they are written
     prelude = "".join(f'export {k}="{v}"\n' for k, v in variables.items() if k != "SLIM_PACKAGE")
-    scratch_tags += ["app:test", f"{registry}/group/app:test-slim"]
     for line in job["script"]:
         assert not re.search(r"\$\{?CI_(?!COMMIT_SHORT_SHA|REGISTRY)", line), line
     run_steps(job["script"], repo, ci, prelude)
@@ -114,3 +116,47 @@ def test_the_gitlab_recipe_with_a_remote_engine(engine, registry, tmp_path, scra
     assert '"target": "http://127.0.0.1:' in report and "http://127.0.0.1:8080/" not in report  # published ports
     assert job["cache"]["paths"] == [".slim-cache/"]  # what GitLab keeps is where slim wrote its scans
     assert os.path.isfile(os.path.join(repo, ".slim-cache", "python-imports.sqlite"))
+    # built, slimmed and verified on the TLS engine (and nowhere else), leaving nothing running there
+    assert tls_engine.docker("image", "inspect", "app:test", capture_output=True).returncode == 0
+    assert subprocess.run(["docker", "image", "inspect", "app:test"], capture_output=True).returncode != 0
+    assert not tls_engine.leftovers()
+
+
+def github_recipes() -> list[str]:
+    return [os.path.join(RECIPES, name) for name in ("github-actions.yml", "github-actions-matrix.yml")]
+
+
+def test_the_github_recipes_pin_actions_and_keep_tokens_out_of_the_workspace():
+    for path in github_recipes():
+        doc = recipe(os.path.basename(path))
+        assert doc["permissions"] == {}, "nothing by default: each job asks for what it needs"
+        text = open(path).read()
+        for job in doc["jobs"].values():
+            assert set(job["permissions"]) == {"contents", "packages"}, job["permissions"]
+            assert job["permissions"]["contents"] == "read"
+            for step in job["steps"]:
+                if "uses" not in step:
+                    continue
+                action, _, ref = step["uses"].partition("@")
+                assert re.fullmatch(r"[0-9a-f]{40}", ref), f"{action} is not pinned to a commit: {ref}"
+                assert re.search(rf"{re.escape(step['uses'])}  # v\d+\.\d+\.\d+\n", text), "version in a comment"
+                if action == "actions/checkout":
+                    assert step["with"]["persist-credentials"] is False
+
+
+def zizmor(*paths: str) -> subprocess.CompletedProcess:
+    binary = shutil.which("zizmor", path=os.path.abspath(VENV_BIN))
+    assert binary, "zizmor is missing: it comes with slim's test extras (pip install -e '.[test]')"
+    return subprocess.run([binary, "--offline", "--no-progress", *paths], capture_output=True, text=True, timeout=120)
+
+
+def test_zizmor_reports_nothing_on_the_github_recipes(tmp_path):
+    done = zizmor(*github_recipes())
+    assert done.returncode == 0 and "No findings to report" in done.stdout + done.stderr, done.stdout + done.stderr
+    # and it does audit them: the recipe as it was (a movable tag, the token left in the checkout) is reported
+    before = open(github_recipes()[0]).read()
+    before = re.sub(r"@[0-9a-f]{40}  # (v\d+)\.\d+\.\d+", r"@\1", before).replace(
+        "          persist-credentials: false", "          fetch-depth: 1")
+    (tmp_path / "slim.yml").write_text(before)
+    done = zizmor(str(tmp_path / "slim.yml"))
+    assert done.returncode != 0 and "unpinned-uses" in done.stdout and "artipacked" in done.stdout, done.stdout

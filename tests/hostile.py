@@ -197,12 +197,41 @@ def layer_cases():
         [PLAIN], config_with(rootfs={"type": "layers", "diff_ids": ["sha256:" + "0" * 64]})))
     yield "huge-dpkg-stanza", lambda w, c: write(w, "a.tar", archive_with([_dpkg_status()]))
     yield "huge-dpkg-database", lambda w, c: write(w, "a.tar", archive_with([_dpkg_database(64 << 20)]))
+    yield from size_claim_cases()
+    yield "pax-header-claims-1GiB", lambda w, c: write(w, "a.tar", archive_with([_pax_claim(1 << 30, 400 << 20)]))
 
 
-def _claims_size(size: int) -> bytes:
+HUGE = 1 << 62  # a base-256 size field: tarfile would pass over it block by block, for ever
+
+
+def size_claim_cases():
+    """A member claiming 2^62 bytes, the data ending right after its header: in a plain layer, a gzip layer, an
+    OCI layout's layer blob, and the archive itself (a member of a type tarfile does not know, so it skips it)."""
+    yield "claims-2^62-plain-layer", lambda w, c: write(w, "a.tar", archive_with([_claims_size(HUGE, b"")]))
+    yield "claims-2^62-gzip-layer", lambda w, c: write(w, "a.tar", archive_with(
+        [gzip.compress(_claims_size(HUGE, b""), mtime=0)]))
+    yield "claims-2^62-oci-layer", lambda w, c: oci_layout(w, layers=[_claims_size(HUGE, b"")])
+    yield "claims-2^62-archive-member", lambda w, c: write(w, "a.tar", _claims_size(HUGE, b"", kind=b"Z")
+                                                            + archive_with([PLAIN]))
+
+
+def _claims_size(size: int, data: bytes = b"x" * 1024, kind: bytes = tarfile.REGTYPE) -> bytes:
     info = tarfile.TarInfo("claims")
-    info.size = size
-    return info.tobuf(tarfile.GNU_FORMAT) + b"x" * 1024  # a header promising gigabytes, then a few bytes
+    info.size, info.type = size, kind
+    return info.tobuf(tarfile.GNU_FORMAT) + data  # a header promising gigabytes, then a few bytes
+
+
+def _pax_claim(size: int, zeros: int) -> bytes:
+    """A gzip layer: a pax header whose records claim `size` bytes, then `zeros` zero bytes (a few MB packed).
+    tarfile reads a pax header's records whole into memory."""
+    info = tarfile.TarInfo("././@PaxHeader")
+    info.type, info.size = tarfile.XHDTYPE, size
+    z = zlib.compressobj(1, zlib.DEFLATED, 31)
+    out = [z.compress(info.tobuf(tarfile.USTAR_FORMAT))]
+    chunk = bytes(1 << 20)
+    out += [z.compress(chunk) for _ in range(zeros >> 20)]
+    out.append(z.flush())
+    return b"".join(out)
 
 
 def _trailing(nbytes: int) -> bytes:

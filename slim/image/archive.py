@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import io
 import json
+import lzma
 import os
 import posixpath
 import tarfile
+import zlib
 from typing import BinaryIO
 
 from slim.errors import ImageFormatError, ImageNotFound
 from slim.image import documents
 from slim.image.documents import MAX_DOCUMENT_BYTES
-from slim.image.layer import Prefixed, UnpackedLayer, looks_like_layer, unpack_layer
+from slim.image.layer import Prefixed, UnpackedLayer, decompressed, looks_like_layer, unpack_layer
 from slim.image.model import Image
+from slim.image.targuard import GuardedStream, check_member, file_length
 from slim.workspace import Workspace
 
 
@@ -31,11 +34,15 @@ def read_docker_archive(stream: BinaryIO, ws: Workspace, reference: str, want_ta
     aliases: dict[str, str] = {}
     too_big: set[str] = set()
     try:
-        with tarfile.open(fileobj=stream, mode="r|*") as outer:
+        plain = decompressed(stream)  # not tarfile's "r|*": the guard must count the tar's bytes, not gzip's
+        limit = file_length(stream) if isinstance(plain, Prefixed) else None
+        guarded = GuardedStream(plain, reference)
+        with tarfile.open(fileobj=guarded, mode="r|") as outer:
             for n, member in enumerate(outer):
                 name = posixpath.normpath(member.name).lstrip("/")
                 if member.size < 0:
                     raise ImageFormatError(f"{reference}: an archive member claims a negative size")
+                check_member(outer, member, guarded, limit)
                 if member.issym() or member.islnk():
                     # Legacy archives link repeated layers: "<id>/layer.tar -> ../<other>/layer.tar".
                     base = posixpath.dirname(name) if member.issym() else ""
@@ -47,12 +54,12 @@ def read_docker_archive(stream: BinaryIO, ws: Workspace, reference: str, want_ta
                 head = data.read(512)
                 if looks_like_layer(head):
                     layers[name] = unpack_layer(Prefixed(head, data), ws.path("layers", f"{n}.pack"), name,
-                                                budget=ws, hash_content=not from_engine)
+                                                budget=ws, hash_content=not from_engine, length=member.size)
                 elif member.size <= MAX_DOCUMENT_BYTES:
                     metadata[name] = head + data.read()
                 else:
                     too_big.add(name)
-    except (tarfile.TarError, EOFError, OSError, ValueError, OverflowError) as exc:
+    except (tarfile.TarError, EOFError, OSError, ValueError, OverflowError, zlib.error, lzma.LZMAError) as exc:
         raise ImageFormatError(f"{reference}: not a readable docker-archive ({type(exc).__name__}: {exc})") from exc
     return _assemble(metadata, layers, aliases, too_big, reference, want_tag)
 

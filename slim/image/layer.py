@@ -17,6 +17,7 @@ from typing import BinaryIO
 
 from slim.errors import ImageFormatError
 from slim.image.paths import member_path
+from slim.image.targuard import GuardedStream, check_member
 from slim.model import BLOCK, CHAR, DIR, FIFO, FILE, HARDLINK, SYMLINK, Entry, SlimWarning
 
 WHITEOUT_PREFIX = ".wh."
@@ -54,30 +55,29 @@ class UnpackedLayer:
     pack_file: str = ""  # the uncompressed tar as read (the pack file its entries point into)
 
 
-class _TeeReader:
+class _TeeReader(GuardedStream):
     """Wraps the uncompressed tar stream: its size, and a copy of every byte into the layer's pack file.
 
     The pack file is then the uncompressed layer itself, so a member's bytes are found at its `offset_data`
     without copying each file out on its own (thousands of small copies cost more than one sequential write).
-    Every byte is charged to the run's budget, so no layer can fill the disk.
+    Every byte is charged to the run's budget, so no layer can fill the disk; what a member claims is checked
+    before it is read (GuardedStream), so no layer can keep the reader going past its end.
     """
 
     def __init__(self, raw: BinaryIO, pack: BinaryIO, budget, name: str, hasher=None):
-        self._raw = raw
+        super().__init__(raw, f"layer {name}")
         self._pack = pack
         self._budget = budget
         self._name = name
         self.hasher = hasher
-        self.size = 0
 
     def read(self, n: int = -1) -> bytes:
-        data = self._raw.read(n if n >= 0 else 1 << 20)
+        data = super().read(n)
         if self._budget is not None:
             self._budget.charge(len(data), f"layer {self._name}")
         self._pack.write(data)
         if self.hasher is not None:
             self.hasher.update(data)
-        self.size += len(data)
         return data
 
     def finish(self) -> str | None:
@@ -140,13 +140,15 @@ def looks_like_layer(head: bytes) -> bool:
     return len(head) >= 263 and head[257:262] == b"ustar"
 
 
-def unpack_layer(stream: BinaryIO, pack_file: str, name: str, budget=None, hash_content: bool = False) -> UnpackedLayer:
+def unpack_layer(stream: BinaryIO, pack_file: str, name: str, budget=None, hash_content: bool = False,
+                 length: int | None = None) -> UnpackedLayer:
     """Read a layer tar (plain or compressed) from `stream`; all file bytes go, one after another, to `pack_file`.
 
     One pack file per layer, not one host file per image file: creating thousands of small files costs far more
     than the copying, and no name from the layer ever has to become a host name. `budget` (the Workspace)
     is charged every byte written. With `hash_content` the uncompressed bytes are hashed (`content_digest`), for
     inputs whose config's diff IDs are to be checked (files from anyone; the engine has checked its own).
+    `length` is the blob's stored length when known: an uncompressed layer's members must end within it.
     """
     if budget is not None:
         budget.check_open()
@@ -155,9 +157,13 @@ def unpack_layer(stream: BinaryIO, pack_file: str, name: str, budget=None, hash_
     hasher = hashlib.sha256() if hash_content else None
     try:
         with open(pack_file, "wb") as pack, open(pack_file + ".sparse", "wb") as sparse:
-            tee = _TeeReader(decompressed(stream), pack, budget, name, hasher)
+            plain = decompressed(stream)
+            limit = length if isinstance(plain, Prefixed) else None  # a compressed layer's tar length is unknown
+            tee = _TeeReader(plain, pack, budget, name, hasher)
             with tarfile.open(fileobj=tee, mode="r|") as tar:
                 for member in tar:
+                    room = budget.max_unpacked - budget.unpacked if budget is not None else None
+                    check_member(tar, member, tee, limit, room)
                     _add_member(tar, member, layer, pack_file, sparse, budget)
             trailing = tee.finish()
     except (tarfile.TarError, EOFError, OSError, ValueError, OverflowError, zlib.error, lzma.LZMAError) as exc:

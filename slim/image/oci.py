@@ -83,7 +83,7 @@ def read_oci_layout(layout: str, ws: Workspace, reference: str, tag: str | None 
     for n, desc in enumerate(manifest.get("layers") or []):
         with _open_blob(layout, desc["digest"], reference) as fh:
             layers.append(unpack_layer(fh, ws.path("layers", f"oci{n}.pack"), desc["digest"], budget=ws,
-                                       hash_content=True))
+                                       hash_content=True, length=os.fstat(fh.fileno()).st_size))
     name = (descriptor.get("annotations") or {}).get(REF_NAME)
     return Image(reference, config, config_bytes, layers, [name] if name else [])
 

@@ -6,8 +6,10 @@ Each run is a separate process, so a hang is a timeout here and memory is the ch
 
 from __future__ import annotations
 
+import gzip
 import io
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -17,11 +19,21 @@ import time
 import pytest
 
 import hostile
+from slim.errors import ImageFormatError
+from slim.image.layer import unpack_layer
 from tarbuild import layer
 
 TIME_LIMIT = 30  # seconds per run; a hang shows as a timeout
 RSS_LIMIT = 300 << 20
 CASES = dict(hostile.all_cases())
+SIZE_CLAIMS = {  # case -> the one-line refusal
+    "claims-2^62-plain-layer": "claims 4611686018427387904 bytes, more than the 512 bytes the data holds",
+    # a gzip layer's tar length is unknown: the budget bounds it
+    "claims-2^62-gzip-layer": "claims 4611686018427387904 bytes, more than --max-unpacked-size leaves",
+    "claims-2^62-oci-layer": "claims 4611686018427387904 bytes, more than the 512 bytes the data holds",
+    "claims-2^62-archive-member": r"claims 4611686018427387904 bytes, more than the \d+ bytes the data holds",
+}
+SIZE_CLAIM_LIMIT = 8  # seconds: a refusal takes ~1 s (mostly the interpreter's start), more on a busy machine
 
 
 def _tree(top: str) -> dict[str, tuple]:
@@ -44,7 +56,7 @@ def canary(tmp_path):
     return str(path)
 
 
-def run_slim(args: list[str], work: str) -> subprocess.CompletedProcess:
+def run_slim(args: list[str], work: str, time_limit: float = TIME_LIMIT) -> subprocess.CompletedProcess:
     """Run slim; its peak RSS is sampled from /proc (VmHWM, which only grows): rusage would count the test
     process's own memory, which the child shares until it execs."""
     env = dict(os.environ, SLIM_WORK_DIR=work, COLUMNS="200")
@@ -54,10 +66,10 @@ def run_slim(args: list[str], work: str) -> subprocess.CompletedProcess:
         peak = 0
         while proc.poll() is None:
             peak = max(peak, _high_water(proc.pid))
-            if time.monotonic() - started > TIME_LIMIT:
+            if time.monotonic() - started > time_limit:
                 proc.kill()
                 proc.wait()
-                raise AssertionError(f"slim {' '.join(args)} ran longer than {TIME_LIMIT}s")
+                raise AssertionError(f"slim {' '.join(args)} ran longer than {time_limit}s")
             time.sleep(0.01)
         out.seek(0), err.seek(0)
         done = subprocess.CompletedProcess(proc.args, proc.returncode, out.read(), err.read())
@@ -86,23 +98,41 @@ def check_outcome(done: subprocess.CompletedProcess, case: str) -> None:
     assert done.peak_rss < RSS_LIMIT, f"{case}: peak RSS {done.peak_rss >> 20} MiB"
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.parametrize("case", sorted(set(CASES) - set(SIZE_CLAIMS)))
 def test_hostile_image(case, tmp_path, canary):
+    inspected, squashed = inspect_and_squash(case, tmp_path, canary)
+    if squashed.returncode == 0:
+        check_output_layer(f"{tmp_path}/out/s.tar", case)
+
+
+@pytest.mark.parametrize("case", sorted(SIZE_CLAIMS))
+def test_a_size_claim_beyond_the_data_is_refused_at_once(case, tmp_path, canary):
+    """A member claiming 2^62 bytes where the data ends after its header. Before: tarfile passed over the
+    claim block by block after the data had ended, and slim inspect and slim squash ran at 100% CPU until
+    killed; now the claim is checked against what the data holds (or the unpacked-size budget) first."""
+    for done in inspect_and_squash(case, tmp_path, canary, SIZE_CLAIM_LIMIT):
+        assert done.returncode == 4 and re.search(SIZE_CLAIMS[case], done.stderr.decode()), done.stderr
+        assert done.seconds < SIZE_CLAIM_LIMIT
+
+
+def inspect_and_squash(case: str, tmp_path, canary: str, time_limit: float = TIME_LIMIT):
+    """`slim inspect` and `slim squash` of one case, each checked: a clean outcome, the canary untouched, the
+    work directory removed, nothing of the host read."""
     inputs, work, out = tmp_path / "in", tmp_path / "work", tmp_path / "out"
     for d in (inputs, work, out):
         d.mkdir()
     ref = CASES[case](str(inputs), canary)
     before = _tree(canary)
-    inspected = run_slim(["inspect", ref], str(work))
+    inspected = run_slim(["inspect", ref], str(work), time_limit)
     check_outcome(inspected, case)
-    squashed = run_slim(["squash", ref, "-t", "h:squashed", "-o", f"docker-archive:{out}/s.tar"], str(work))
+    squashed = run_slim(["squash", ref, "-t", "h:squashed", "-o", f"docker-archive:{out}/s.tar"], str(work),
+                        time_limit)
     check_outcome(squashed, case)
     assert _tree(canary) == before, f"{case}: the canary directory changed"
     assert os.listdir(work) == [], f"{case}: work directory left: {os.listdir(work)}"
     for done in (inspected, squashed):
         assert b"HOST-FILE-WAS-READ" not in done.stdout + done.stderr
-    if squashed.returncode == 0:
-        check_output_layer(f"{out}/s.tar", case)
+    return inspected, squashed
 
 
 def check_output_layer(path: str, case: str) -> None:
@@ -135,6 +165,7 @@ EXPECTED = {  # cases whose outcome is known exactly: the exit code and a word o
     "huge-dpkg-stanza": (0, "stanza over"),
     "huge-dpkg-database": (0, "first 25165824 bytes"),
     "markup-and-escapes-in-names": (0, "[/yellow]x"),
+    "pax-header-claims-1GiB": (4, "tar headers take more than"),
 }
 
 
@@ -174,3 +205,17 @@ def test_secret_values_in_env_and_history_are_never_printed(tmp_path):
         for value in ("hunter2-value", "ghp_abcdef123456", "sk-live-999"):
             assert value not in text
     assert "DB_PASSWORD=<redacted>" in text and "MODE=prod" in text and "PATH=/bin" in text
+
+
+def test_a_compressed_layer_ending_before_its_claim_stops_at_its_end(ws):
+    """A gzip layer's tar length is unknown, so a claim within the unpacked-size budget cannot be refused up
+    front: reading stops where the data ends. Before: tarfile went on asking for the claimed 30 GiB block by
+    block after the end (14 s here; for a claim of 2^62, for ever)."""
+    info = tarfile.TarInfo("claims")
+    info.size = 30 << 30
+    blob = gzip.compress(info.tobuf(tarfile.GNU_FORMAT), mtime=0)
+    started = time.monotonic()
+    with pytest.raises(ImageFormatError, match=f"truncated: the data ends at byte 512, a member claims to reach "
+                                               f"byte {512 + (30 << 30)}"):
+        unpack_layer(io.BytesIO(blob), ws.path("layers", "0.pack"), "l", budget=ws)
+    assert time.monotonic() - started < 2

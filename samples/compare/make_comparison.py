@@ -1,5 +1,6 @@
 """Build the comparison's app on Debian and on Alpine, slim both, and write `slim compare` of the four images
-(table and chart) into samples/README.md. Nothing in that section is typed by hand.
+(table and chart) into samples/README.md, and its `--json --packages` output (abridged) as the example of the
+project's README.md. Nothing in either is typed by hand.
 
 Run: .venv/bin/python samples/compare/make_comparison.py   (needs the Docker engine and base images:
 scripts/setup). The slim images are removed afterwards; the two originals stay, as the other samples do. Each
@@ -8,6 +9,7 @@ build's seccomp profile goes to a temporary directory (by default it would land 
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -15,7 +17,7 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
-from readme_section import replace_section  # noqa: E402
+from readme_section import ROOT_README, abridged, json_block, paragraph, replace_section  # noqa: E402
 
 SLIM = os.path.join(os.path.dirname(sys.executable), "slim")
 BASES = ("debian", "alpine")
@@ -44,6 +46,7 @@ def main() -> None:
         images = [originals[0], slimmed[0], originals[1], slimmed[1]]
         table = run(SLIM, "-q", "compare", *images, "--markdown",
                     "--chart", os.path.join(os.path.dirname(HERE), CHART)).stdout
+        doc = json.loads(run(SLIM, "-q", "compare", *images, "--json", "--packages").stdout)
     finally:
         subprocess.run(["docker", "rmi", "-f", *slimmed], capture_output=True)
     replace_section("compare", f"""## Debian vs Alpine vs slimmed
@@ -55,6 +58,9 @@ side by side (`slim compare --markdown --chart`). `compare/make_comparison.py` w
 {table}
 ![size and packages per image]({CHART})
 """)
+    intro = (f"`slim compare {' '.join(images)} --json --packages` (schema `slim.compare/1`; abridged to the first "
+             "image, written by `samples/compare/make_comparison.py`):")
+    replace_section("example-compare", f"{paragraph(intro)}\n\n{json_block(abridged(doc, items=1))}", ROOT_README)
     print(table)
 
 

@@ -31,6 +31,15 @@ install_host_tools() {
   # for the push tests: the reference registry server, run on 127.0.0.1 by the tests
   command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
   apt_install "${missing[@]}"
+  case " ${missing[*]} " in *" docker-registry "*) quiet_registry_service ;; esac
+}
+
+# Debian's docker-registry package enables a system registry on :5000 (every interface, plain HTTP) where systemd
+# runs; the tests start their own on 127.0.0.1 and stop it, so the one this install just started is stopped.
+quiet_registry_service() {
+  [ -d /run/systemd/system ] || return 0
+  log "disabling the docker-registry service the package started on :5000 (the push tests run their own)"
+  systemctl disable --now docker-registry.service >/dev/null 2>&1 || log "warning: could not disable docker-registry.service"
 }
 
 ensure_docker() {
@@ -138,9 +147,19 @@ runtime = "runc"
 CONF
 }
 
+# Writes a containers.conf only where none is, or where the one there is ours: a machine's own is left alone.
+write_podman_conf() {
+  if [ -f "$1" ] && ! head -n 1 "$1" | grep -q "written by slim's scripts/setup --podman"; then
+    log "warning: leaving $1 as it is (not written by slim); Podman may need its limits: see docs/setup.md"
+    return 0
+  fi
+  [ -f "$1" ] || log "writing $1 (container rlimits within this machine's, runc)"
+  podman_conf >"$1"
+}
+
 ensure_podman_rootful() {
   mkdir -p /etc/containers /run/podman
-  podman_conf >/etc/containers/containers.conf
+  write_podman_conf /etc/containers/containers.conf
   if curl -sf --unix-socket /run/podman/podman.sock http://d/_ping >/dev/null 2>&1; then return 0; fi
   log "starting the rootful Podman service (log: $PODMAN_LOG-rootful.log)"
   # from /: conmon, which the service starts for every container, needs its working directory to exist
@@ -156,15 +175,29 @@ as_podman_user() {
 }
 
 ensure_podman_rootless() {
-  id "$PODMAN_USER" >/dev/null 2>&1 || useradd --create-home --shell /usr/sbin/nologin "$PODMAN_USER"
-  grep -q "^$PODMAN_USER:" /etc/subuid || usermod --add-subuids 300000-365535 "$PODMAN_USER"
-  grep -q "^$PODMAN_USER:" /etc/subgid || usermod --add-subgids 300000-365535 "$PODMAN_USER"
-  # slirp4netns opens /dev/net/tun as the user; a fresh machine has it 0600 root
-  [ "$(stat -c %a /dev/net/tun)" = 666 ] || chmod 0666 /dev/net/tun
+  # Each change is said as it is made: a rootless Podman needs a user, subordinate IDs and /dev/net/tun; nothing more.
+  if ! id "$PODMAN_USER" >/dev/null 2>&1; then
+    log "creating the user $PODMAN_USER (no login shell): the rootless Podman service runs as it"
+    useradd --create-home --shell /usr/sbin/nologin "$PODMAN_USER"
+  fi
+  if ! grep -q "^$PODMAN_USER:" /etc/subuid; then
+    log "giving $PODMAN_USER the subordinate UIDs 300000-365535 (/etc/subuid): its containers' users map there"
+    usermod --add-subuids 300000-365535 "$PODMAN_USER"
+  fi
+  if ! grep -q "^$PODMAN_USER:" /etc/subgid; then
+    log "giving $PODMAN_USER the subordinate GIDs 300000-365535 (/etc/subgid)"
+    usermod --add-subgids 300000-365535 "$PODMAN_USER"
+  fi
+  # slirp4netns opens /dev/net/tun as the user; udev makes it 0666 on a Debian machine, a bare container has 0600
+  # (opening it gives no power by itself: making a device needs CAP_NET_ADMIN in the user's own namespace)
+  if [ "$(stat -c %a /dev/net/tun)" != 666 ]; then
+    log "making /dev/net/tun 0666, as udev has it on Debian: slirp4netns opens it as $PODMAN_USER"
+    chmod 0666 /dev/net/tun
+  fi
   local uid home; uid=$(podman_user_uid); home="/home/$PODMAN_USER"
   install -d -o "$PODMAN_USER" -m 700 "/run/user/$uid" "/run/user/$uid/podman"
   install -d -o "$PODMAN_USER" "$home/.config" "$home/.config/containers"
-  podman_conf >"$home/.config/containers/containers.conf"
+  write_podman_conf "$home/.config/containers/containers.conf"
   printf '[storage]\ndriver = "overlay"\n' >"$home/.config/containers/storage.conf"  # the kernel's own, not vfs
   chown "$PODMAN_USER" "$home/.config/containers/"*.conf
   local sock="/run/user/$uid/podman/podman.sock"

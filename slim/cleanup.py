@@ -11,18 +11,23 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from slim import identity
 from slim.analysis.pyscan import scan_cache_file
 from slim.engine import Engine
 from slim.image.sink import TEMPORARY_REPOSITORY, temporary_tag_owner
-from slim.workspace import stale_workspaces
+from slim.workspace import OWNER_FILE, stale_workspaces
 from tracers.bundle import CACHE_LABEL
 
 
 @dataclass
 class Leftovers:
+    """What is to be removed, by kind. A new kind is a list field here, a row in KINDS and a row in the
+    removers of `remove` (`_HOST_REMOVERS` for what lies on this host's filesystem)."""
+
     containers: list[str] = field(default_factory=list)
     volumes: list[str] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
@@ -30,13 +35,30 @@ class Leftovers:
     caches: list[str] = field(default_factory=list)  # tracer bundle volumes, with --all only
     cache_files: list[str] = field(default_factory=list)  # the import scan cache, with --all only
 
+    # (field, what one is called in messages), in the order of removal: containers first, since they hold
+    # volumes and images in use
+    KINDS: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("containers", "container"), ("volumes", "volume"), ("caches", "cache volume"), ("tags", "tag"),
+        ("work_dirs", "work directory"), ("cache_files", "cache file"))
+
+    def items(self) -> list[tuple[str, str, str]]:
+        """(field, name, line) of every leftover: "container 3f2a...", "work directory /tmp/slim-..."."""
+        return [(kind, name, f"{label} {name[:12] if kind == 'containers' else name}")
+                for kind, label in self.KINDS for name in getattr(self, kind)]
+
     def lines(self) -> list[str]:
-        return ([f"container {c[:12]}" for c in self.containers] + [f"volume {v}" for v in self.volumes]
-                + [f"tag {t}" for t in self.tags] + [f"work directory {d}" for d in self.work_dirs]
-                + [f"cache volume {v}" for v in self.caches] + [f"cache file {f}" for f in self.cache_files])
+        return [line for _, _, line in self.items()]
 
     def __len__(self) -> int:
-        return len(self.lines())
+        return len(self.items())
+
+
+@dataclass
+class Removal:
+    """What `remove` did: the lines of what is gone, and (line, reason) of what is still there."""
+
+    removed: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
 
 
 def _dead(labels: dict[str, str]) -> bool:
@@ -85,19 +107,78 @@ def _labelled(engine: Engine, wanted) -> Leftovers:
                      volumes=[name for name, labels in engine.labelled_volumes(identity.RUN) if wanted(labels)])
 
 
-def remove(engine: Engine | None, found: Leftovers) -> None:
-    """Remove everything in `found`; containers first, since they hold volumes and images in use."""
+def remove(engine: Engine | None, found: Leftovers) -> Removal:
+    """Remove everything in `found`, in the order of Leftovers.KINDS; never raises: what could not be removed
+    comes back with the reason (the engine refused or went away, a directory this user cannot empty)."""
+    removers = dict(_HOST_REMOVERS)
     if engine is not None:
-        for cid in found.containers:
-            engine.remove_container(cid)
-        for name in found.volumes + found.caches:
-            engine.remove_volume(name)
-        for tag in found.tags:
-            engine.remove_image(tag)
-    for path in found.work_dirs:
-        shutil.rmtree(path, ignore_errors=True)
-    for path in found.cache_files:
+        removers.update(containers=engine.remove_container, volumes=engine.remove_volume,
+                        caches=engine.remove_volume, tags=engine.remove_image)
+    done = Removal()
+    for kind, name, line in found.items():
+        remover = removers.get(kind)
         try:
-            os.remove(path)
-        except FileNotFoundError:
-            pass
+            reason = remover(name) if remover is not None else "no engine answers"
+        except Exception as exc:  # an engine adapter that raises after all: said, not let through
+            reason = str(exc) or type(exc).__name__
+        if reason is None:
+            done.removed.append(line)
+        else:
+            done.failed.append((line, reason))
+    return done
+
+
+def _remove_work_dir(path: str) -> str | None:
+    """Remove a dead run's work directory; None once it is gone, else why it is not. Its owner file goes last,
+    so a directory that cannot be emptied is still recognised as a dead run's by the next cleanup."""
+    failures: list[tuple[str, OSError]] = []
+    try:
+        names = os.listdir(path)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return _why(exc)
+    for name in names:
+        if name != OWNER_FILE:
+            _remove_path(os.path.join(path, name), failures)
+    if not failures:
+        _remove_path(path, failures)
+    if not os.path.lexists(path):
+        return None
+    if not failures:
+        return "something new was put in it while it was being removed"
+    where, exc = failures[0]  # the first refusal is the cause; the directories above it then are not empty
+    return f"{exc.strerror or exc}: {where}"
+
+
+def _remove_path(path: str, failures: list[tuple[str, OSError]]) -> None:
+    """Remove a file or a whole tree, going on past refusals; each refusal is added to `failures`."""
+    def note(function, where, exc):
+        exc = exc[1] if isinstance(exc, tuple) else exc  # onerror passes exc_info, onexc the exception
+        if not isinstance(exc, FileNotFoundError):
+            failures.append((where, exc))
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path, **{_ON_ERROR: note})
+    else:
+        try:
+            os.unlink(path)
+        except OSError as exc:
+            note(os.unlink, path, exc)
+
+
+def _remove_file(path: str) -> str | None:
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        return _why(exc)
+    return None
+
+
+def _why(exc: OSError) -> str:
+    return f"{exc.strerror}: {exc.filename}" if exc.strerror and exc.filename else str(exc)
+
+
+_ON_ERROR = "onexc" if sys.version_info >= (3, 12) else "onerror"  # 3.12 renamed it (and warns on the old name)
+_HOST_REMOVERS = {"work_dirs": _remove_work_dir, "cache_files": _remove_file}

@@ -71,3 +71,9 @@ class LintFailed(SlimError):
     """slim lint --fail-on: a finding at or above the threshold."""
 
     exit_code = 14
+
+
+class CleanupIncomplete(SlimError):
+    """slim cleanup: something could not be removed (each one is listed with the reason)."""
+
+    exit_code = 15

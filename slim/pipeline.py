@@ -297,9 +297,11 @@ def _measured(docker_bytes, image: Image, rootfs, engine: Engine, in_engine: str
 def sweep(engine: Engine, work_base: str, phases: Phases) -> None:
     """Remove what killed runs left (their containers, volumes, temporary tags, work directories)."""
     found = cleanup.find_dead(engine, work_base)
-    if len(found):
-        cleanup.remove(engine, found)
-        phases.warn(f"removed {len(found)} leftovers of slim runs that were killed (see slim cleanup --help)")
+    done = cleanup.remove(engine, found)
+    if done.removed:
+        phases.warn(f"removed {len(done.removed)} leftovers of slim runs that were killed (see slim cleanup --help)")
+    for line, reason in done.failed:
+        phases.warn(f"could not remove {line}, left by a slim run that was killed: {reason} (slim cleanup retries)")
 
 
 def _write(assembled, opts: BuildOptions, ws, engine: Engine, phases: Phases, created: list[str]) -> str | None:

@@ -52,6 +52,7 @@ class FakeEngine:
         self.volumes: dict[str, set[str]] = {}  # name -> paths inside it
         self.volume_labels: dict[str, dict[str, str]] = {}
         self.calls: list[str] = []
+        self.refused: dict[str, str] = {}  # tag, container ID or volume name -> why the engine keeps it
         self._ids = itertools.count(1)
 
     # set-up for tests
@@ -96,9 +97,12 @@ class FakeEngine:
         with open(archive_path, "rb") as fh:
             self._register(fh.read())
 
-    def remove_image(self, ref: str) -> None:
+    def remove_image(self, ref: str) -> str | None:
         self.calls.append(f"remove_image {ref}")
+        if ref in self.refused:
+            return self.refused[ref]
         self.tags.pop(ref, None)
+        return None
 
     def push(self, tag: str) -> None:
         self.calls.append(f"push {tag}")
@@ -156,8 +160,11 @@ class FakeEngine:
     def logs(self, container: str) -> tuple[bytes, bytes]:
         return self.containers[container].behaviour.stdout, b""
 
-    def remove_container(self, container: str) -> None:
+    def remove_container(self, container: str) -> str | None:
+        if container in self.refused:
+            return self.refused[container]
         self.containers.pop(container, None)
+        return None
 
     def put_archive(self, container: str, path: str, data: bytes) -> None:
         volume = self._volume_at(container, path)
@@ -187,9 +194,12 @@ class FakeEngine:
             self.volumes[name] = set()
             self.volume_labels[name] = dict(labels) if shared else {**labels, **identity.current().labels()}
 
-    def remove_volume(self, name: str) -> None:
+    def remove_volume(self, name: str) -> str | None:
+        if name in self.refused:
+            return self.refused[name]
         self.volumes.pop(name, None)
         self.volume_labels.pop(name, None)
+        return None
 
     def labelled_containers(self, key: str) -> list[tuple[str, dict[str, str]]]:
         return [(cid, c.labels) for cid, c in self.containers.items() if key in c.labels]

@@ -307,10 +307,12 @@ def cleanup_command(ctx: click.Context, everything: bool, dry_run: bool) -> None
     Containers, volumes and temporary tags labelled by a slim process of this host that no longer exists, and
     work directories of such runs under --work-dir (default: the system temp dir). Runs still going, and
     objects made by slim on another host sharing the engine, are left alone. slim build does this itself
-    when it starts. Exit codes: 0 done (or nothing to do), 5 no engine answers (work directories are
-    still cleaned).
+    when it starts. Each thing is listed as removed, or as not removed with the reason. Exit codes: 0 all
+    removed (or nothing to do), 15 something could not be removed, 5 no engine answers (work directories
+    are still cleaned).
     """
     from slim import cleanup
+    from slim.errors import CleanupIncomplete
 
     engine, engine_error = None, None
     try:
@@ -319,14 +321,22 @@ def cleanup_command(ctx: click.Context, everything: bool, dry_run: bool) -> None
         found = cleanup.find_dead(engine, ctx.obj["work_dir"], everything)
     except SlimError as exc:  # no engine: the work directories are still ours to clean
         engine_error, found = exc, cleanup.find_work_dirs(ctx.obj["work_dir"], everything)
-    if not dry_run:
-        cleanup.remove(engine, found)
-    for line in found.lines():
-        click.echo(visible(("would remove " if dry_run else "removed ") + line))
+    if dry_run:
+        done = cleanup.Removal()
+        for line in found.lines():
+            click.echo(visible("would remove " + line))
+    else:
+        done = cleanup.remove(engine, found)
+        for line in done.removed:
+            click.echo(visible("removed " + line))
+        for line, reason in done.failed:
+            click.echo(visible(f"could not remove {line}: {reason}"))
     if not len(found):
         click.echo("nothing to clean up")
     if engine_error is not None:
         raise engine_error
+    if done.failed:
+        raise CleanupIncomplete(f"{len(done.failed)} of {len(found)} leftovers could not be removed (listed above)")
 
 
 def _default_seccomp_file(tag: str, report_file: str | None) -> str:

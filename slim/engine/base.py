@@ -83,8 +83,9 @@ class Engine(Protocol):
     def push(self, tag: str) -> None:
         """Push a tag to its registry with the engine's credentials; RegistryError when that fails."""
 
-    def remove_image(self, ref: str) -> None:
-        """Remove a tag (or an image ID); nothing happens when it does not exist."""
+    def remove_image(self, ref: str) -> str | None:
+        """Remove a tag (or an image ID); never raises. None once it is gone (or never existed), else the
+        reason the engine gave for keeping it."""
 
     def remove_if_untagged(self, image_id: str) -> None:
         """Remove the image when no tag names it any more and nothing uses it; otherwise leave it."""
@@ -115,8 +116,9 @@ class Engine(Protocol):
     def logs(self, container: str) -> tuple[bytes, bytes]:
         """(stdout, stderr) of the container's main process."""
 
-    def remove_container(self, container: str) -> None:
-        """Remove the container with its anonymous volumes, running or not; never raises."""
+    def remove_container(self, container: str) -> str | None:
+        """Remove the container with its anonymous volumes, running or not; never raises. None once it is
+        gone, else the reason it is not (the engine refused, or could not be reached)."""
 
     def put_archive(self, container: str, path: str, data: bytes) -> None:
         """Extract the tar `data` at `path` inside the container (it need not be started)."""
@@ -132,8 +134,8 @@ class Engine(Protocol):
         """Whether `path` (relative to the volume's root) exists in the named volume, looked up on this host's
         filesystem; None when that cannot be told from here (a remote engine, a volume this user cannot read)."""
 
-    def remove_volume(self, name: str) -> None:
-        """Remove the volume; never raises."""
+    def remove_volume(self, name: str) -> str | None:
+        """Remove the volume; never raises. None once it is gone, else the reason it is not."""
 
     # what slim left behind (for `slim cleanup` and the sweep at the start of a build)
 

@@ -34,6 +34,11 @@ def _engine_errors(what: str) -> Iterator[None]:
         raise EngineError(f"{what}: {exc}") from exc
 
 
+def _reason(exc: Exception) -> str:
+    """What the engine said (or what went wrong on the way to it), on one line."""
+    return " ".join(str(getattr(exc, "explanation", None) or exc).split())
+
+
 class DockerEngine:
     name = "docker"
     label = "Docker"  # for messages: "no such image in the Docker engine"
@@ -88,13 +93,14 @@ class DockerEngine:
         except _FAULTS as exc:
             raise RegistryError(f"pushing {tag}: {getattr(exc, 'explanation', None) or exc}") from exc
 
-    def remove_image(self, ref: str) -> None:
+    def remove_image(self, ref: str) -> str | None:
         try:
             self.api.remove_image(ref, noprune=False)
         except docker.errors.NotFound:
             pass
         except _FAULTS as exc:
-            raise EngineError(f"could not remove {ref}: {getattr(exc, 'explanation', None) or exc}") from exc
+            return _reason(exc)
+        return None
 
     def remove_if_untagged(self, image_id: str) -> None:
         try:
@@ -187,11 +193,14 @@ class DockerEngine:
             return (self.api.logs(container, stdout=True, stderr=False),
                     self.api.logs(container, stdout=False, stderr=True))
 
-    def remove_container(self, container: str) -> None:
+    def remove_container(self, container: str) -> str | None:
         try:
             self.api.remove_container(container, force=True, v=True)
-        except _FAULTS:
-            pass  # already gone, or the engine went away: nothing more to do from here
+        except docker.errors.NotFound:
+            pass  # already gone
+        except _FAULTS as exc:
+            return _reason(exc)  # refused, or the engine went away: said by slim cleanup, ignored by tidy-ups
+        return None
 
     def put_archive(self, container: str, path: str, data: bytes) -> None:
         with _engine_errors(f"copying files into the container at {path}"):
@@ -232,11 +241,14 @@ class DockerEngine:
         return os.path.exists(os.path.join(mountpoint, path)) if mountpoint and os.access(mountpoint, os.X_OK) \
             else None
 
-    def remove_volume(self, name: str) -> None:
+    def remove_volume(self, name: str) -> str | None:
         try:
             self.api.remove_volume(name, force=True)
-        except _FAULTS:
+        except docker.errors.NotFound:
             pass
+        except _FAULTS as exc:
+            return _reason(exc)
+        return None
 
     def labelled_containers(self, key: str) -> list[tuple[str, dict[str, str]]]:
         with _engine_errors("listing containers"):

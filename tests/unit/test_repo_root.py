@@ -11,7 +11,7 @@ import subprocess
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # What the repository holds at its root.
-PROJECT = {".ci", ".git", ".gitignore", "README.md", "bench", "pyproject.toml", "samples", "scripts", "slim",
+PROJECT = {".ci", ".git", ".gitignore", "README.md", "bench", "docs", "pyproject.toml", "samples", "scripts", "slim",
            "tests", "tracers"}
 # What setup, pip and the test tools make there; .gitignore covers each of them.
 IGNORED_BY_DESIGN = {".venv", "slim.egg-info", ".pytest_cache", ".hypothesis", "build", "dist", ".slim-work"}

@@ -30,6 +30,9 @@ install_host_tools() {
   command -v musl-gcc >/dev/null 2>&1 || missing+=(musl-tools)
   # for the push tests: the reference registry server, run on 127.0.0.1 by the tests
   command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
+  # for the remote-engine tests' TLS engine: its certificates (openssl), its bridge and the listener check (ip, ss)
+  command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+  { command -v ip && command -v ss; } >/dev/null 2>&1 || missing+=(iproute2)
   apt_install "${missing[@]}"
   case " ${missing[*]} " in *" docker-registry "*) quiet_registry_service ;; esac
 }

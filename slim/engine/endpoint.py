@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import os
 import ssl
+import warnings
 
 import docker
 import docker.tls
+import urllib3.exceptions
 
 from slim.engine.docker import _FAULTS, DockerEngine, current_context, remote_host
 from slim.engine.podman import PodmanEngine
@@ -30,6 +32,8 @@ def open_endpoint(where: str) -> DockerEngine:
         client = docker.DockerClient(base_url=where, tls=tls or False, timeout=300, version=API_VERSION)
         if tls is not None:
             _keep_verify(client.api)
+            if not tls.verify:  # asked for (SkipTLSVerify, DOCKER_CERT_PATH alone): not one warning per request
+                warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
         answer = client.api.get(client.api._url("/_ping"), timeout=30)
         answer.raise_for_status()
         libpod = answer.headers.get("Libpod-Api-Version")

@@ -12,7 +12,7 @@ def member_path(name: str) -> str | None:
     if name.startswith("/") or "\0" in name:
         return None  # a NUL ends the name for every reader but Python: two members could land on one path
     parts = [p for p in name.split("/") if p not in ("", ".")]
-    if any(p == ".." for p in parts):
+    if ".." in parts:
         return None
     return "/" + "/".join(parts)
 

@@ -106,7 +106,8 @@ def describe_fault(exc: BaseException, tls: docker.tls.TLSConfig | None) -> str:
         return f"TLS: the engine refused the connection ({reason}; offered {offered})"
     response = getattr(exc, "response", None)
     if response is not None and response.status_code == 400 and b"HTTPS server" in (response.content or b""):
-        return "the engine speaks TLS: set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH, or use a context with its TLS files"
+        return ("the engine speaks TLS: set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH, or use a context with its TLS "
+                "files")
     return " ".join(str(exc).split())
 
 

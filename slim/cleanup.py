@@ -19,7 +19,7 @@ from slim import identity
 from slim.analysis.pyscan import scan_cache_file
 from slim.engine import Engine
 from slim.image.sink import TEMPORARY_REPOSITORY, temporary_tag_owner
-from slim.workspace import OWNER_FILE, stale_workspaces
+from slim.workspace import OWNER_FILE, left_outside, stale_workspaces
 from tracers.bundle import CACHE_LABEL
 
 
@@ -32,6 +32,7 @@ class Leftovers:
     volumes: list[str] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
     work_dirs: list[str] = field(default_factory=list)
+    partial_files: list[str] = field(default_factory=list)  # FILE.partial beside a user's output, of a dead run
     caches: list[str] = field(default_factory=list)  # tracer bundle volumes, with --all only
     cache_files: list[str] = field(default_factory=list)  # the import scan cache, with --all only
 
@@ -39,7 +40,7 @@ class Leftovers:
     # volumes and images in use
     KINDS: ClassVar[tuple[tuple[str, str], ...]] = (
         ("containers", "container"), ("volumes", "volume"), ("caches", "cache volume"), ("tags", "tag"),
-        ("work_dirs", "work directory"), ("cache_files", "cache file"))
+        ("partial_files", "partial file"), ("work_dirs", "work directory"), ("cache_files", "cache file"))
 
     def items(self) -> list[tuple[str, str, str]]:
         """(field, name, line) of every leftover: "container 3f2a...", "work directory /tmp/slim-..."."""
@@ -69,7 +70,10 @@ def _dead(labels: dict[str, str]) -> bool:
 
 def find_work_dirs(work_base: str | None, everything: bool = False) -> Leftovers:
     """What dead runs left on this host (no engine needed); with `everything` also the import scan cache."""
-    return Leftovers(work_dirs=stale_workspaces(work_base), cache_files=_cache_files() if everything else [])
+    dead = stale_workspaces(work_base)
+    # a dead run's work directory lists the partial files it was writing elsewhere: they go before it does
+    return Leftovers(work_dirs=dead, partial_files=[p for d in dead for p in left_outside(d)],
+                     cache_files=_cache_files() if everything else [])
 
 
 def _cache_files() -> list[str]:
@@ -83,7 +87,8 @@ def find_dead(engine: Engine, work_base: str | None, everything: bool = False) -
     cache (rebuilt by the next trace) and the import scan cache (refilled by the next build)."""
     found = _labelled(engine, _dead)
     on_host = find_work_dirs(work_base, everything)
-    found.work_dirs, found.cache_files = on_host.work_dirs, on_host.cache_files
+    found.work_dirs, found.partial_files, found.cache_files = (on_host.work_dirs, on_host.partial_files,
+                                                               on_host.cache_files)
     for tag in engine.tags_in(TEMPORARY_REPOSITORY + "/"):
         owner = temporary_tag_owner(tag)
         if owner is None or identity.is_alive(*owner) is False:
@@ -181,4 +186,4 @@ def _why(exc: OSError) -> str:
 
 
 _ON_ERROR = "onexc" if sys.version_info >= (3, 12) else "onerror"  # 3.12 renamed it (and warns on the old name)
-_HOST_REMOVERS = {"work_dirs": _remove_work_dir, "cache_files": _remove_file}
+_HOST_REMOVERS = {"work_dirs": _remove_work_dir, "partial_files": _remove_file, "cache_files": _remove_file}

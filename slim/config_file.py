@@ -34,6 +34,9 @@ OPTIONS: dict[str, dict[str, tuple[str, dict]]] = {
         "crawl": ("crawl", _BOOL), "exec": ("execs", _STRS), "host_commands": ("host_cmds", _STRS),
         "continue_after": ("continue_after", _STR), "port_wait": ("port_wait", _NUM),
         "exit_timeout": ("exit_timeout", _NUM), "verify": ("verify", _BOOL),
+        "target_ports": ("probe_ports", {"type": "array", "items": {"type": "integer", "minimum": 1,
+                                                                    "maximum": 65535}}),
+        "varying": ("varying", _STRS), "allow_failing": ("allow_failing_probes", _BOOL),
     },
     "run": {
         "env": ("env", {"type": "array", "items": {"type": "string", "pattern": "="}}), "user": ("user", _STR),

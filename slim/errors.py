@@ -77,3 +77,16 @@ class CleanupIncomplete(SlimError):
     """slim cleanup: something could not be removed (each one is listed with the reason)."""
 
     exit_code = 15
+
+
+class GateNotEvaluated(SlimError):
+    """A gate that was asked for could not be evaluated (nothing to measure, a run that did not happen): it
+    fails, since a CI stage must never pass on a check it did not make."""
+
+    exit_code = 16
+
+
+class OriginalFailsProbes(SlimError):
+    """The original image does not pass its own probes: comparing the slim image with it would prove nothing."""
+
+    exit_code = 17

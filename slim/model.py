@@ -242,6 +242,7 @@ class ProbeResult:
     seconds: float = 0.0
     static: bool = False  # an HTTP response with ETag or Last-Modified: a file, whose body must not change
     port: int | None = None  # the container's port, when the probe went through a port the engine published
+    varies: bool = False  # a command whose output differs from run to run (--varying-probe): only its exit code counts
 
     @property
     def key(self) -> str:
@@ -252,6 +253,13 @@ class ProbeResult:
             hostport, _, path = rest.partition("/")
             return f"http :{self.port if self.port is not None else hostport.rpartition(':')[2]}/{path}"
         return f"{self.kind} {self.target}"
+
+    def failed(self) -> bool:
+        """Whether this answer is a failure: no answer, an HTTP status of 500 or above, a command that timed
+        out or exited non-zero. A 404 is an answer (a probe may check that something is absent)."""
+        if not self.ok or self.status is None:
+            return True
+        return self.status >= 500 if self.kind == "http" else self.status != 0
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from slim.image.compressed import gzip_size
 from slim.image.model import Image
 from slim.image.overlay import overlay
 from slim.image.reference import DAEMON, Reference, tag_of
-from slim.image.sink import DOCKER, Output, is_temporary, remove_tags, temporary_tag, write_image
+from slim.image.sink import DOCKER, Output, Written, dispose, remove_tags, temporary_tag, write_image
 from slim.image.source import read_image
 from slim.image.stage import stage_in_engine
 from slim.model import ImageInfo, SlimWarning, Trace
@@ -47,9 +47,9 @@ from slim.report.build import BuildFacts, BuildReport, HardenedProfile, Measured
 from slim.report.inspect import counts, inspect_image
 from slim.rootfs import RootFS
 from slim.run.options import RunOptions
-from slim.run.hardened import verify_under
+from slim.run.hardened import run_line, verify_under
 from slim.run.runner import run
-from slim.run.verify import differences
+from slim.run.verify import differences, require_passing
 from slim.workspace import Workspace
 from tracers.strace import StraceTracer
 
@@ -72,6 +72,7 @@ class BuildOptions:
     harden: bool = True  # derive a least-privilege run profile and verify the slim image under it
     seccomp_file: str = ""  # where the profile's seccomp JSON goes (an absolute path)
     run_as: RunAs | None = None  # rebase a root-running image on this unprivileged user
+    allow_failing_probes: bool = False  # compare even when the original fails a probe (an expected failure)
 
 
 @dataclass
@@ -230,11 +231,14 @@ def build(ref: Reference, opts: BuildOptions, ws: Workspace, engine: Engine, pha
     started = time.monotonic()
     sweep(engine, os.path.dirname(ws.root), phases)
     created: list[str] = []  # tags made in the engine, removed again on failure
+    written: list[Written] = []  # file outputs written, removed again on failure
     try:
         image_name = _in_engine(ref, ws, engine, phases, created)
         opts = dataclasses.replace(opts, run=dataclasses.replace(opts.run, image=image_name))
         original = engine.image(image_name)
         image, rootfs, traced = _trace_and_read(ref, opts, ws, engine, phases)
+        if not opts.allow_failing_probes:
+            require_passing(traced.outcome)
         config = image.run_config
         with phases.phase("plan", "deciding what to keep"):
             catalog = read_catalog(rootfs)
@@ -248,16 +252,17 @@ def build(ref: Reference, opts: BuildOptions, ws: Workspace, engine: Engine, pha
         slim_user = rebased.user if rebased and rebased.user else None
         with phases.phase("assemble", f"assembling {len(paths)} paths into one layer"):
             assembled = assemble(newroot, paths, with_user(image.config, slim_user), image_name, image.image_id, ws)
-        in_engine = _write(assembled, opts, ws, engine, phases, created)
+        in_engine = _write(assembled, opts, ws, engine, phases, created, written)
         verification = _verify(engine, opts, in_engine, traced, phases)
         # what the slim image runs as: the rebased user, else a --user given for the runs, else its own USER
         slim_config = dataclasses.replace(config, user=slim_user or opts.run.user or config.user)
         run_profile = _harden(engine, opts, in_engine, traced, slim_config, newroot, set(paths), verification, phases)
         before, after = _measured(original.size, image, rootfs, engine, in_engine, assembled)
+        outcome = dispose(engine, created, written, verification.passed is False, opts.keep_failed)
         phases.seconds["total"] = time.monotonic() - started  # wall time: trace and read overlap
         facts = BuildFacts(
             image=image_name if ref.transport == DAEMON else ref.text, image_id=assembled.image_id,
-            output=OutputFacts(opts.output.kind, opts.output.path, opts.tags, assembled.layer_digest),
+            output=OutputFacts(opts.output.kind, opts.output.path, opts.tags, assembled.layer_digest, *outcome),
             before=before, after=after, keep=keep, rewrites=rewrites, trace=traced, verification=verification,
             lang_level=opts.plan.lang_completion, package_kind=catalog.kind, seconds=dict(phases.seconds),
             warnings=[*traced.warnings, *catalog.warnings, *keep.warnings, *rootfs.warnings,
@@ -265,13 +270,11 @@ def build(ref: Reference, opts: BuildOptions, ws: Workspace, engine: Engine, pha
             run_profile=run_profile, slim_config=slim_config, rebased=rebased,
             history=image.config.get("history") or [], tag=reference_tag(ref, image), engine=engine.facts())
         report = BuildReport.of(facts, rootfs, newroot)
-    except BaseException:
+    except BaseException:  # nothing unverified stays: not the tags, not the files
         remove_tags(engine, created)
+        for output in written:
+            output.remove()
         raise
-    # the temporary verification tag always goes; the output goes too when it failed verification
-    remove_tags(engine, [t for t in created if is_temporary(t)])
-    if verification.passed is False and not opts.keep_failed:
-        remove_tags(engine, [t for t in created if not is_temporary(t)])
     return report
 
 
@@ -304,12 +307,14 @@ def sweep(engine: Engine, work_base: str, phases: Phases) -> None:
         phases.warn(f"could not remove {line}, left by a slim run that was killed: {reason} (slim cleanup retries)")
 
 
-def _write(assembled, opts: BuildOptions, ws, engine: Engine, phases: Phases, created: list[str]) -> str | None:
+def _write(assembled, opts: BuildOptions, ws, engine: Engine, phases: Phases, created: list[str],
+           written: list[Written]) -> str | None:
     """Write the output; returns the tag the engine knows the result by (a temporary one for file outputs
-    that are to be verified), and records in `created` every tag made, for removal on failure."""
+    that are to be verified), and records in `created` every tag made and in `written` every file output,
+    for removal on failure."""
     with phases.phase("write", f"writing {opts.output.describe(opts.tags)}"):
         if opts.output.kind != DOCKER:
-            write_image(assembled, opts.output, list(opts.tags), ws, engine)
+            written.append(write_image(assembled, opts.output, list(opts.tags), ws, engine))
             if not opts.verify:
                 return None
             temporary = temporary_tag()
@@ -341,12 +346,14 @@ def _harden(engine: Engine, opts: BuildOptions, image: str | None, traced: Trace
         profile = dataclasses.replace(profile, user=opts.run.user)
     if profile.syscalls is not None:
         write_seccomp_profile(opts.seccomp_file, profile.syscalls)
-    uid, _ = resolve_user(profile.user or slim_config.user or "root", list(read_accounts(newroot).accounts))
+    ids = resolve_user(profile.user or slim_config.user or "root", list(read_accounts(newroot).accounts))
+    # what slim prints: the container verify_under runs, with the output's tag and the seccomp file
+    line = run_line(engine, opts.run, slim_config, profile, (opts.tags or ("IMAGE",))[0], opts.seccomp_file, ids)
     if image is None or not verification.passed:
-        return HardenedProfile(profile, opts.seccomp_file, uid, None)  # nothing to prove it against
+        return HardenedProfile(profile, opts.seccomp_file, line, None)  # nothing to prove it against
     with phases.phase("harden", "verifying the slim image under its least-privilege profile"):
         proven = verify_under(engine, opts.run, image, traced, profile)
-    return HardenedProfile(profile, opts.seccomp_file, uid, proven)
+    return HardenedProfile(profile, opts.seccomp_file, line, proven)
 
 
 def _trace_and_read(ref: Reference, opts: BuildOptions, ws, engine: Engine, phases: Phases):

@@ -19,6 +19,7 @@ from slim.errors import ImageFormatError
 
 PREFIX = "slim-"
 OWNER_FILE = ".slim-owner.json"
+OUTSIDE_FILE = ".slim-outside"  # paths outside the directory that a killed run may have left (one a line)
 DEFAULT_MAX_UNPACKED = 32 << 30  # far above real images (the biggest common ones unpack to a few GiB)
 _ORPHAN_AGE = 600  # seconds: an ownerless directory older than this was left by a run killed at birth
 
@@ -50,6 +51,12 @@ class Workspace:
         p = self.path(*parts)
         os.makedirs(p, exist_ok=True)
         return p
+
+    def note_outside(self, path: str) -> None:
+        """Record a temporary file this run makes outside the work directory (a `.partial` beside the user's
+        output): if the run is killed before it is renamed or removed, the sweep of dead runs removes it."""
+        with open(self.path(OUTSIDE_FILE), "a") as fh:
+            fh.write(os.path.abspath(path) + "\n")
 
     def check_open(self) -> None:
         if self.closed:
@@ -102,6 +109,17 @@ def stale_workspaces(base: str | None = None) -> list[str]:
         if identity.is_alive(owner.get("host", ""), owner.get("pid", 0), str(owner.get("started", ""))) is False:
             out.append(path)
     return sorted(out)
+
+
+def left_outside(work_dir: str) -> list[str]:
+    """The temporary files a dead run recorded outside its work directory that still exist (partial outputs)."""
+    try:
+        with open(os.path.join(work_dir, OUTSIDE_FILE)) as fh:
+            paths = [line.rstrip("\n") for line in fh if line.strip()]
+    except OSError:
+        return []
+    # only what slim names temporary: a line in this file must never make the sweep remove a user's file
+    return sorted({p for p in paths if p.endswith(".partial") and os.path.isfile(p) and not os.path.islink(p)})
 
 
 def _owner(path: str) -> dict | None:

@@ -146,7 +146,7 @@ class FakeEngine:
         # a traced exec probe runs under strace: the command is what follows "--"
         command = argv[argv.index("--") + 1:] if "--" in argv else argv
         code, output = self.containers[container].behaviour.execs.get(" ".join(command), (0, b""))
-        return ExecResult(code, output)
+        return ExecResult(code, output, output)
 
     def wait(self, container: str, timeout: float) -> int | None:
         c = self.containers[container]

@@ -209,8 +209,15 @@ def trace(ctx: click.Context, image: str, syscall_profile: bool, seccomp_bpf: bo
 @click.option("--report", "report_file", type=click.Path(dir_okay=False), help="Write the JSON report here.")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON report on stdout instead of the summary.")
 @click.option("--verify/--no-verify", default=True, show_default=True,
-              help="Run the same probes against the slim image and compare.")
-@click.option("--keep-failed", is_flag=True, help="Keep the output tag even when verification fails.")
+              help="Run the same probes against the slim image and compare. --no-verify writes an unproven "
+                   "image: it cannot be combined with --push or --fail-on.")
+@click.option("--keep-failed", is_flag=True,
+              help="When verification fails, keep the output (the engine tag, the docker-archive file or the "
+                   "OCI directory) for inspection instead of removing it; the error says where it is.")
+@click.option("--allow-failing-probes", is_flag=True,
+              help="Build even when the original image fails a probe (HTTP 500 or above or no answer, a command "
+                   "that exits non-zero or times out): the slim image must then fail it the same way. Without "
+                   "it such a build stops (exit 17): a comparison with a failing original proves nothing.")
 @click.option("--include-path", "include_paths", multiple=True, metavar="PATH",
               help="Keep PATH (a file, or a directory with everything below it) and its closure (repeatable).")
 @click.option("--include-bin", "include_bins", multiple=True, metavar="PATH",
@@ -219,10 +226,12 @@ def trace(ctx: click.Context, image: str, syscall_profile: bool, seccomp_bpf: bo
               help="Never keep paths matching GLOB, even traced ones ('*' crosses '/'; repeatable).")
 @click.option("--include-shell", is_flag=True, help="Keep /bin/sh and what it needs.")
 @click.option("--lang-completion", type=click.Choice(["imports", "full", "package", "off"]), default="imports", show_default=True,
-              help="imports: Python modules that kept code can import (found by parsing it, so code paths the "
-                   "probes missed still import), Node packages whole; full: an interpreter that ran keeps its whole "
-                   "standard library, and every language package with a kept file keeps all of its code; package: "
-                   "only the latter; off: only what was traced.")
+              help="imports: the Python modules and Node files that kept code can import or require (found by "
+                   "parsing it, so code paths the probes missed still load; a package whose code imports a name "
+                   "built at run time is kept whole), and app content directories the app read; full: an "
+                   "interpreter that ran keeps its whole standard library, and every language package with a "
+                   "kept file keeps all of its code; package: only the latter; off: only what was traced and "
+                   "its static closure.")
 @click.option("--syscall-profile/--no-syscall-profile", default=True, show_default=True,
               help="Trace every syscall, or only those revealing files and processes (faster).")
 @click.option("--seccomp-bpf/--no-seccomp-bpf", default=True, show_default=True,
@@ -240,35 +249,34 @@ def trace(ctx: click.Context, image: str, syscall_profile: bool, seccomp_bpf: bo
                    "image gets that USER and ownership of the paths the app wrote, and is verified as that user.")
 @click.option("--fail-on", "fail_on", type=click.Choice(["hardening"]), multiple=True,
               help="hardening: exit 10 when the slim image does not pass verification under its run profile "
-                   "(by default that is a warning and the profile is marked verified: false).")
+                   "(by default that is a warning and the profile is marked verified: false). It is the one "
+                   "check that is not a gate of its own: verification always fails the build (exit 8), sizes "
+                   "have --max-size and --min-reduction. Needs --verify and --harden (exit 2 otherwise).")
 @ci_options
 @run_options
 @click.pass_context
 def build(ctx: click.Context, images: tuple[str, ...], from_file, jobs, tags, output, report_file, as_json, verify,
           keep_failed, include_paths, include_bins, exclude_patterns, include_shell, lang_completion, syscall_profile,
           seccomp_bpf, harden, seccomp_file, run_as, fail_on, max_size, min_reduction, junit_file, sbom_file,
-          summary_file, push, **kw) -> None:
+          summary_file, push, allow_failing_probes, **kw) -> None:
     """Make a minimal FROM-scratch image of IMAGE that still works, and prove it.
 
     Runs IMAGE under strace while probing it (HTTP on exposed ports by default, plus --exec, --probe-cmd),
     keeps what it touched plus what that needs (libraries, interpreters, symlinks, language packages,
     essentials such as accounts, /tmp, os-release and a trimmed package database), writes a one-layer image
     with the original configuration, runs the same probes against it and compares. The original image is
-    never modified. Exit code 8 when the slim image does not behave the same; gates (--max-size,
-    --min-reduction, --fail-on) have their own codes and are checked after the reports are written; --push
-    happens only when all passed. IMAGE may also be docker-archive:FILE or oci:DIR: it is loaded into the
+    never modified. Exit code 17 when the original fails its own probes (before anything is written), 8 when
+    the slim image does not behave the same (its output is removed unless --keep-failed); gates (--max-size,
+    --min-reduction, --fail-on) have their own codes and are checked after the reports are written, and a
+    gate that cannot be evaluated fails (exit 16); --push happens only when verification ran and passed and
+    every gate passed. IMAGE may also be docker-archive:FILE or oci:DIR: it is loaded into the
     engine under a temporary tag, removed afterwards. Several IMAGEs (or --from-file) are built --jobs at a
     time, each as NAME:TAG-slim, with --report/--junit/--summary naming directories for one file per image.
     """
     images = image_list(images, from_file)
-    if run_as and kw.get("user"):
-        raise UsageError("--run-as and --user both say who runs the image: give one")
+    refuse_contradictions(images, verify=verify, harden=harden, push=push, fail_on=fail_on, output=output,
+                          one_image_options=bool(tags or seccomp_file or as_json), run_as=run_as, user=kw.get("user"))
     gates = gates_of(max_size, min_reduction, fail_on)
-    if push and not output == "docker":
-        raise UsageError("--push pushes tags from the engine: use it with --output docker")
-    if len(images) > 1 and (tags or seccomp_file or as_json):
-        raise UsageError("-t, --seccomp-profile and --json are about one image: with several, each result is "
-                         "NAME:TAG-slim and its files go to the --report directory")
 
     def options_for(image: str, report_path: str | None):
         ref = parse_reference(image)
@@ -280,7 +288,7 @@ def build(ctx: click.Context, images: tuple[str, ...], from_file, jobs, tags, ou
             output=parse_output(output), tags=out_tags, verify=verify, keep_failed=keep_failed,
             tracing=pipeline.TraceOptions(syscall_profile, seccomp_bpf), harden=harden,
             seccomp_file=os.path.abspath(seccomp_file or _default_seccomp_file(out_tags[0], report_path)),
-            run_as=parse_run_as(run_as) if run_as else None)
+            run_as=parse_run_as(run_as) if run_as else None, allow_failing_probes=allow_failing_probes)
 
     if len(images) > 1:
         from slim.cli.many import build_many
@@ -337,6 +345,27 @@ def cleanup_command(ctx: click.Context, everything: bool, dry_run: bool) -> None
         raise engine_error
     if done.failed:
         raise CleanupIncomplete(f"{len(done.failed)} of {len(found)} leftovers could not be removed (listed above)")
+
+
+def refuse_contradictions(images: list[str], verify: bool, harden: bool, push: bool, fail_on: tuple[str, ...],
+                          output: str, one_image_options: bool, run_as: str | None, user: str | None) -> None:
+    """Options that contradict each other, above all ones that ask for a proof together with ones that rule
+    it out: exit 2 before anything runs."""
+    if run_as and user:
+        raise UsageError("--run-as and --user both say who runs the image: give one")
+    if push and not output == "docker":
+        raise UsageError("--push pushes tags from the engine: use it with --output docker")
+    if len(images) > 1 and one_image_options:
+        raise UsageError("-t, --seccomp-profile and --json are about one image: with several, each result is "
+                         "NAME:TAG-slim and its files go to the --report directory")
+    if push and not verify:
+        raise UsageError("--push with --no-verify: slim pushes only images it verified; drop --no-verify")
+    if "hardening" in fail_on and not verify:
+        raise UsageError("--fail-on hardening with --no-verify: the run profile is proven against the "
+                         "verification run; drop --no-verify")
+    if "hardening" in fail_on and not harden:
+        raise UsageError("--fail-on hardening with --no-harden: there would be no run profile to check; "
+                         "drop one of them")
 
 
 def _default_seccomp_file(tag: str, report_file: str | None) -> str:

@@ -112,13 +112,31 @@ def finish_build(report: BuildReport, outputs: Outputs, gates: Gates, engine, sh
         print_build(report)
     failed = first_failure(verdicts)
     if failed is not None and failed.name == "verification":
-        kept = " (kept: --keep-failed)" if outputs.keep_failed else "; the output was removed"
-        raise VerificationFailed(f"the slim image does not behave like the original{kept}")
+        raise VerificationFailed(f"the slim image does not behave like the original; {_fate(report)}")
     if failed is not None:
         raise_for(failed)
     if outputs.push:
-        for tag in doc["output"]["tags"]:
-            engine.push(tag)
-            click.echo(f"pushed {tag}", err=True)
+        push(doc, verdicts, engine)
 
 
+def _fate(report: BuildReport) -> str:
+    """What became of a failed output, as it is on disk and in the engine now."""
+    out = report.facts.output
+    parts = []
+    if out.removed:
+        parts.append("removed " + ", ".join(out.removed))
+    if out.kept_failed:
+        parts.append("kept (--keep-failed): " + ", ".join(out.kept_failed))
+    if out.not_removed:
+        parts.append("could not remove " + ", ".join(out.not_removed))
+    return "; ".join(parts) or "nothing was written"
+
+
+def push(doc: dict, verdicts, engine) -> None:
+    """Push the output tags; only a build whose verification ran and passed, and whose every gate passed,
+    ever gets here, and this checks it once more rather than trust the caller."""
+    if not verdicts or verdicts[0].passed is not True or any(v.passed is not True for v in verdicts[1:]):
+        raise VerificationFailed("not pushed: the slim image was not verified and passed by every gate")
+    for tag in doc["output"]["tags"]:
+        engine.push(tag)
+        click.echo(f"pushed {tag}", err=True)

@@ -8,6 +8,7 @@ from typing import Callable
 
 import click
 
+from slim.errors import UsageError
 from slim.run.probes import ProbePlan, parse_continue_after
 from slim.run.options import RunOptions
 
@@ -15,14 +16,23 @@ _OPTIONS = [
     click.option("--http-probe/--no-http-probe", "http_probe", default=None,
                  help="GET / and each --http-probe-path on each exposed TCP port. Default: on when ports are exposed."),
     click.option("--http-probe-path", "http_paths", multiple=True, metavar="PATH", help="Also GET PATH (repeatable)."),
-    click.option("--http-probe-port", "http_ports", multiple=True, type=int, metavar="PORT",
+    click.option("--http-probe-port", "http_ports", multiple=True, type=click.IntRange(1, 65535), metavar="PORT",
                  help="Probe PORT instead of the exposed ports (repeatable)."),
     click.option("--http-probe-crawl", "crawl", is_flag=True,
                  help="Follow same-origin links from HTML pages (depth 2, at most 20 pages)."),
     click.option("--exec", "execs", multiple=True, metavar="CMD",
-                 help="Run CMD inside the container once it is up (repeatable; split like a shell, run without one)."),
+                 help="Run CMD inside the container once it is up (repeatable; split like a shell, run without one). "
+                      "Its exit code and stdout must be the same on the slim image."),
     click.option("--probe-cmd", "host_cmds", multiple=True, metavar="CMD",
-                 help="Run CMD on this host through /bin/sh, with SLIM_TARGET_HOST and SLIM_TARGET_PORT set (repeatable)."),
+                 help="Run CMD on this host through /bin/sh once the target port accepts connections, with "
+                      "SLIM_TARGET_HOST, SLIM_TARGET_PORT (the first port) and SLIM_TARGET_PORTS set (repeatable). "
+                      "Its exit code and stdout must be the same on the slim image."),
+    click.option("--probe-port", "probe_ports", multiple=True, type=click.IntRange(1, 65535), metavar="PORT",
+                 help="The port --probe-cmd commands are told about and wait for (repeatable). Default: the "
+                      "--http-probe-port ports, else the exposed ones, whether or not HTTP probing is on."),
+    click.option("--varying-probe", "varying", multiple=True, metavar="CMD",
+                 help="An --exec or --probe-cmd (the same text) whose output changes from run to run (times, "
+                      "random IDs): only its exit code is compared (repeatable)."),
     click.option("--continue-after", "continue_after", metavar="exit|probe|timeout:SECONDS|signal",
                  help="When to stop the app: when it exits (batch jobs), after the probes (servers), after a time, "
                       "or on Enter/Ctrl-C. Default: probe when there is something to probe, else exit."),
@@ -45,15 +55,29 @@ def run_options(fn: Callable) -> Callable:
     return fn
 
 
+def _check_shapes(kw: dict) -> None:
+    """Malformed values are usage errors (exit 2), found before anything runs."""
+    for item in kw.get("env") or ():
+        if "=" not in item or item.startswith("="):
+            raise UsageError(f"--env {item!r}: expected NAME=VALUE")
+    for spec in kw.get("mounts") or ():
+        parts = spec.split(":")
+        if len(parts) not in (2, 3) or not parts[0] or not parts[1].startswith("/") or (
+                len(parts) == 3 and parts[2] not in ("ro", "rw")):
+            raise UsageError(f"--mount {spec!r}: expected SOURCE:TARGET[:ro] with an absolute TARGET")
+    probes = set(kw.get("execs") or ()) | set(kw.get("host_cmds") or ())
+    for command in kw.get("varying") or ():
+        if command not in probes:
+            raise UsageError(f"--varying-probe {command!r}: no --exec or --probe-cmd is exactly that command")
+
+
 def build_run_options(image: str, kw: dict) -> RunOptions:
     """RunOptions from the parsed click options; consumes the keys it knows."""
-    for key in ("env",):
-        for item in kw.get(key) or ():
-            if "=" not in item:
-                raise click.BadParameter(f"{item!r}: expected K=V", param_hint="--env")
+    _check_shapes(kw)
     plan = ProbePlan(http=kw.pop("http_probe"), http_paths=tuple(kw.pop("http_paths")),
                      http_ports=tuple(kw.pop("http_ports")), crawl=kw.pop("crawl"), execs=tuple(kw.pop("execs")),
-                     host_cmds=tuple(kw.pop("host_cmds")), port_wait=kw.pop("port_wait"))
+                     host_cmds=tuple(kw.pop("host_cmds")), port_wait=kw.pop("port_wait"),
+                     probe_ports=tuple(kw.pop("probe_ports")), varying=tuple(kw.pop("varying")))
     continue_after = kw.pop("continue_after")
     entrypoint, cmd = kw.pop("entrypoint"), kw.pop("cmd")
     return RunOptions(

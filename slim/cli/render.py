@@ -10,6 +10,7 @@ from rich.table import Table
 from slim.cli.text import console as new_console, safe
 from slim.sizes import human
 from slim.model import ImageInfo, Trace, warning_texts
+from slim.harden.render import unpublished
 from slim.report.build import BuildReport
 from slim.report.shapes import files_by_kind
 
@@ -102,6 +103,23 @@ def print_build(report: BuildReport, console: Console | None = None) -> None:
         console.print("verification: [red]FAILED[/red]")
         for d in v["differences"]:
             console.print(f"  {safe(d)}", highlight=False)
+    for probe in v["probes"][:PROBE_LINES]:  # what each image answered: the proof, not only the verdict
+        console.print(f"  {safe(probe['kind'])} {safe(probe['target'])}: original "
+                      f"{_answer(probe['original'])}, slim {_answer(probe)}", highlight=False, soft_wrap=True)
+    if len(v["probes"]) > PROBE_LINES:
+        console.print(f"  ... {len(v['probes']) - PROBE_LINES} more probes in the report", highlight=False)
+
+
+PROBE_LINES = 12
+
+
+def _answer(probe: dict | None) -> str:
+    if probe is None:
+        return "not probed"
+    if not probe["ok"]:
+        return "no answer"
+    said = f"status {probe['status']}" if probe["kind"] == "http" else f"exit code {probe['status']}"
+    return f"{said}, {probe['body_bytes']} bytes"
 
 
 def _print_run_profile(console: Console, report: BuildReport) -> None:
@@ -116,6 +134,8 @@ def _print_run_profile(console: Console, report: BuildReport) -> None:
                   f"{safe(', '.join(doc['capabilities']) or 'none')}")
     for line in doc["diagnosis"]:
         console.print(f"  {safe(line)}", highlight=False)
-    tag = (report.facts.output.tags or ("IMAGE",))[0]
-    runner = report.facts.engine.get("name") or "docker"  # podman run takes the same options
-    console.print(f"  {runner} run " + safe(shlex.join(doc["docker_args"] + [tag])), highlight=False, soft_wrap=True)
+    # the container the hardened verification ran, with the output's tag: copied whole, it starts the same
+    console.print("  " + safe(shlex.join(doc["command"])), highlight=False, soft_wrap=True)
+    for port in unpublished(hardened.line):
+        console.print(f"  # the probes reached port {port} on the container's own address; add -p {port}:{port} "
+                      "to publish it", highlight=False, soft_wrap=True)

@@ -57,7 +57,8 @@ class ImageFacts:
 @dataclass(frozen=True)
 class ExecResult:
     exit_code: int | None
-    output: bytes
+    output: bytes  # stdout then stderr, for people to read
+    stdout: bytes = b""  # what verification compares
 
 
 class Engine(Protocol):

@@ -175,8 +175,9 @@ class DockerEngine:
     def exec(self, container: str, argv: list[str]) -> ExecResult:
         with _engine_errors("running a command in the container"):
             exec_id = self.api.exec_create(container, argv)["Id"]
-            output = self.api.exec_start(exec_id, demux=False)
-            return ExecResult(self.api.exec_inspect(exec_id).get("ExitCode"), output or b"")
+            stdout, stderr = self.api.exec_start(exec_id, demux=True) or (None, None)
+            return ExecResult(self.api.exec_inspect(exec_id).get("ExitCode"), (stdout or b"") + (stderr or b""),
+                              stdout or b"")
 
     def wait(self, container: str, timeout: float) -> int | None:
         try:

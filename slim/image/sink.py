@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import itertools
 import os
-from dataclasses import dataclass
+import shutil
+from dataclasses import dataclass, field
 
 from slim import identity
 from slim.engine import Engine
@@ -61,15 +62,54 @@ def temporary_tag_owner(tag: str) -> tuple[str, str, str] | None:
     return (parts[0], parts[1], parts[2]) if is_temporary(tag) and len(parts) == 3 else None
 
 
-def write_image(assembled: AssembledImage, output: Output, tags: list[str], ws: Workspace, engine: Engine) -> None:
+@dataclass
+class Written:
+    """What writing a file output put on disk, so that a failed verification can take exactly that back:
+    the files and directories it created, and the earlier bytes of files it overwrote in an existing layout."""
+
+    output: Output
+    created: list[str] = field(default_factory=list)  # deepest last: removed in reverse
+    overwritten: dict[str, bytes | None] = field(default_factory=dict)  # path -> bytes before (None: new file)
+
+    def where(self) -> str:
+        return f"{'file' if self.output.kind == DOCKER_ARCHIVE else 'directory'} {self.output.path}"
+
+    def remove(self) -> list[str]:
+        """Undo the write; the paths that could not be removed or restored (empty when all went)."""
+        failed = []
+        for path, before in self.overwritten.items():
+            try:
+                if before is None:
+                    os.unlink(path)
+                else:
+                    with open(path, "wb") as fh:
+                        fh.write(before)
+            except FileNotFoundError:
+                pass
+            except OSError:
+                failed.append(path)
+        for path in reversed(self.created):
+            try:
+                shutil.rmtree(path) if os.path.isdir(path) and not os.path.islink(path) else os.unlink(path)
+            except FileNotFoundError:
+                pass
+            except OSError:
+                failed.append(path)
+        return failed
+
+
+def write_image(assembled: AssembledImage, output: Output, tags: list[str], ws: Workspace,
+                engine: Engine) -> Written:
+    """Write the image; what was written (for file outputs) comes back so it can be removed again."""
+    written = Written(output)
     if output.kind == OCI_LAYOUT:
-        oci.write_oci_layout(assembled.blob_files(ws), assembled.manifest_digest, len(assembled.manifest_bytes),
-                             output.path, tags)
-        return
+        _write_layout(assembled, output.path, tags, ws, written)
+        return written
     archive_file = output.path if output.kind == DOCKER_ARCHIVE else ws.path("load.tar")
     parent = os.path.dirname(os.path.abspath(archive_file))
     os.makedirs(parent, exist_ok=True)
     partial = archive_file + ".partial"
+    ws.note_outside(partial)  # a run killed while writing leaves it: the next run or `slim cleanup` removes it
     try:
         with open(partial, "wb") as fh:
             archive.write_docker_archive(assembled, ws, fh, tags)
@@ -77,11 +117,35 @@ def write_image(assembled: AssembledImage, output: Output, tags: list[str], ws: 
         os.unlink(partial)
         raise
     os.replace(partial, archive_file)  # never leave a half-written archive under the user's name
+    if output.kind == DOCKER_ARCHIVE:
+        written.created.append(archive_file)
     if output.kind == DOCKER:
         replaced = _slim_images_at(engine, tags)
         engine.load(archive_file)
         for image_id in replaced - {assembled.image_id}:
             engine.remove_if_untagged(image_id)
+    return written
+
+
+def _write_layout(assembled: AssembledImage, layout: str, tags: list[str], ws: Workspace, written: Written) -> None:
+    """An OCI layout, remembering what it adds to a directory that may already hold one."""
+    if not os.path.exists(layout):
+        written.created.append(os.path.abspath(layout))  # all of it is ours
+    else:
+        blobs = os.path.join(layout, "blobs", "sha256")
+        written.created += [oci.blob_path(layout, d) for d, _ in assembled.blob_files(ws)
+                            if not os.path.exists(oci.blob_path(layout, d))]
+        for name in ("index.json", "oci-layout"):
+            path = os.path.join(layout, name)
+            try:
+                with open(path, "rb") as fh:
+                    written.overwritten[path] = fh.read()
+            except FileNotFoundError:
+                written.overwritten[path] = None
+        if not os.path.isdir(blobs):
+            written.created.insert(0, blobs)
+    oci.write_oci_layout(assembled.blob_files(ws), assembled.manifest_digest, len(assembled.manifest_bytes),
+                         layout, tags)
 
 
 def _slim_images_at(engine: Engine, tags: list[str]) -> set[str]:
@@ -97,3 +161,21 @@ def remove_tags(engine: Engine, tags: list[str]) -> None:
             engine.remove_image(tag)
         except Exception:  # cleanup must not hide the error being raised
             pass
+
+
+def dispose(engine: Engine, created: list[str], written: list[Written], failed: bool,
+            keep_failed: bool) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """After verification: the temporary verification tag always goes; when verification failed the outputs
+    go too (tags, docker-archive file, OCI directory), unless `keep_failed`. Returns what was removed, what
+    was kept although it failed, and what could not be removed: each as "tag T", "file F", "directory D"."""
+    remove_tags(engine, [t for t in created if is_temporary(t)])
+    tags = [t for t in created if not is_temporary(t)]
+    outputs = [f"tag {t}" for t in tags] + [w.where() for w in written]
+    if not failed:
+        return (), (), ()
+    if keep_failed:
+        return (), tuple(outputs), ()
+    remove_tags(engine, tags)
+    stuck = [f"tag {t}" for t in tags if engine.find_image(t) is not None]
+    stuck += [w.where() for w in written if w.remove()]
+    return tuple(o for o in outputs if o not in stuck), (), tuple(stuck)

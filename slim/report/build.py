@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from slim.harden.profile import RunProfile
-from slim.harden.render import run_profile_json
+from slim.harden.render import RunLine, run_profile_json
 from slim.model import ProbeResult, RunConfig, SlimWarning, Trace, warning_texts
 from slim.plan.keep import CLOSURE, TRACED, KeepPlan
 from slim.plan.rebase import Rebased
@@ -48,15 +48,23 @@ class OutputFacts:
     path: str
     tags: tuple[str, ...]
     layer_digest: str
+    removed: tuple[str, ...] = ()  # failed verification: what of the output was removed ("tag T", "file F")
+    kept_failed: tuple[str, ...] = ()  # failed verification with --keep-failed: what was kept, and where
+    not_removed: tuple[str, ...] = ()  # failed verification: what could not be removed
 
+    def to_json(self) -> dict:
+        return {"kind": self.kind, "path": self.path, "tags": list(self.tags), "layer_digest": self.layer_digest,
+                "removed": list(self.removed), "kept_failed": list(self.kept_failed),
+                "not_removed": list(self.not_removed)}
 
 @dataclass(frozen=True)
 class HardenedProfile:
-    """The run profile, where its seccomp JSON was written, the numeric user it runs as, and the proof."""
+    """The run profile, where its seccomp JSON was written, the container it was verified in (as a user starts
+    it: `line`), and the proof."""
 
     profile: RunProfile
     seccomp_file: str
-    uid: int | None
+    line: RunLine
     proof: HardenedRun | None  # None: not run (no verification to compare with)
 
     @property
@@ -64,10 +72,15 @@ class HardenedProfile:
         return None if self.proof is None else self.proof.passed
 
     def to_json(self) -> dict:
-        diagnosis = list(self.proof.diagnosis) if self.proof else []
-        doc = run_profile_json(self.profile, self.seccomp_file, self.uid, self.verified, diagnosis)
-        doc["differences"] = list(self.proof.differences) if self.proof else []
-        return doc
+        proof = self.proof
+        return run_profile_json(self.profile, self.seccomp_file, self.line, self.verified,
+                                list(proof.diagnosis) if proof else [], list(proof.differences) if proof else [])
+
+
+def _compared(original: tuple[ProbeResult, ...], slim: tuple[ProbeResult, ...]) -> list[dict]:
+    """Each verification probe as the slim image answered it, with what the original answered beside it."""
+    before = {p.key: p for p in original}
+    return [{**probe_json(p), "original": probe_json(before[p.key]) if p.key in before else None} for p in slim]
 
 
 _RECORDED_PHASES = ("trace", "read", "plan", "assemble", "write", "verify", "total")
@@ -138,8 +151,7 @@ class BuildReport:
             "schema": SCHEMA,
             "image": f.image,
             "image_id": f.image_id,
-            "output": {"kind": f.output.kind, "path": f.output.path, "tags": list(f.output.tags),
-                       "layer_digest": f.output.layer_digest},
+            "output": f.output.to_json(),
             "size": {
                 "original_docker_bytes": before.docker_bytes,
                 "slim_docker_bytes": after.docker_bytes,
@@ -176,7 +188,7 @@ class BuildReport:
                       "syscalls": [name for name, _ in f.trace.syscalls], "files_touched": len(f.trace.paths())},
             "verification": {"ran": f.verification.ran, "passed": f.verification.passed,
                              "differences": list(f.verification.differences), "exit_code": f.verification.exit_code,
-                             "probes": [probe_json(p) for p in f.verification.probes]},
+                             "probes": _compared(f.trace.probes, f.verification.probes)},
             # phases added since slim.build/1 was first recorded ("harden") follow the recorded ones and "total"
             "seconds": {k: round(f.seconds[k], 3) for k in sorted(f.seconds, key=lambda k: k not in _RECORDED_PHASES)},
             "warnings": warning_texts(self.warnings, JSON_WARNINGS), "lint": self.lint, "engine": f.engine,  # new: last

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from slim.errors import GateFailed, HardeningFailed, VerificationFailed
+from slim.errors import GateFailed, GateNotEvaluated, HardeningFailed, VerificationFailed
 from slim.sizes import human
 
 
@@ -20,7 +20,7 @@ class Gates:
 @dataclass(frozen=True)
 class Verdict:
     name: str
-    passed: bool | None  # None: not evaluated (nothing to measure)
+    passed: bool | None  # None only for a verification that was not asked for (--no-verify); a gate never
     reason: str
     exit_code: int
 
@@ -30,7 +30,9 @@ EXIT_MIN_REDUCTION = 12
 
 
 def evaluate(doc: dict, gates: Gates, hardened_verified: bool | None) -> list[Verdict]:
-    """Every gate asked for, in the order their failures are reported; verification always comes first."""
+    """Every gate asked for, in the order their failures are reported; verification always comes first.
+    A gate that cannot be evaluated fails (exit 16) with the reason: a CI stage must not pass on a check
+    it did not make."""
     v = doc["verification"]
     out = [Verdict("verification", v["passed"] if v["ran"] else None,
                    "the slim image behaves like the original" if v["passed"] else
@@ -38,19 +40,33 @@ def evaluate(doc: dict, gates: Gates, hardened_verified: bool | None) -> list[Ve
                    VerificationFailed.exit_code)]
     size, original = _sizes(doc)
     if gates.max_size is not None:
-        out.append(Verdict("max-size", None if size is None else size <= gates.max_size,
+        out.append(_not_evaluated("max-size", "the slim image's size could not be measured") if size is None else
+                   Verdict("max-size", size <= gates.max_size,
                            f"slim image is {human(size)}, limit {human(gates.max_size)}", EXIT_MAX_SIZE))
     if gates.min_reduction is not None:
-        reduction = None if not original or size is None else 100.0 * (1 - size / original)
-        out.append(Verdict("min-reduction", None if reduction is None else reduction >= gates.min_reduction,
-                           f"size reduced by {reduction:.1f}%, at least {gates.min_reduction:g}% required"
-                           if reduction is not None else "no size to compare", EXIT_MIN_REDUCTION))
+        if not original or size is None:
+            out.append(_not_evaluated("min-reduction", "the original's or the slim image's size could not be "
+                                                       "measured"))
+        else:
+            reduction = 100.0 * (1 - size / original)
+            out.append(Verdict("min-reduction", reduction >= gates.min_reduction,
+                               f"size reduced by {reduction:.1f}%, at least {gates.min_reduction:g}% required",
+                               EXIT_MIN_REDUCTION))
     if "hardening" in gates.fail_on:
-        reason = {True: "the slim image passes its probes under its least-privilege run profile",
-                  False: "the slim image does not behave the same under its least-privilege run profile",
-                  None: "the run profile was not verified"}[hardened_verified]
-        out.append(Verdict("hardening", hardened_verified, reason, HardeningFailed.exit_code))
+        if hardened_verified is None:
+            out.append(_not_evaluated("hardening", "the slim image was not run under its run profile"
+                                      + (" (verification did not pass)" if v["ran"] and not v["passed"] else "")))
+        else:
+            out.append(Verdict("hardening", hardened_verified,
+                               "the slim image passes its probes under its least-privilege run profile"
+                               if hardened_verified else
+                               "the slim image does not behave the same under its least-privilege run profile",
+                               HardeningFailed.exit_code))
     return out
+
+
+def _not_evaluated(name: str, why: str) -> Verdict:
+    return Verdict(name, False, f"could not be evaluated: {why}", GateNotEvaluated.exit_code)
 
 
 def first_failure(verdicts: list[Verdict]) -> Verdict | None:
@@ -58,15 +74,18 @@ def first_failure(verdicts: list[Verdict]) -> Verdict | None:
 
 
 def raise_for(verdict: Verdict) -> None:
-    kinds = {VerificationFailed.exit_code: VerificationFailed, HardeningFailed.exit_code: HardeningFailed}
+    kinds = {VerificationFailed.exit_code: VerificationFailed, HardeningFailed.exit_code: HardeningFailed,
+             GateNotEvaluated.exit_code: GateNotEvaluated}
     error = kinds.get(verdict.exit_code, GateFailed)(f"{verdict.name}: {verdict.reason}")
     error.exit_code = verdict.exit_code
     raise error
 
 
 def _sizes(doc: dict) -> tuple[int | None, int | None]:
-    """The slim and original sizes as `docker images` shows them; layer bytes when the engine has no figure."""
+    """The slim and original sizes as `docker images` shows them; layer bytes when the engine has no figure
+    for one of them (both figures of a pair come from the same measure, so the reduction compares like with
+    like); None where neither was measured."""
     s = doc["size"]
-    if s["slim_docker_bytes"] is not None and s["original_docker_bytes"]:
+    if s.get("slim_docker_bytes") is not None and s.get("original_docker_bytes"):
         return s["slim_docker_bytes"], s["original_docker_bytes"]
-    return s["slim_layer_bytes"], s["original_layer_bytes"]
+    return s.get("slim_layer_bytes"), s.get("original_layer_bytes")

@@ -53,6 +53,19 @@ def http_ports(options: RunOptions, config: RunConfig) -> list[int]:
     return ports if options.probes.wants_http(ports) else []
 
 
+def target_ports(options: RunOptions, config: RunConfig) -> list[int]:
+    """The ports host commands are told about and wait for: --probe-port, else the HTTP probe ports given,
+    else the exposed ones; whether HTTP probing is on does not matter (a Redis probe speaks no HTTP)."""
+    if not options.probes.host_cmds:
+        return []
+    return list(options.probes.probe_ports or options.probes.http_ports) or config.tcp_ports
+
+
+def reached_ports(options: RunOptions, config: RunConfig) -> list[int]:
+    """Every container port a probe goes to (a remote engine publishes each one)."""
+    return sorted(set(http_ports(options, config)) | set(target_ports(options, config)))
+
+
 def has_probes(options: RunOptions, ports: list[int]) -> bool:
     return bool(ports or options.probes.execs or options.probes.host_cmds)
 

@@ -34,6 +34,8 @@ class ProbePlan:
     crawl_max_depth: int = 2
     execs: tuple[str, ...] = ()  # run inside the container (argv split like a shell, no shell)
     host_cmds: tuple[str, ...] = ()  # run on this host through /bin/sh
+    probe_ports: tuple[int, ...] = ()  # the ports host commands are told about (default: the exposed ones)
+    varying: tuple[str, ...] = ()  # exec/host commands whose output may differ between runs: exit codes only
     port_wait: float = 60.0  # longest wait for a port to accept connections
     request_timeout: float = 15.0
     command_timeout: float = 120.0
@@ -162,15 +164,17 @@ def _timed_out(result: ProbeResult) -> bool:
     return result.detail.startswith(("TimeoutError", "timeout"))  # socket.timeout is TimeoutError since 3.10
 
 
-def host_probe(command: str, host: str, port: int | None, timeout: float) -> ProbeResult:
-    """Run `command` through /bin/sh on this host, told where the container is."""
-    env = dict(os.environ, SLIM_TARGET_HOST=host, SLIM_TARGET_PORT=str(port or ""))
+def host_probe(command: str, host: str, ports: list[int], timeout: float, varies: bool = False) -> ProbeResult:
+    """Run `command` through /bin/sh on this host, told where the container is: SLIM_TARGET_PORT is the first
+    port (empty when the image has none), SLIM_TARGET_PORTS all of them, space-separated."""
+    env = dict(os.environ, SLIM_TARGET_HOST=host, SLIM_TARGET_PORT=str(ports[0]) if ports else "",
+               SLIM_TARGET_PORTS=" ".join(map(str, ports)))
     start = time.monotonic()
     try:
         proc = subprocess.run(["/bin/sh", "-c", command], env=env, capture_output=True, timeout=timeout)
         out = (proc.stdout + proc.stderr)[-200:].decode("utf-8", "replace")
         return ProbeResult("host", command, True, proc.returncode, hashlib.sha256(proc.stdout).hexdigest(),
-                           len(proc.stdout), out, time.monotonic() - start)
+                           len(proc.stdout), out, time.monotonic() - start, varies=varies)
     except subprocess.TimeoutExpired:
         return ProbeResult("host", command, False, detail=f"timed out after {timeout:.0f}s",
-                           seconds=time.monotonic() - start)
+                           seconds=time.monotonic() - start, varies=varies)

@@ -7,6 +7,7 @@ engine error, Ctrl-C.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import shlex
 import time
 from dataclasses import dataclass, field
@@ -16,8 +17,9 @@ from slim.errors import EngineError, ImageFormatError, TraceError, UsageError
 from slim.harden.profile import RunProfile
 from slim.harden.seccomp import profile_json
 from slim.model import ProbeResult, RunConfig, RunOutcome, SlimWarning
-from slim.run.options import RunOptions, command_of, effective_mode, has_probes, http_ports
-from slim.run.probes import ContinueAfter, host_probe, http_probes
+from slim.run.options import (RunOptions, command_of, effective_mode, has_probes, http_ports, reached_ports,
+                              target_ports)
+from slim.run.probes import ContinueAfter, host_probe, http_probes, wait_for_port
 
 
 class Hooks:
@@ -69,11 +71,12 @@ def run(engine: Engine, options: RunOptions, hooks: Hooks | None = None) -> RunR
     started = time.monotonic()
     try:
         hooks.prepare(engine, options.image)
-        container = engine.create(_spec(options, hooks, result.argv, engine.remote, ports if engine.publishes else ()))
+        container = engine.create(container_spec(options, config, engine.remote, engine.publishes, hooks))
         engine.start(container)
         result.seconds["start"] = time.monotonic() - started
         if has_probes(options, ports):
-            result.probes = _probe(engine, container, options, hooks, ports, result, started)
+            result.probes = _probe(engine, container, options, hooks, ports, result, started,
+                                   target_ports(options, config))
         result.exit_code = _finish(engine, container, options, mode, result)
         stdout, stderr = engine.logs(container)
         result.stdout, result.stderr = stdout.decode("utf-8", "replace"), stderr.decode("utf-8", "replace")
@@ -86,8 +89,17 @@ def run(engine: Engine, options: RunOptions, hooks: Hooks | None = None) -> RunR
     return result
 
 
+def container_spec(options: RunOptions, config: RunConfig, remote: bool, publishes: bool, hooks: Hooks | None = None,
+                   seccomp_file: str | None = None) -> ContainerSpec:
+    """The container `run` creates for `options` in an image run as `config`. The run line slim prints comes
+    from here too, with `seccomp_file` named where the run passes the same JSON inline: one source, no drift.
+    `publishes`: the engine's containers are reached through published ports (every port a probe goes to)."""
+    publish = reached_ports(options, config) if publishes else ()
+    return _spec(options, hooks or Hooks(), command_of(config, options), remote, publish, seccomp_file)
+
+
 def _spec(options: RunOptions, hooks: Hooks, argv: list[str], remote: bool = False,
-          publish: list[int] = ()) -> ContainerSpec:
+          publish: list[int] = (), seccomp_file: str | None = None) -> ContainerSpec:
     """`publish`: the ports to publish, for an engine whose containers' addresses this host cannot reach."""
     mounts = list(hooks.mounts())
     for spec in options.mounts:
@@ -103,13 +115,14 @@ def _spec(options: RunOptions, hooks: Hooks, argv: list[str], remote: bool = Fal
         user=options.user or None, workdir=options.workdir or None, mounts=tuple(mounts),
         cap_add=tuple(hooks.cap_add()), init=hooks.use_engine_init,
         publish=tuple(publish))
-    return _restricted(spec, options.profile) if options.profile is not None else spec
+    return _restricted(spec, options.profile, seccomp_file) if options.profile is not None else spec
 
 
-def _restricted(spec: ContainerSpec, profile: RunProfile) -> ContainerSpec:
-    """The container under a run profile: what `docker run` with the profile's arguments asks for."""
+def _restricted(spec: ContainerSpec, profile: RunProfile, seccomp_file: str | None = None) -> ContainerSpec:
+    """The container under a run profile: what `docker run` with the profile's arguments asks for. The seccomp
+    profile goes inline (the engine may not see this host's files), or as the file it was written to."""
     security = (["no-new-privileges"] if profile.no_new_privileges else []) + (
-        ["seccomp=" + profile_json(profile.syscalls)] if profile.syscalls is not None else [])  # the profile itself
+        ["seccomp=" + (seccomp_file or profile_json(profile.syscalls))] if profile.syscalls is not None else [])
     return dataclasses.replace(
         spec, user=profile.user or spec.user, read_only=profile.read_only,
         tmpfs=tuple((t.path, t.options) for t in profile.tmpfs), cap_drop=("ALL",),
@@ -117,7 +130,7 @@ def _restricted(spec: ContainerSpec, profile: RunProfile) -> ContainerSpec:
 
 
 def _probe(engine: Engine, container: str, options: RunOptions, hooks: Hooks, ports: list[int],
-           result: RunResult, started: float) -> list[ProbeResult]:
+           result: RunResult, started: float, targets: list[int]) -> list[ProbeResult]:
     plan = options.probes
     host = engine.address(container)
     published = engine.published(container) if engine.publishes else {}
@@ -126,23 +139,32 @@ def _probe(engine: Engine, container: str, options: RunOptions, hooks: Hooks, po
         # when the first answer came, counted from the start of the run (container creation included)
         result.seconds["first_probe"] = time.monotonic() - started - sum(p.seconds for p in probes[1:])
     for n, command in enumerate(plan.execs):
-        probes.append(_exec_probe(engine, container, command, hooks, n))
-    for command in plan.host_cmds:
-        port = published.get(ports[0], ports[0]) if ports else None
-        probes.append(host_probe(command, host, port, plan.command_timeout))
+        probes.append(_exec_probe(engine, container, command, hooks, n, command in plan.varying))
+    if plan.host_cmds:
+        reach = [published.get(port, port) for port in targets]
+        # like HTTP probes: a host command talks to the app, so the app must be listening first
+        closed = next(((port, why) for port in reach if (why := wait_for_port(
+            host, port, time.monotonic() + plan.port_wait, lambda: engine.running(container))) is not None), None)
+        for command in plan.host_cmds:
+            if closed is not None:
+                probes.append(ProbeResult("host", command, False, detail=f"port {closed[0]}: {closed[1]}",
+                                          varies=command in plan.varying))
+            else:
+                probes.append(host_probe(command, host, reach, plan.command_timeout, command in plan.varying))
     return probes
 
 
-def _exec_probe(engine: Engine, container: str, command: str, hooks: Hooks, n: int) -> ProbeResult:
+def _exec_probe(engine: Engine, container: str, command: str, hooks: Hooks, n: int, varies: bool) -> ProbeResult:
     start = time.monotonic()
     if not engine.running(container):
-        return ProbeResult("exec", command, False, detail="the container is not running")
+        return ProbeResult("exec", command, False, detail="the container is not running", varies=varies)
     try:
         done = engine.exec(container, hooks.exec_argv(shlex.split(command), n))
     except EngineError as exc:
-        return ProbeResult("exec", command, False, detail=str(exc), seconds=time.monotonic() - start)
+        return ProbeResult("exec", command, False, detail=str(exc), seconds=time.monotonic() - start, varies=varies)
     text = done.output.decode("utf-8", "replace")
-    return ProbeResult("exec", command, True, done.exit_code, detail=text[-200:], seconds=time.monotonic() - start)
+    return ProbeResult("exec", command, True, done.exit_code, hashlib.sha256(done.stdout).hexdigest(),
+                       len(done.stdout), text[-200:], time.monotonic() - start, varies=varies)
 
 
 def _finish(engine: Engine, container: str, options: RunOptions, mode: ContinueAfter,

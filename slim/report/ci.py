@@ -3,6 +3,7 @@ and a markdown summary (sizes, packages, verification, hardening, gates)."""
 
 from __future__ import annotations
 
+import shlex
 import xml.etree.ElementTree as ET
 
 from slim.report.gates import Verdict
@@ -50,8 +51,9 @@ def summary_markdown(doc: dict, verdicts: list[Verdict]) -> str:
     profile = (doc.get("hardening") or {}).get("run_profile")
     if profile:
         state = {True: "verified", False: "**not verified**", None: "not run"}[profile["verified"]]
-        runner = (doc.get("engine") or {}).get("name") or "docker"
-        lines.append(f"- run profile: {state}; `{runner} run {' '.join(profile['docker_args'])} IMAGE`")
+        runner = (doc.get("engine") or {}).get("name") or "docker"  # a report from before "command" existed
+        line = profile.get("command") or [runner, "run", *profile["docker_args"], "IMAGE"]
+        lines.append(f"- run profile: {state}; `{shlex.join(line)}`")
     for verdict in verdicts[1:]:
         mark = {True: "passed", False: "**FAILED**", None: "not evaluated"}[verdict.passed]
         lines.append(f"- gate {verdict.name}: {mark} ({verdict.reason})")

@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from slim.engine import Engine
 from slim.errors import EngineError, TraceError
 from slim.harden.profile import RunProfile
+from slim.harden.render import RunLine
 from slim.harden.syscalls import X86_64
-from slim.model import Trace
-from slim.run.options import RunOptions
-from slim.run.runner import run
+from slim.model import RunConfig, Trace
+from slim.run.options import RunOptions, effective_mode, reached_ports
+from slim.run.runner import container_spec, run
 from slim.run.verify import differences
 
 # the capabilities a container gets when nobody drops any (Docker's default set): "ALL" cannot be granted
@@ -46,6 +47,19 @@ def verify_under(engine: Engine, options: RunOptions, image: str, traced: Trace,
     if not diffs:
         return HardenedRun(True)
     return HardenedRun(False, tuple(diffs), tuple(diagnose(engine, options, image, traced, profile)))
+
+
+def run_line(engine: Engine, options: RunOptions, config: RunConfig, profile: RunProfile, image: str,
+             seccomp_file: str, ids: tuple[int | None, int | None]) -> RunLine:
+    """The container `verify_under` runs, as the user starts it: built by the same function as the verified
+    run's, with `image` (the output tag, not the temporary one verification may use) and the seccomp profile's
+    file (the run passes the same JSON inline). `config`: how the slim image runs; `ids`: the numeric user and
+    group it runs as."""
+    options = dataclasses.replace(options, image=image, profile=profile)
+    spec = container_spec(options, config, engine.remote, engine.publishes, seccomp_file=seccomp_file)
+    limits = getattr(engine, "limits", None) or {}  # what the engine sets on every container (Podman here)
+    return RunLine(engine.name, spec, config.entrypoint, config.cmd, tuple(reached_ports(options, config)),
+                   tuple(sorted(limits.items())), *ids, effective_mode(options, config).mode == "exit")
 
 
 def _differences(engine: Engine, options: RunOptions, image: str, traced: Trace, profile: RunProfile) -> list[str]:

@@ -93,7 +93,7 @@ def test_a_root_image_rebased_on_nonroot_passes(build_sample, engine, scratch_ta
     assert hardening["user"] == "nonroot" and hardening["runs_as_root"] is False
     assert hardening["run_as"]["user"] == "nonroot"
     assert hardening["run_profile"]["verified"] is True
-    context = hardening["run_profile"]["kubernetes"]["securityContext"]
+    context = hardening["run_profile"]["kubernetes"]["spec"]["containers"][0]["securityContext"]
     assert context["runAsUser"] == 65532 and context["runAsNonRoot"] is True
     assert engine.images.get(out).attrs["Config"]["User"] == "nonroot"
     passwd = subprocess.run(["docker", "run", "--rm", "--entrypoint", "/bin/busybox", out, "cat", "/etc/passwd"],
@@ -144,14 +144,13 @@ def test_compose_and_kubernetes_fragments_have_their_tools_shape(build_sample, s
     assert all(isinstance(x, str) for key in ("tmpfs", "cap_add", "security_opt") for x in app[key])
     assert f"seccomp={seccomp}" in app["security_opt"] and "no-new-privileges:true" in app["security_opt"]
     assert {t.split(":")[0] for t in app["tmpfs"]} == {"/run", "/var/lib/nginx", "/var/log/nginx"}
-    # kubernetes: a container and pod fragment that round-trips through YAML with the API's field names
-    k8s = yaml.safe_load(yaml.safe_dump(profile["kubernetes"]))
-    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "app"},
-           "spec": {"containers": [{"name": "app", "image": out, "securityContext": k8s["securityContext"],
-                                    "volumeMounts": k8s["volumeMounts"]}], "volumes": k8s["volumes"]}}
+    # kubernetes: a Pod manifest that round-trips through YAML with the API's field names (podman kube play runs
+    # one in test_run_line.py)
+    pod = yaml.safe_load(yaml.safe_dump(profile["kubernetes"]))
+    assert (pod["apiVersion"], pod["kind"], pod["spec"]["containers"][0]["image"]) == ("v1", "Pod", out)
     ctx = pod["spec"]["containers"][0]["securityContext"]
     assert set(ctx) <= {"readOnlyRootFilesystem", "allowPrivilegeEscalation", "capabilities", "seccompProfile",
-                        "runAsNonRoot", "runAsUser"}
+                        "runAsNonRoot", "runAsUser", "runAsGroup"}
     assert ctx["seccompProfile"]["type"] == "Localhost" and ctx["capabilities"]["drop"] == ["ALL"]
     mounts = {m["name"] for m in pod["spec"]["containers"][0]["volumeMounts"]}
     assert mounts == {v["name"] for v in pod["spec"]["volumes"]} and all("emptyDir" in v for v in pod["spec"]["volumes"])

@@ -2,20 +2,27 @@
 derivation of tmpfs directories, capabilities and no-new-privileges from traces of nginx-like runs (the paths,
 users and calls are those the nginx sample's traced run shows)."""
 
+import dataclasses
 import io
 import json
 import re
+import shlex
 
 import pytest
 
 from slim.harden.profile import derive
-from slim.harden.render import compose, docker_args, kubernetes
+from slim.harden.render import RunLine, command, compose, docker_args, kubernetes, split_argv, unpublished
 from slim.harden.runtime import RUNTIME_SYSCALLS
 from slim.harden.seccomp import ENOSYS, EPERM, WITH_FALLBACK, allowed_count, profile
 from slim.harden.syscalls import X86_64
 from slim.image.flatten import flatten
 from slim.image.layer import unpack_layer
+from slim.engine.base import ContainerSpec, Mount
+from slim.harden.seccomp import profile_json
 from slim.model import CREATE, DELETE, EXEC, READ, WRITE, FileAccess, RunConfig, Trace
+from slim.run.options import RunOptions
+from slim.run.probes import ProbePlan
+from slim.run.runner import container_spec
 from tarbuild import layer
 
 HEADER = "/usr/include/x86_64-linux-gnu/asm/unistd_64.h"  # Debian's linux-libc-dev, installed by scripts/setup
@@ -152,19 +159,173 @@ def test_running_a_setuid_program_keeps_new_privileges(nginx_root):
     assert not p.no_new_privileges and "/usr/bin/ping" in dict(p.why)["no-new-privileges off"]
 
 
-def test_renderings_say_the_same_thing(nginx_root):
-    p = derive(nginx_trace(), nginx_root, NGINX, KEPT)
-    args = docker_args(p, "/out/nginx-seccomp.json")
-    assert args[:2] == ["--init", "--read-only"]
-    assert args[args.index("--cap-drop") + 1] == "ALL" and args.count("--cap-add") == 5
-    assert args[-4:] == ["--security-opt", "no-new-privileges", "--security-opt", "seccomp=/out/nginx-seccomp.json"]
-    service = compose(p, "/out/nginx-seccomp.json")
-    assert service["read_only"] is True and service["cap_drop"] == ["ALL"]
-    assert service["tmpfs"] == [a for prev, a in zip(args, args[1:]) if prev == "--tmpfs"]
-    k8s = kubernetes(p, "/out/nginx-seccomp.json", 0)
-    ctx = k8s["securityContext"]
-    assert ctx["readOnlyRootFilesystem"] and ctx["allowPrivilegeEscalation"] is False
-    assert ctx["runAsNonRoot"] is False and ctx["capabilities"]["add"] == list(p.cap_add)
-    assert ctx["seccompProfile"] == {"type": "Localhost", "localhostProfile": "slim/nginx-seccomp.json"}
-    assert [m["mountPath"] for m in k8s["volumeMounts"]] == [t.path for t in p.tmpfs]
-    assert {v["name"] for v in k8s["volumes"]} == {m["name"] for m in k8s["volumeMounts"]}
+# The printed run line is the verified run: both come from slim.run.runner.container_spec, the printed one with
+# the seccomp FILE where the run passes the same JSON inline, and the output's tag for the image.
+
+WEB = RunConfig.from_document({"Entrypoint": ["python3"], "Cmd": ["/srv/app/server.py"], "User": "app",
+                               "WorkingDir": "/srv/app", "ExposedPorts": {"8080/tcp": {}}})
+OVERRIDES = RunOptions("slim-verify/tmp:1", entrypoint=("/usr/bin/python3", "-u"), cmd=("serve.py", "--port", "8080"),
+                       env=("GREETING=hello world", "QUOTE=it's \"x\""), user="65532:65532", workdir="/data",
+                       mounts=("/srv/site:/data:ro", "cache:/var/cache/app"),
+                       probes=ProbePlan(http_paths=("/greeting",)))
+
+
+def web_profile(nginx_root):
+    return derive(nginx_trace(), nginx_root, NGINX, KEPT)
+
+
+def parse_docker_run(argv: list[str]) -> tuple[ContainerSpec, list[str]]:
+    """The container a `docker run` command line asks for, read back independently of the renderer."""
+    assert argv[1] == "run"
+    fields: dict = {"env": [], "mounts": [], "tmpfs": [], "cap_drop": [], "cap_add": [], "security_opt": [],
+                    "publish": [], "init": False, "read_only": False, "user": None, "workdir": None}
+    entrypoint, rest = None, iter(argv[2:])
+    many = {"-e": "env", "--tmpfs": "tmpfs", "--cap-drop": "cap_drop", "--cap-add": "cap_add",
+            "--security-opt": "security_opt"}
+    for arg in rest:
+        if arg in ("--init", "--read-only"):
+            fields[arg[2:].replace("-", "_")] = True
+        elif arg in many:
+            fields[many[arg]].append(next(rest))
+        elif arg == "-v":
+            source, target, *ro = next(rest).split(":")
+            fields["mounts"].append(Mount(source, target, ro == ["ro"]))
+        elif arg == "-p":
+            fields["publish"].append(int(next(rest).split(":")[1]))
+        elif arg in ("--user", "--workdir"):
+            fields[arg[2:]] = next(rest)
+        elif arg == "--entrypoint":
+            entrypoint = next(rest)
+        else:
+            assert not arg.startswith("-"), arg
+            image, after = arg, list(rest)
+            break
+    fields["tmpfs"] = [tuple(t.split(":", 1)) for t in fields["tmpfs"]]
+    argv_run = ([entrypoint] + after) if entrypoint else (list(WEB.entrypoint) + (after or list(WEB.cmd)))
+    spec = ContainerSpec(image=image, entrypoint=tuple(argv_run), **{k: tuple(v) if isinstance(v, list) else v
+                                                                      for k, v in fields.items()})
+    return spec, after
+
+
+@pytest.mark.parametrize("publishes", [False, True], ids=["bridge-address", "published"])
+def test_the_printed_command_asks_for_exactly_the_verified_container(nginx_root, publishes):
+    profile = web_profile(nginx_root)
+    options = dataclasses.replace(OVERRIDES, profile=profile)
+    verified = container_spec(options, WEB, remote=False, publishes=publishes)  # what the hardened run creates
+    printed = container_spec(dataclasses.replace(options, image="web:slim"), WEB, False, publishes,
+                             seccomp_file="/out/web seccomp.json")
+    line = RunLine("docker", printed, WEB.entrypoint, WEB.cmd, (8080,))
+    argv = shlex.split(shlex.join(command(line)))  # through a shell, as the user pastes it
+    parsed, _ = parse_docker_run(argv)
+    inline = "seccomp=" + profile_json(profile.syscalls)
+    assert inline in verified.security_opt  # the run gets the JSON itself; the printed line names its file
+    assert parsed == dataclasses.replace(verified, image="web:slim", security_opt=tuple(
+        "seccomp=/out/web seccomp.json" if o == inline else o for o in verified.security_opt))
+    assert argv[:5] == ["docker", "run", "--init", "--entrypoint", "/usr/bin/python3"]
+    assert argv[argv.index("web:slim"):] == ["web:slim", "-u", "serve.py", "--port", "8080"]
+    assert unpublished(line) == ([] if publishes else [8080])
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (("python3", "/srv/app/server.py"), (None, [])),  # the image's own: no override
+    (("python3", "other.py"), (None, ["other.py"])),  # only the Cmd differs: arguments after the image
+    (("python3",), ("python3", [])),  # the Cmd dropped: only --entrypoint does that
+    (("/bin/sh", "-c", "echo hi"), ("/bin/sh", ["-c", "echo hi"])),  # one word for --entrypoint, the rest after
+])
+def test_an_argv_becomes_the_fewest_overrides_that_start_it(argv, expected):
+    assert split_argv(argv, WEB.entrypoint, WEB.cmd) == expected
+    assert split_argv(("/app/run", "x"), (), ("/app/run",)) == (None, ["/app/run", "x"])  # no Entrypoint
+
+
+def test_compose_and_the_pod_hold_the_same_container(nginx_root):
+    profile = web_profile(nginx_root)
+    options = dataclasses.replace(OVERRIDES, image="reg:5000/team/web:1.2-slim", profile=profile)
+    spec = container_spec(options, WEB, False, False, seccomp_file="/out/web-seccomp.json")
+    line = RunLine("podman", spec, WEB.entrypoint, WEB.cmd, (8080,), (("nofile", 1024),), uid=65532, gid=65532)
+    assert command(line)[:2] == ["podman", "run"] and "--ulimit" in docker_args(line)
+    service = compose(line)
+    assert (service["image"], service["entrypoint"], service["command"]) == (
+        "reg:5000/team/web:1.2-slim", ["/usr/bin/python3"], ["-u", "serve.py", "--port", "8080"])
+    assert service["environment"] == list(spec.env) and service["working_dir"] == "/data"
+    assert service["volumes"] == ["/srv/site:/data:ro", "cache:/var/cache/app"] and service["user"] == "65532:65532"
+    assert service["ulimits"] == {"nofile": {"soft": 1024, "hard": 1024}} and "ports" not in service
+    assert service["tmpfs"] == [f"{p}:{o}" for p, o in spec.tmpfs] and service["init"] is True
+    assert service["security_opt"] == ["no-new-privileges:true", "seccomp=/out/web-seccomp.json"]
+    pod = kubernetes(line)
+    assert (pod["apiVersion"], pod["kind"], pod["metadata"]["name"]) == ("v1", "Pod", "web-1-2-slim")
+    container = pod["spec"]["containers"][0]
+    assert container["command"] == ["/usr/bin/python3"] and container["args"] == ["-u", "serve.py", "--port", "8080"]
+    assert container["env"] == [{"name": "GREETING", "value": "hello world"}, {"name": "QUOTE", "value": "it's \"x\""}]
+    assert container["workingDir"] == "/data" and container["ports"] == [{"containerPort": 8080, "protocol": "TCP"}]
+    ctx = container["securityContext"]
+    assert ctx["readOnlyRootFilesystem"] is True and ctx["allowPrivilegeEscalation"] is False
+    assert ctx["capabilities"] == {"drop": ["ALL"], "add": list(spec.cap_add)}
+    assert (ctx["runAsUser"], ctx["runAsGroup"], ctx["runAsNonRoot"]) == (65532, 65532, True)
+    assert ctx["seccompProfile"] == {"type": "Localhost", "localhostProfile": "web-seccomp.json"}
+    assert pod["metadata"]["annotations"] == {
+        "container.seccomp.security.alpha.kubernetes.io/web-1-2-slim": "localhost/web-seccomp.json"}
+    assert pod["spec"]["shareProcessNamespace"] is True  # the pause process is PID 1, as the engine's init was
+    volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
+    mounts = {m["mountPath"]: volumes[m["name"]] for m in container["volumeMounts"]}
+    assert {p: mounts[p]["emptyDir"] for p, _ in spec.tmpfs} == {p: {"medium": "Memory"} for p, _ in spec.tmpfs}
+    assert mounts["/data"]["hostPath"] == {"path": "/srv/site"}
+    assert mounts["/var/cache/app"]["persistentVolumeClaim"] == {"claimName": "cache"}
+    assert [m.get("readOnly", False) for m in container["volumeMounts"] if m["mountPath"] in ("/data", "/var/cache/app")
+            ] == [True, False]
+    assert "restartPolicy" not in pod["spec"]  # a server: restarted like any
+    json.dumps(pod)
+
+
+def test_a_job_without_a_seccomp_list_runs_once_under_the_runtime_default(nginx_root):
+    profile = dataclasses.replace(web_profile(nginx_root), syscalls=None)
+    spec = container_spec(RunOptions("job:slim", profile=profile), WEB, False, False, seccomp_file="/out/x.json")
+    line = RunLine("docker", spec, WEB.entrypoint, WEB.cmd, batch=True)
+    assert not any(a.startswith("seccomp=") for a in docker_args(line))
+    assert command(line)[-1] == "job:slim"  # the image's own argv: nothing after the image
+    pod = kubernetes(line)
+    assert pod["spec"]["restartPolicy"] == "Never"
+    assert pod["spec"]["containers"][0]["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert "command" not in pod["spec"]["containers"][0] and "args" not in pod["spec"]["containers"][0]
+
+
+def test_the_build_reports_the_container_its_hardened_run_created(tmp_path, monkeypatch):
+    """The whole pipeline on the in-memory engine: the spec of the last container (the run under the profile)
+    is the report's run line, but for the seccomp file."""
+    from fake_engine import Behaviour, FakeEngine
+    from slim import pipeline
+    from slim.image.reference import parse_reference
+    from slim.image.sink import Output
+    from slim.plan.keep import PlanOptions
+    from slim.progress import Phases
+    from slim.workspace import Workspace
+    from test_wiring import APP, TRACE
+
+    engine, created = FakeEngine(), []
+    real_create = engine.create
+    monkeypatch.setattr(engine, "create", lambda spec: created.append(spec) or real_create(spec))
+    engine.add_image("job:1", [APP], Behaviour(exit_code=0, stdout=b"ok\n", trace=TRACE))
+    options = RunOptions("job:1", cmd=("/app/run",), env=("MODE=fast lane",), workdir="/app", user="0:0")
+    seccomp = str(tmp_path / "job-seccomp.json")
+    with Workspace() as ws:
+        opts = pipeline.BuildOptions(options, PlanOptions(), Output("docker"), ("job:1-slim",), seccomp_file=seccomp)
+        report = pipeline.build(parse_reference("job:1"), opts, ws, engine, Phases())
+    hardened = report.facts.run_profile
+    assert hardened.verified is True
+    run_spec = created[-1]
+    assert run_spec.security_opt[-1] == "seccomp=" + open(seccomp).read()  # the same JSON, inline
+    assert hardened.line.spec == dataclasses.replace(run_spec, security_opt=(*run_spec.security_opt[:-1],
+                                                                              "seccomp=" + seccomp))
+    doc = report.to_json()["hardening"]["run_profile"]
+    assert doc["command"] == [engine.name, "run", *doc["docker_args"], "job:1-slim", "/app/run"]
+    assert ["-e", "MODE=fast lane"] == doc["docker_args"][doc["docker_args"].index("-e"):][:2]
+    assert {"--workdir", "/app", "--user", "0:0"} <= set(doc["docker_args"])
+    # the terminal and the CI summary print that command, shell-quoted, whole
+    from rich.console import Console
+
+    from slim.cli.render import print_build
+    from slim.report.ci import summary_markdown
+
+    console = Console(file=io.StringIO(), width=60, color_system=None)
+    print_build(report, console)
+    assert shlex.join(doc["command"]) in [line.strip() for line in console.file.getvalue().splitlines()]
+    assert f"`{shlex.join(doc['command'])}`" in summary_markdown(report.to_json(), [])

@@ -37,7 +37,7 @@ def ci_options(command):
                           "Default: slim.yaml or .slim.yaml in the current directory, when there is one."),
         click.option("--max-size", metavar="SIZE",
                      help="Fail (exit 11) when the slim image is bigger than SIZE (80MB, 1.5GiB; as `docker "
-                          "images` shows it)."),
+                          "images` shows it); exit 16 when no size could be measured."),
         click.option("--min-reduction", type=click.FloatRange(0, 100), metavar="PERCENT",
                      help="Fail (exit 12) when the slim image is not at least PERCENT smaller than the original."),
         click.option("--junit", "junit_file", type=click.Path(dir_okay=False), metavar="FILE",
@@ -47,8 +47,8 @@ def ci_options(command):
         click.option("--summary", "summary_file", type=click.Path(dir_okay=False), metavar="FILE",
                      help="Write a markdown summary (also appended to $GITHUB_STEP_SUMMARY when that is set)."),
         click.option("--push", is_flag=True,
-                     help="Push the output tags through the engine once verification and every gate passed "
-                          "(exit 13 when the registry fails)."),
+                     help="Push the output tags through the engine once verification ran and passed and every "
+                          "gate passed (exit 13 when the registry fails); refused with --no-verify."),
     ]):
         command = option(command)
     return command

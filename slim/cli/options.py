@@ -39,7 +39,10 @@ _OPTIONS = [
     click.option("--port-wait", type=float, default=60.0, show_default=True, help="Longest wait for a port to open (s)."),
     click.option("--exit-timeout", type=float, default=600.0, show_default=True,
                  help="Longest wait for an app to exit by itself (s)."),
-    click.option("--env", "env", multiple=True, metavar="K=V", help="Set an environment variable (repeatable)."),
+    click.option("--env", "env", multiple=True, metavar="K=V",
+                 help="Set an environment variable (repeatable). Like --user, --workdir, --entrypoint, --cmd and "
+                      "--mount: used in every run (traced, verified, hardened) and in the printed run line, not "
+                      "baked into the result."),
     click.option("--user", help="Run as this user (like docker run --user)."),
     click.option("--workdir", help="Run in this directory."),
     click.option("--entrypoint", help="Override the entrypoint (split like a shell); drops the image's Cmd."),

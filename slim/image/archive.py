@@ -14,7 +14,8 @@ import os
 import posixpath
 import tarfile
 import zlib
-from typing import BinaryIO
+from contextlib import contextmanager
+from typing import BinaryIO, Iterator
 
 from slim.errors import ImageFormatError, ImageNotFound
 from slim.image import documents
@@ -33,35 +34,58 @@ def read_docker_archive(stream: BinaryIO, ws: Workspace, reference: str, want_ta
     layers: dict[str, UnpackedLayer] = {}
     aliases: dict[str, str] = {}
     too_big: set[str] = set()
+    with open_archive(stream, reference) as outer:
+        for n, member in enumerate(outer):
+            name = posixpath.normpath(member.name).lstrip("/")
+            if member.issym() or member.islnk():
+                # Legacy archives link repeated layers: "<id>/layer.tar -> ../<other>/layer.tar".
+                base = posixpath.dirname(name) if member.issym() else ""
+                aliases[name] = posixpath.normpath(posixpath.join(base, member.linkname))
+                continue
+            if not member.isfile():
+                continue
+            data = outer.extractfile(member)
+            head = data.read(512)
+            if looks_like_layer(head):
+                layers[name] = unpack_layer(Prefixed(head, data), ws.path("layers", f"{n}.pack"), name,
+                                            budget=ws, hash_content=not from_engine, length=member.size)
+            elif member.size <= MAX_DOCUMENT_BYTES:
+                metadata[name] = head + data.read()
+            else:
+                too_big.add(name)
+    return _assemble(metadata, layers, aliases, too_big, reference, want_tag)
+
+
+class ArchiveReader:
+    """The members of a docker-archive, read forward once; each is checked against what the data holds before
+    its data is read or skipped (slim.image.targuard)."""
+
+    def __init__(self, tar: tarfile.TarFile, guarded: GuardedStream, limit: int | None, reference: str):
+        self._tar, self._guarded, self._limit, self._reference = tar, guarded, limit, reference
+
+    def __iter__(self) -> Iterator[tarfile.TarInfo]:
+        for member in self._tar:
+            if member.size < 0:
+                raise ImageFormatError(f"{self._reference}: an archive member claims a negative size")
+            check_member(self._tar, member, self._guarded, self._limit)
+            yield member
+
+    def extractfile(self, member: tarfile.TarInfo):
+        return self._tar.extractfile(member)
+
+
+@contextmanager
+def open_archive(stream: BinaryIO, reference: str) -> Iterator[ArchiveReader]:
+    """A docker-archive stream (plain or compressed) to read forward once; a fault of its bytes met in the
+    `with` body is one ImageFormatError."""
     try:
         plain = decompressed(stream)  # not tarfile's "r|*": the guard must count the tar's bytes, not gzip's
         limit = file_length(stream) if isinstance(plain, Prefixed) else None
         guarded = GuardedStream(plain, reference)
-        with tarfile.open(fileobj=guarded, mode="r|") as outer:
-            for n, member in enumerate(outer):
-                name = posixpath.normpath(member.name).lstrip("/")
-                if member.size < 0:
-                    raise ImageFormatError(f"{reference}: an archive member claims a negative size")
-                check_member(outer, member, guarded, limit)
-                if member.issym() or member.islnk():
-                    # Legacy archives link repeated layers: "<id>/layer.tar -> ../<other>/layer.tar".
-                    base = posixpath.dirname(name) if member.issym() else ""
-                    aliases[name] = posixpath.normpath(posixpath.join(base, member.linkname))
-                    continue
-                if not member.isfile():
-                    continue
-                data = outer.extractfile(member)
-                head = data.read(512)
-                if looks_like_layer(head):
-                    layers[name] = unpack_layer(Prefixed(head, data), ws.path("layers", f"{n}.pack"), name,
-                                                budget=ws, hash_content=not from_engine, length=member.size)
-                elif member.size <= MAX_DOCUMENT_BYTES:
-                    metadata[name] = head + data.read()
-                else:
-                    too_big.add(name)
+        with tarfile.open(fileobj=guarded, mode="r|") as tar:
+            yield ArchiveReader(tar, guarded, limit, reference)
     except (tarfile.TarError, EOFError, OSError, ValueError, OverflowError, zlib.error, lzma.LZMAError) as exc:
         raise ImageFormatError(f"{reference}: not a readable docker-archive ({type(exc).__name__}: {exc})") from exc
-    return _assemble(metadata, layers, aliases, too_big, reference, want_tag)
 
 
 def _assemble(metadata, layers, aliases, too_big, reference, want_tag) -> Image:

@@ -45,7 +45,7 @@ def stage_in_engine(ref: Reference, ws: Workspace, engine: Engine, created: list
 
 def _retag_archive(ref: Reference, out, tag: str) -> None:
     """The docker-archive with its manifest.json cut to the one image, named only `tag`."""
-    with open_regular(ref.location, ref.text) as fh, tarfile.open(fileobj=fh, mode="r|*") as tar:
+    with open_regular(ref.location, ref.text) as fh, archive.open_archive(fh, ref.text) as tar:
         manifest = None
         for member in tar:
             if member.name.lstrip("./") == "manifest.json" and member.isfile() and member.size <= MAX_DOCUMENT_BYTES:
@@ -55,11 +55,12 @@ def _retag_archive(ref: Reference, out, tag: str) -> None:
     if manifest is None:
         raise ImageFormatError(f"{ref.text}: archive has no manifest.json (is it a docker-archive?)")
     entry = dict(archive.pick_entry(manifest, ref.tag, ref.text), RepoTags=[tag])
-    with open_regular(ref.location, ref.text) as fh, tarfile.open(fileobj=fh, mode="r|*") as src, \
+    # read with the guard of slim.image.targuard: a member claiming more than the archive holds is refused
+    with open_regular(ref.location, ref.text) as fh, archive.open_archive(fh, ref.text) as src, \
             tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as dst:
         for member in src:
             # "repositories" would tag the image too (legacy loaders): only the temporary tag may exist
-            if member.name.lstrip("./") in ("manifest.json", "repositories") or member.islnk() or member.size < 0:
+            if member.name.lstrip("./") in ("manifest.json", "repositories") or member.islnk():
                 continue
             dst.addfile(member, src.extractfile(member) if member.isfile() else None)
         _add(dst, "manifest.json", json.dumps([entry]).encode())

@@ -10,6 +10,7 @@ import gzip
 import io
 import os
 import re
+import signal
 import subprocess
 import sys
 import tarfile
@@ -19,8 +20,11 @@ import time
 import pytest
 
 import hostile
+from fake_engine import FakeEngine
 from slim.errors import ImageFormatError
 from slim.image.layer import unpack_layer
+from slim.image.reference import parse_reference
+from slim.image.stage import stage_in_engine
 from tarbuild import layer
 
 TIME_LIMIT = 30  # seconds per run; a hang shows as a timeout
@@ -219,3 +223,27 @@ def test_a_compressed_layer_ending_before_its_claim_stops_at_its_end(ws):
                                                f"byte {512 + (30 << 30)}"):
         unpack_layer(io.BytesIO(blob), ws.path("layers", "0.pack"), "l", budget=ws)
     assert time.monotonic() - started < 2
+
+
+@pytest.mark.parametrize("case, message", [
+    ("claims-2^62-archive-member", "claims 4611686018427387904 bytes"),
+    ("junk", "not a readable docker-archive"),
+])
+def test_staging_a_file_input_reads_it_with_the_same_guard(case, message, ws, tmp_path, canary):
+    """slim build loads a docker-archive into the engine before reading it, through a copy made with tarfile.
+    Before: the member claiming 2^62 bytes spun there, and bytes that are no tar were a traceback."""
+    if case == "junk":
+        ref = hostile.write(str(tmp_path), "junk.tar", bytes(range(256)) * 12)
+    else:
+        ref = CASES[case](str(tmp_path), canary)
+
+    def too_slow(signum, frame):
+        raise AssertionError("staging still reads after 10 s")
+    previous = signal.signal(signal.SIGALRM, too_slow)
+    signal.alarm(10)
+    try:
+        with pytest.raises(ImageFormatError, match=re.escape(message)):
+            stage_in_engine(parse_reference(ref), ws, FakeEngine(), [])
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)

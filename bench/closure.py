@@ -11,8 +11,8 @@ import argparse
 import statistics
 import time
 
-from slim.analysis.closure import closure_of, env_dict
-from slim.analysis.elf.reader import read_elf
+from slim.closure.walk import closure_of, env_dict
+from slim.closure.elf.reader import read_elf
 from slim.engine import connect
 from slim.image.reference import parse_reference
 from slim.image.source import read_image

@@ -21,11 +21,11 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
 
-from slim.analysis.elf.ldcache import LdCacheError, parse_ld_cache  # noqa: E402
-from slim.analysis.elf.ldconf import parse_ld_conf_text  # noqa: E402
-from slim.analysis.elf.reader import ElfError, read_elf  # noqa: E402
-from slim.analysis.pkgdb import apk, dpkg  # noqa: E402
-from slim.analysis.shebang import env_command, parse_shebang  # noqa: E402
+from slim.closure.elf.ldcache import LdCacheError, parse_ld_cache  # noqa: E402
+from slim.closure.elf.ldconf import parse_ld_conf_text  # noqa: E402
+from slim.closure.elf.reader import ElfError, read_elf  # noqa: E402
+from slim.packages import apk, dpkg  # noqa: E402
+from slim.closure.shebang import env_command, parse_shebang  # noqa: E402
 from slim.errors import SlimError  # noqa: E402
 from slim.image import documents  # noqa: E402
 from tracers.strace_parser import parse_strace  # noqa: E402

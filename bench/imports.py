@@ -17,9 +17,9 @@ import sys
 import tempfile
 import time
 
-from slim.analysis import pyimports, pyscan
-from slim.analysis.pypath import PythonPath, search_path
-from slim.analysis.hostfs import HostFS
+from slim.langs import pyimports, pyscan
+from slim.langs.pypath import PythonPath, search_path
+from slim.closure.hostfs import HostFS
 
 SITE = os.path.join(sys.prefix, "lib", "python3.11", "site-packages")
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from slim import identity
-from slim.analysis.pyscan import scan_cache_file
+from slim.langs.pyscan import scan_cache_file
 from slim.engine import Engine
 from slim.image.sink import TEMPORARY_REPOSITORY, temporary_tag_owner
 from slim.workspace import OWNER_FILE, left_outside, stale_workspaces

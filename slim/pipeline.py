@@ -17,14 +17,14 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 
 from slim import cleanup
-from slim.analysis import exposure
-from slim.analysis.closure import Closure, closure_of
-from slim.analysis.image_lint import lint_image
-from slim.analysis.lint_rules import Finding
-from slim.analysis.inventory import Inventory, read_inventory
-from slim.analysis.pkgdb.catalog import read_catalog
-from slim.analysis.pyscan import ModuleScanner, ScanCache, scan_cache_file
-from slim.analysis.users import read_accounts, resolve_user
+from slim.checks import exposure
+from slim.closure.walk import Closure, closure_of
+from slim.checks.image_lint import lint_image
+from slim.checks.lint_rules import Finding
+from slim.packages.inventory import Inventory, read_inventory
+from slim.packages.catalog import read_catalog
+from slim.langs.pyscan import ModuleScanner, ScanCache, scan_cache_file
+from slim.checks.users import read_accounts, resolve_user
 from slim.engine import Engine
 from slim.errors import SlimError, UsageError
 from slim.image.assemble import AssembledImage, assemble
@@ -134,7 +134,7 @@ def reference_tag(ref: Reference, image: Image) -> str | None:
 
 
 def lint(ref: Reference, ws: Workspace, engine: Engine, phases: Phases) -> list[Finding]:
-    """The image's practices: config, history and files against slim.analysis.lint_rules."""
+    """The image's practices: config, history and files against slim.checks.lint_rules."""
     loaded = load(ref, ws, engine, phases)
     with phases.phase("lint", "checking the image's config, history and files"):
         return lint_image(loaded.rootfs, loaded.image.run_config, loaded.image.config.get("history") or [],

@@ -17,10 +17,10 @@ import tempfile
 import threading
 from dataclasses import dataclass
 
-from slim.analysis.elf.resolver import Resolver
+from slim.closure.elf.resolver import Resolver
 from slim.engine import Engine
 from slim.errors import HostToolMissing
-from slim.analysis.hostfs import HostFS
+from slim.closure.hostfs import HostFS
 
 MOUNT = "/slim-tracer"
 STRACE = "/usr/bin/strace"

@@ -12,7 +12,7 @@ from slim import pipeline
 from slim.cli.context import run_context, workspace
 from slim.files import write_file
 from slim.cli.text import console, safe, visible
-from slim.analysis.lint_rules import SEVERITIES
+from slim.checks.lint_rules import SEVERITIES
 from slim.errors import LintFailed
 from slim.image.reference import parse_reference
 from slim.report.compare import comparison_json, markdown_table, only_in, rows
@@ -120,7 +120,7 @@ def lint(ctx: click.Context, image: str | None, dockerfile: str | None, as_json:
     files (SSH keys, cloud, git, npm, PyPI and Docker credentials), .git and cache directories, empty
     passwords, duplicate UIDs/GIDs, world-writable files outside the temp directories.
     """
-    from slim.analysis.dockerfile_lint import lint_dockerfile
+    from slim.checks.dockerfile_lint import lint_dockerfile
     from slim.report.lint import at_or_above, lint_json, ordered, sarif as sarif_doc
 
     if not image and not dockerfile:
@@ -147,7 +147,7 @@ def lint(ctx: click.Context, image: str | None, dockerfile: str | None, as_json:
 
 
 def _print_findings(findings: list, target: str) -> None:
-    from slim.analysis.lint_rules import RULES
+    from slim.checks.lint_rules import RULES
 
     out = console()
     if not findings:

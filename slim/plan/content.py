@@ -15,7 +15,7 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass, field
 
-from slim.analysis.nodeimports import GLOBAL_FOLDERS
+from slim.langs.nodeimports import GLOBAL_FOLDERS
 from slim.model import LISTDIR, READ, SlimWarning, Trace, within
 
 CAP = 64 << 20

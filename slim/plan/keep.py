@@ -14,12 +14,12 @@ import fnmatch
 import posixpath
 from dataclasses import dataclass, field
 
-from slim.analysis import langs, pyimports
-from slim.analysis.closure import INPUT, PARENT, ClosureBuilder, Reason
-from slim.analysis.osrelease import DISTRIBUTION_MARKERS
-from slim.analysis.pkgdb.catalog import is_db_path
-from slim.analysis.shebang import which
-from slim.analysis.users import ImageAccounts
+from slim.langs import levels, pyimports
+from slim.closure.walk import INPUT, PARENT, ClosureBuilder, Reason
+from slim.packages.osrelease import DISTRIBUTION_MARKERS
+from slim.packages.catalog import is_db_path
+from slim.closure.shebang import which
+from slim.checks.users import ImageAccounts
 from slim.plan.content import app_content
 from slim.model import EXEC, PSEUDO_FILESYSTEMS, RunConfig, SlimWarning, Trace, within
 
@@ -37,7 +37,7 @@ class PlanOptions:
     include_bins: tuple[str, ...] = ()
     exclude_patterns: tuple[str, ...] = ()
     include_shell: bool = False
-    lang_completion: str = langs.IMPORTS
+    lang_completion: str = levels.IMPORTS
 
     @property
     def included(self) -> set[str]:
@@ -112,7 +112,7 @@ class _Planner:
 def plan_keep(rootfs, config: RunConfig, trace: Trace, accounts: ImageAccounts, options: PlanOptions,
               owned: frozenset[str] = frozenset(), scan_python=pyimports.scan_serially) -> KeepPlan:
     """`owned`: the paths the image's package database lists (what is not app content). `scan_python`: how
-    batches of Python modules are scanned for imports (slim.analysis.pyscan caches and parallelises)."""
+    batches of Python modules are scanned for imports (slim.langs.pyscan caches and parallelises)."""
     p = _Planner(rootfs, config, trace, accounts, options, scan_python)
     _traced(p)
     _entrypoint_and_includes(p)
@@ -211,9 +211,9 @@ def _content(p: _Planner, owned: frozenset[str]) -> None:
 def _language(p: _Planner) -> None:
     base = set(p.builder.closure.keep) | set(p.out.reasons)
     sizes = {}
-    for level in langs.LEVELS:
+    for level in levels.LEVELS:
         found: list = []
-        added = langs.completion(p.rootfs, base, level, p.env, found, p.scan_python)
+        added = levels.completion(p.rootfs, base, level, p.env, found, p.scan_python)
         if level == p.options.lang_completion:
             p.out.warnings.extend(found)
         sizes[level] = p.rootfs.bytes_of(set(added) - base)

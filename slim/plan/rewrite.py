@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from slim.analysis.pkgdb.catalog import Catalog, KeptPaths
-from slim.analysis.users import ImageAccounts, reduce_accounts, resolve_user
+from slim.packages.catalog import Catalog, KeptPaths
+from slim.checks.users import ImageAccounts, reduce_accounts, resolve_user
 from slim.model import EXEC, FILE, RunConfig, Trace
 from slim.plan.keep import KeepPlan, PlanOptions, declared_dirs
 

@@ -11,9 +11,9 @@ from slim.model import ProbeResult, RunConfig, SlimWarning, Trace, warning_texts
 from slim.plan.keep import CLOSURE, TRACED, KeepPlan
 from slim.plan.rebase import Rebased
 from slim.plan.rewrite import Rewrites
-from slim.report import hardening
-from slim.analysis.image_lint import lint_image
-from slim.analysis.inventory import Inventory, read_inventory
+from slim.checks import config_findings
+from slim.checks.image_lint import lint_image
+from slim.packages.inventory import Inventory, read_inventory
 from slim.image.reference import tag_of
 from slim.report import lint
 from slim.report.facts import RemovedTools, category_usage, removed_tools
@@ -128,7 +128,7 @@ class BuildReport:
         linted = {"original": lint.summary(lint_image(original_rootfs, facts.trace.config, facts.history, facts.tag)),
                   "slim": lint.summary(lint_image(slim_files, slim_config, [], slim_tag))}
         return cls(facts, category_usage(new_rootfs, facts.keep), removed_tools(original_rootfs, facts.keep),
-                   hardening.findings(slim_config), read_inventory(slim_files), linted)
+                   config_findings.findings(slim_config), read_inventory(slim_files), linted)
 
     @property
     def passed(self) -> bool | None:
@@ -137,7 +137,7 @@ class BuildReport:
 
     @property
     def warnings(self) -> list[SlimWarning]:
-        out = list(self.facts.warnings) + [SlimWarning("hardening", text) for text in hardening.warnings(self.hardening)]
+        out = list(self.facts.warnings) + [SlimWarning("hardening", text) for text in config_findings.warnings(self.hardening)]
         hardened = self.facts.run_profile
         if hardened is not None and hardened.verified is False:
             out.append(SlimWarning("hardening.unverified", "the slim image does not behave the same under its "

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from slim.analysis.exposure import Exposure
-from slim.analysis.inventory import KINDS, Inventory
+from slim.checks.exposure import Exposure
+from slim.packages.inventory import KINDS, Inventory
 from slim.image.model import Image
 from slim.report.inspect import counts
 from slim.sizes import human

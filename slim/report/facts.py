@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from slim.analysis.exposure import tools
+from slim.checks.exposure import tools
 from slim.model import DIR, FILE
 from slim.plan.keep import CATEGORIES, KeepPlan
 

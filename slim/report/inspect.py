@@ -6,9 +6,9 @@ import dataclasses
 
 from slim.image.model import Image
 from slim.model import DIR, ImageInfo
-from slim.analysis.osrelease import read_os
-from slim.analysis.pkgdb.catalog import read_catalog
-from slim.report.hardening import redacted_env, redacted_text
+from slim.packages.osrelease import read_os
+from slim.packages.catalog import read_catalog
+from slim.checks.config_findings import redacted_env, redacted_text
 from slim.rootfs import RootFS
 
 

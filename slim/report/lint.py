@@ -4,7 +4,7 @@ summary the build report carries for the original and the slim image, and as a v
 from __future__ import annotations
 
 from slim import __version__
-from slim.analysis.lint_rules import RULES, SEVERITIES, Finding
+from slim.checks.lint_rules import RULES, SEVERITIES, Finding
 
 SCHEMA = "slim.lint/1"
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"

@@ -20,7 +20,7 @@ from cyclonedx.output.json import JsonV1Dot5
 from packageurl import PackageURL
 
 from slim import __version__
-from slim.analysis.inventory import Inventory
+from slim.packages.inventory import Inventory
 
 SPEC_VERSION = "1.5"
 KIND_PROPERTY = "slim:package:kind"  # deb, apk, pypi, npm: the database a component was read from

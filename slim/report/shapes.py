@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from slim.analysis.closure import Closure
+from slim.closure.walk import Closure
 from slim.model import ACCESS_KINDS, ImageInfo, ProbeResult, Trace, warning_texts
 
 JSON_WARNINGS = 200  # a hostile image can make thousands; the output says how many more there were

@@ -12,7 +12,7 @@ from slim.cli import main
 from slim.engine.docker import DockerEngine
 from slim.image.reference import parse_reference
 from slim.image.source import read_image
-from slim.analysis.pkgdb.catalog import read_catalog
+from slim.packages.catalog import read_catalog
 from slim.workspace import Workspace
 from tests.integration.conftest import SAMPLES, run_output, sample_spec
 

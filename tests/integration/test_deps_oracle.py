@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from slim.analysis.elf.reader import ElfError, read_elf
-from slim.analysis.elf.resolver import Resolver
+from slim.closure.elf.reader import ElfError, read_elf
+from slim.closure.elf.resolver import Resolver
 from slim.engine.docker import DockerEngine
 from slim.image.reference import parse_reference
 from slim.image.source import read_image

@@ -13,7 +13,7 @@ WIRING = ("slim.cli", "slim.pipeline")  # may import any stage; nothing imports 
 ENGINE_SDK_USERS = {"slim.engine.docker", "slim.engine.podman", "slim.engine.endpoint"}  # the engine adapters
 TERMINAL_LIBRARIES = ("click", "rich")
 # --probe-cmd runs on the host; Python modules are parsed by worker processes (CPython's parser holds the GIL)
-PROCESS_STARTERS = {"slim.run.probes", "slim.analysis.pyscan"}
+PROCESS_STARTERS = {"slim.run.probes", "slim.langs.pyscan"}
 PROCESS_MODULES = ("subprocess", "multiprocessing", "pty")
 
 
@@ -37,7 +37,7 @@ def imports_of(path):
             yield from (a.name for a in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module:
             yield node.module
-            # "from slim.report import hardening" imports the module slim.report.hardening
+            # "from slim.report import hardening" imports the module slim.checks.config_findings
             yield from (f"{node.module}.{a.name}" for a in node.names if f"{node.module}.{a.name}" in MODULES)
 
 

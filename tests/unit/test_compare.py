@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 
-from slim.analysis.exposure import Exposure, scan
+from slim.checks.exposure import Exposure, scan
 from slim.image.flatten import flatten
 from slim.image.layer import unpack_layer
 from slim.report.compare import ImageSummary, comparison_json, markdown_table, only_in

@@ -9,9 +9,9 @@ import subprocess
 import pytest
 
 from elfroot import base_root, compile_exe, compile_so, loader_list, rootfs_of, strip_section_headers
-from slim.analysis.closure import NEEDED, closure_of
-from slim.analysis.elf.reader import read_elf
-from slim.analysis.elf.resolver import Resolver
+from slim.closure.walk import NEEDED, closure_of
+from slim.closure.elf.reader import read_elf
+from slim.closure.elf.resolver import Resolver
 
 LIB = "int %s(void) { return %d; }\n"
 MAIN = "int a(void); int main(void) { return a(); }\n"

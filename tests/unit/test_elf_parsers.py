@@ -10,10 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from elfroot import compile_so, rootfs_of
-from slim.analysis.elf.ldcache import LdCacheError, parse_ld_cache
-from slim.analysis.elf.ldconf import ld_conf_dirs, parse_ld_conf_text
-from slim.analysis.elf.reader import ElfError, read_elf
-from slim.analysis.shebang import env_command, parse_shebang
+from slim.closure.elf.ldcache import LdCacheError, parse_ld_cache
+from slim.closure.elf.ldconf import ld_conf_dirs, parse_ld_conf_text
+from slim.closure.elf.reader import ElfError, read_elf
+from slim.closure.shebang import env_command, parse_shebang
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "fixtures")
 SEED_ELF = open("/usr/lib/x86_64-linux-gnu/libz.so.1", "rb").read() if os.path.exists("/usr/lib/x86_64-linux-gnu/libz.so.1") else open("/bin/true", "rb").read()

@@ -1,5 +1,5 @@
 from slim.model import RunConfig
-from slim.report.hardening import findings, warnings
+from slim.checks.config_findings import findings, warnings
 
 
 def test_root_and_secrets_in_env_are_reported_by_name_only():

@@ -11,7 +11,7 @@ import json
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 
-from slim.analysis.inventory import APK, DEB, NPM, PYPI, read_inventory
+from slim.packages.inventory import APK, DEB, NPM, PYPI, read_inventory
 from slim.image.flatten import flatten
 from slim.image.layer import unpack_layer
 from slim.report.sbom import cyclonedx_json

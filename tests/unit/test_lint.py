@@ -11,9 +11,9 @@ import json
 import jsonschema
 import pytest
 
-from slim.analysis.dockerfile_lint import lint_dockerfile
-from slim.analysis.image_lint import lint_image
-from slim.analysis.lint_rules import RULES
+from slim.checks.dockerfile_lint import lint_dockerfile
+from slim.checks.image_lint import lint_image
+from slim.checks.lint_rules import RULES
 from slim.image.flatten import flatten
 from slim.image.layer import unpack_layer
 from slim.model import RunConfig

@@ -8,7 +8,7 @@ from __future__ import annotations
 import io
 import json
 
-from slim.analysis import langs, nodeimports
+from slim.langs import levels, nodeimports
 from slim.image.flatten import flatten
 from slim.image.layer import unpack_layer
 from tarbuild import layer
@@ -93,7 +93,7 @@ def test_exports_conditions_and_patterns():
 def test_the_closure_keeps_what_is_required_and_nothing_else(ws):
     root = tree(ws)
     warnings: list = []
-    out = langs.completion(root, {"/usr/bin/node", "/opt/app/server.js"}, langs.IMPORTS, {}, warnings)
+    out = levels.completion(root, {"/usr/bin/node", "/opt/app/server.js"}, levels.IMPORTS, {}, warnings)
     nm = "/opt/app/node_modules"
     for path in ("/opt/app/package.json", "/opt/app/config.json", "/opt/app/lib/helpers.js", "/opt/app/util/index.js",
                  f"{nm}/greeter/package.json", f"{nm}/greeter/lib/index.js", f"{nm}/greeter/lib/format.js",
@@ -115,5 +115,5 @@ def test_the_closure_keeps_what_is_required_and_nothing_else(ws):
 
 def test_package_level_still_keeps_whole_dependency_packages(ws):
     root = tree(ws)
-    out = langs.completion(root, {"/usr/bin/node", "/opt/app/server.js"}, langs.PACKAGE)
+    out = levels.completion(root, {"/usr/bin/node", "/opt/app/server.js"}, levels.PACKAGE)
     assert "/opt/app/node_modules/unused/index.js" in out and "/opt/app/node_modules/greeter/README.md" in out

@@ -6,8 +6,8 @@ import os
 from elfroot import rootfs_of
 from slim.image.paths import ancestors
 from slim.model import DIR, FILE, SYMLINK, Entry
-from slim.analysis.pkgdb import apk, dpkg
-from slim.analysis.pkgdb.catalog import read_catalog
+from slim.packages import apk, dpkg
+from slim.packages.catalog import read_catalog
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "fixtures", "pkgdb")
 

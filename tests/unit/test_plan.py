@@ -10,8 +10,8 @@ from slim.image.assemble import assemble
 from slim.image.flatten import flatten
 from slim.image.layer import unpack_layer
 from slim.image.overlay import overlay
-from slim.analysis.pkgdb.catalog import read_catalog
-from slim.analysis.users import read_accounts
+from slim.packages.catalog import read_catalog
+from slim.checks.users import read_accounts
 from slim.model import CREATE, EXEC, READ, STAT, FileAccess, RunConfig, Trace
 from slim.plan.keep import CLOSURE, ESSENTIAL, INCLUDE, LANGUAGE, TRACED, KeepPlan, PlanOptions, plan_keep
 from slim.plan.rewrite import Rewrites, rewrite

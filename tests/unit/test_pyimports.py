@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import io
 
-from slim.analysis import langs, pyimports
-from slim.analysis.pypath import PythonPath
+from slim.langs import levels, pyimports
+from slim.langs.pypath import PythonPath
 from slim.image.flatten import flatten
 from slim.image.layer import unpack_layer
 from tarbuild import layer
@@ -66,7 +66,7 @@ def test_the_closure_keeps_what_is_imported_and_nothing_else(ws):
     root = tree(ws)
     kept = {"/usr/bin/python3.11", "/app/main.py"}
     warnings: list = []
-    out = langs.completion(root, kept, langs.IMPORTS, {}, warnings)
+    out = levels.completion(root, kept, levels.IMPORTS, {}, warnings)
     for path in (f"/{LIB}/json/__init__.py", f"/{LIB}/json/decoder.py", f"/{LIB}/re/__init__.py",
                  f"/{LIB}/http/server.py", f"/{LIB}/socketserver.py", f"/{LIB}/selectors.py",
                  f"/{LIB}/lib-dynload/math.cpython-311-x86_64-linux-gnu.so", f"/{LIB}/email/utils.py",
@@ -85,8 +85,8 @@ def test_the_closure_keeps_what_is_imported_and_nothing_else(ws):
 def test_imports_level_adds_less_than_full(ws):
     root = tree(ws)
     kept = {"/usr/bin/python3.11", "/app/main.py"}
-    imports = langs.completion(root, kept, langs.IMPORTS, {}, [])
-    full = langs.completion(root, kept, langs.FULL)
+    imports = levels.completion(root, kept, levels.IMPORTS, {}, [])
+    full = levels.completion(root, kept, levels.FULL)
     assert f"/{LIB}/json/tool.py" in full and f"/{LIB}/json/tool.py" not in imports
 
 

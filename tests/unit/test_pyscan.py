@@ -11,9 +11,9 @@ import textwrap
 import pytest
 
 from slim import cleanup
-from slim.analysis import pyimports, pyscan
-from slim.analysis.pypath import PythonPath
-from slim.analysis.hostfs import HostFS
+from slim.langs import pyimports, pyscan
+from slim.langs.pypath import PythonPath
+from slim.closure.hostfs import HostFS
 
 STDLIB = "/usr/lib/python3.11"
 START = [f"{STDLIB}/http/server.py", f"{STDLIB}/logging/handlers.py", f"{STDLIB}/email/message.py"]
@@ -96,7 +96,7 @@ def test_workers_end_when_their_parent_is_killed(tmp_path):
     script = textwrap.dedent(f"""
         import os, sys, time
         sys.path.insert(0, {os.getcwd()!r})
-        from slim.analysis import pyscan
+        from slim.langs import pyscan
         scanner = pyscan.ModuleScanner(workers=2)
         pool = scanner._workers()
         pids = [pool.submit(os.getpid).result() for _ in range(8)]

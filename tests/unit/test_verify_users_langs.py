@@ -7,8 +7,8 @@ import io
 
 import pytest
 
-from slim.analysis import langs
-from slim.analysis.users import parse_passwd, read_accounts, reduce_accounts, resolve_user
+from slim.langs import levels
+from slim.checks.users import parse_passwd, read_accounts, reduce_accounts, resolve_user
 from slim.image.flatten import flatten
 from slim.image.layer import unpack_layer
 from slim.model import ProbeResult, RunConfig, RunOutcome
@@ -73,11 +73,11 @@ def test_accounts_are_read_once_with_the_home_of_user(ws):
 
 
 @pytest.mark.parametrize("kept, level, added, absent", [
-    ({"/usr/bin/python3.11"}, langs.FULL, ["/usr/lib/python3.11/os.py", "/usr/lib/python3.11/lib-dynload/_json.so"],
+    ({"/usr/bin/python3.11"}, levels.FULL, ["/usr/lib/python3.11/os.py", "/usr/lib/python3.11/lib-dynload/_json.so"],
      ["/usr/lib/python3.11/test/test_os.py", "/usr/lib/python3.11/__pycache__/os.cpython-311.pyc"]),
-    ({"/usr/bin/python3.11"}, langs.PACKAGE, [], ["/usr/lib/python3.11/os.py"]),
-    ({"/srv/app/pkg/a.py"}, langs.PACKAGE, ["/srv/app/pkg/b.py", "/srv/app/pkg/sub/c.py"], ["/srv/app/other.py"]),
-    ({"/srv/app/pkg/a.py"}, langs.OFF, [], ["/srv/app/pkg/b.py"]),
+    ({"/usr/bin/python3.11"}, levels.PACKAGE, [], ["/usr/lib/python3.11/os.py"]),
+    ({"/srv/app/pkg/a.py"}, levels.PACKAGE, ["/srv/app/pkg/b.py", "/srv/app/pkg/sub/c.py"], ["/srv/app/other.py"]),
+    ({"/srv/app/pkg/a.py"}, levels.OFF, [], ["/srv/app/pkg/b.py"]),
 ])
 def test_language_completion(ws, kept, level, added, absent):
     root = rootfs(ws, ("usr/bin/python3.11", "file", b"ELF"), ("usr/lib/python3.11/os.py", "file", b""),
@@ -87,7 +87,7 @@ def test_language_completion(ws, kept, level, added, absent):
                   ("srv/app/pkg/__init__.py", "file", b""), ("srv/app/pkg/a.py", "file", b""),
                   ("srv/app/pkg/b.py", "file", b""), ("srv/app/pkg/sub/__init__.py", "file", b""),
                   ("srv/app/pkg/sub/c.py", "file", b""), ("srv/app/other.py", "file", b""))
-    got = langs.completion(root, kept, level)
+    got = levels.completion(root, kept, level)
     assert [p for p in added if p not in got] == [] and [p for p in absent if p in got] == []
 
 

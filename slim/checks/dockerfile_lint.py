@@ -11,8 +11,8 @@ import re
 
 import dockerfile
 
-from slim.analysis.lint_rules import Finding, updates_alone
-from slim.analysis.secrets import verdict
+from slim.checks.lint_rules import Finding, updates_alone
+from slim.checks.secrets import verdict
 from slim.errors import UsageError
 from slim.image.reference import tag_of
 

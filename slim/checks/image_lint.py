@@ -1,4 +1,4 @@
-"""`slim lint` of an image: its config, its history and its files, against the rules of slim.analysis.lint_rules.
+"""`slim lint` of an image: its config, its history and its files, against the rules of slim.checks.lint_rules.
 Pure: a RootFS, the run config, the history entries and the tag in; findings out, each naming paths and
 variable names, never secret values."""
 
@@ -7,9 +7,9 @@ from __future__ import annotations
 import posixpath
 import re
 
-from slim.analysis.exposure import Exposure, scan
-from slim.analysis.lint_rules import Finding, updates_alone
-from slim.analysis.secrets import verdict
+from slim.checks.exposure import Exposure, scan
+from slim.checks.lint_rules import Finding, updates_alone
+from slim.checks.secrets import verdict
 from slim.model import DIR, FILE, RunConfig
 
 MAX_LISTED = 10  # paths named in one finding's message; the count says how many there are

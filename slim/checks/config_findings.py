@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from slim.analysis.secrets import looks_secret_name
+from slim.checks.secrets import looks_secret_name
 from slim.model import RunConfig
 
 

@@ -20,7 +20,7 @@ import sqlite3
 import sys
 import time
 
-from slim.analysis import pyimports
+from slim.langs import pyimports
 from slim.model import SlimWarning
 
 # Bump when pyimports.scan's output changes for the same source: older cached scans are then never read.

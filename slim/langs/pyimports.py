@@ -14,7 +14,7 @@ import re
 import warnings as py_warnings
 from dataclasses import dataclass, field
 
-from slim.analysis.pypath import PythonPath, top_package
+from slim.langs.pypath import PythonPath, top_package
 
 MAX_SOURCE = 4 << 20  # a module bigger than this is not parsed (its package is kept whole instead)
 _DYNAMIC_CALLS = {"import_module", "__import__"}

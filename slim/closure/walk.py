@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 
 from slim.model import PSEUDO_FILESYSTEMS, SlimWarning, within
 
-from slim.analysis.elf.resolver import Resolver
+from slim.closure.elf.resolver import Resolver
 from slim.image.paths import ancestors
-from slim.analysis.shebang import env_command, parse_shebang, which
+from slim.closure.shebang import env_command, parse_shebang, which
 
 INPUT, SYMLINK, TARGET, PARENT, INTERPRETER, NEEDED, HWCAPS = (
     "input", "symlink-of", "target-of", "parent-of", "interpreter-of", "needed-by", "hwcaps-variant-of")

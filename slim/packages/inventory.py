@@ -16,9 +16,9 @@ from email.parser import BytesHeaderParser
 
 from packageurl import PackageURL
 
-from slim.analysis.osrelease import read_os
-from slim.analysis.pkgdb import apk
-from slim.analysis.pkgdb.catalog import Catalog, read_catalog
+from slim.packages.osrelease import read_os
+from slim.packages import apk
+from slim.packages.catalog import Catalog, read_catalog
 from slim.model import FILE, SlimWarning
 
 DEB, APK, PYPI, NPM = "deb", "apk", "pypi", "npm"

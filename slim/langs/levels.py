@@ -13,8 +13,8 @@ from __future__ import annotations
 import posixpath
 import re
 
-from slim.analysis import nodeimports, pyimports
-from slim.analysis.pypath import PythonPath, search_path, top_package
+from slim.langs import nodeimports, pyimports
+from slim.langs.pypath import PythonPath, search_path, top_package
 from slim.model import SlimWarning
 
 FULL, PACKAGE, IMPORTS, OFF = "full", "package", "imports", "off"

@@ -17,9 +17,9 @@ import posixpath
 import re
 from dataclasses import dataclass, field
 
-from slim.analysis.elf.ldcache import FLAG_ELF_LIBC6, FLAG_X8664_LIB64, LdCacheError, parse_ld_cache
-from slim.analysis.elf.ldconf import ld_conf_dirs
-from slim.analysis.elf.reader import EM_386, EM_X86_64, ElfError, ElfInfo, is_elf, read_elf
+from slim.closure.elf.ldcache import FLAG_ELF_LIBC6, FLAG_X8664_LIB64, LdCacheError, parse_ld_cache
+from slim.closure.elf.ldconf import ld_conf_dirs
+from slim.closure.elf.reader import EM_386, EM_X86_64, ElfError, ElfInfo, is_elf, read_elf
 from slim.model import SlimWarning
 from slim.rootfs import normalize
 

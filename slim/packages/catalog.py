@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from slim.model import SlimWarning
 
-from slim.analysis.pkgdb import apk, dpkg
+from slim.packages import apk, dpkg
 
 DB_PATHS = ("/var/lib/dpkg", "/lib/apk/db")  # replaced wholesale by the trimmed database
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from slim.analysis.pkgdb import stream as stream_mod
+from slim.packages import stream as stream_mod
 from slim.model import SlimWarning
 from typing import BinaryIO
 

@@ -43,10 +43,10 @@ def abridged(value, items: int = 2, whole: frozenset[str] = frozenset(), keyed_b
              key: str = ""):
     """`value` with every list cut to its first `items` entries (then "…"), the maps named in `keyed_by_data`
     (keys that are paths, syscall names...) cut the same way, sha256 digests elided, strings cut to LONGEST
-    characters and floats rounded to 3 decimals; keys named in `whole` are kept as they are. Every other map
-    keeps all its keys, so the example has the document's shape."""
+    characters and floats rounded to 3 decimals; keys named in `whole` are kept whole (floats rounded). Every
+    other map keeps all its keys, so the example has the document's shape."""
     if key in whole:
-        return value
+        return _rounded(value)
     if isinstance(value, str):
         value = _DIGEST.sub(lambda m: (m.group(1) or "") + ELIDED, value)
         return value if len(value) <= LONGEST else value[:LONGEST - 1] + ELIDED
@@ -58,8 +58,17 @@ def abridged(value, items: int = 2, whole: frozenset[str] = frozenset(), keyed_b
         if key in keyed_by_data and len(pairs) > items:
             return {**{k: abridged(v, items, whole, keyed_by_data) for k, v in pairs[:items]}, ELIDED: ELIDED}
         return {k: abridged(v, items, whole, keyed_by_data, k) for k, v in pairs}
+    return _rounded(value)  # floats (timings): milliseconds are plenty
+
+
+def _rounded(value):
+    """`value` with its floats rounded as `abridged` rounds them, nothing cut."""
     if isinstance(value, float):
-        return round(value, 3)  # timings: milliseconds are plenty
+        return round(value, 3)
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
     return value
 
 

@@ -57,7 +57,13 @@ OPTIONS: dict[str, dict[str, tuple[str, dict]]] = {
         "max_size": ("max_size", {"type": ["string", "integer"]}),
         "min_reduction": ("min_reduction", {"type": "number", "minimum": 0, "maximum": 100}),
         "fail_on": ("fail_on", {"type": "array", "items": {"enum": ["hardening"]}}),
+        "max_vulns": ("max_vulns", {"type": "array", "items": {"type": "string", "pattern": "^[a-z]+=[0-9]+$"}}),
     },
+    "signing": {
+        "key": ("sign_key", _STR), "gpg_fingerprint": ("sign_by", _STR), "signature_dir": ("signature_dir", _STR),
+        "registries_d": ("registries_d", _STR),
+    },
+    "vulnerabilities": {"report": ("vulns_file", _STR), "scan": ("scan", _BOOL)},
 }
 
 SCHEMA = {

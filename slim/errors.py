@@ -90,3 +90,21 @@ class OriginalFailsProbes(SlimError):
     """The original image does not pass its own probes: comparing the slim image with it would prove nothing."""
 
     exit_code = 17
+
+
+class VulnerabilityGateFailed(SlimError):
+    """--max-vulns: the slim image still carries more findings of a severity than allowed."""
+
+    exit_code = 18
+
+
+class SigningFailed(SlimError):
+    """--sign-key / --sign-by: the pushed image could not be signed (it is reported as pushed unsigned)."""
+
+    exit_code = 19
+
+
+class SignatureInvalid(SlimError):
+    """slim verify-signature / attestations: no signature, or one that does not match the key or the digest."""
+
+    exit_code = 20

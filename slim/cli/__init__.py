@@ -19,7 +19,7 @@ from slim.plan.keep import PlanOptions
 from slim.plan.rebase import parse_run_as
 from slim.sizes import parse_size
 from slim.cli.context import run_context, workspace
-from slim.cli.ci import Outputs, ci_options, finish_build, gates_of, image_list
+from slim.cli.ci import Outputs, ci_options, finish_build, gates_of, image_list, trust_options
 from slim.cli.options import build_run_options, run_options
 from slim.cli.render import TERMINAL_WARNINGS
 from slim.cli.text import file_name, visible
@@ -276,7 +276,7 @@ def build(ctx: click.Context, images: tuple[str, ...], from_file, jobs, tags, ou
     images = image_list(images, from_file)
     refuse_contradictions(images, verify=verify, harden=harden, push=push, fail_on=fail_on, output=output,
                           one_image_options=bool(tags or seccomp_file or as_json), run_as=run_as, user=kw.get("user"))
-    gates = gates_of(max_size, min_reduction, fail_on)
+    gates, trust = gates_of(max_size, min_reduction, fail_on), trust_options(kw, push, len(images) > 1, ctx.params)
 
     def options_for(image: str, report_path: str | None):
         ref = parse_reference(image)
@@ -293,14 +293,15 @@ def build(ctx: click.Context, images: tuple[str, ...], from_file, jobs, tags, ou
     if len(images) > 1:
         from slim.cli.many import build_many
 
-        outputs = Outputs(report_file or "slim-reports", junit_file, summary_file, False, push, keep_failed, sbom_file)
+        outputs = Outputs(report_file or "slim-reports", junit_file, summary_file, False, push, keep_failed, sbom_file,
+                          trust)
         return build_many(ctx, images, jobs, options_for, outputs, gates)
     ref, opts = options_for(images[0], report_file)
     phases, engine = run_context(ctx)
     with workspace(ctx) as ws:
         report = pipeline.build(ref, opts, ws, engine, phases)
-    finish_build(report, Outputs(report_file, junit_file, summary_file, as_json, push, keep_failed, sbom_file), gates,
-                 engine)
+    finish_build(report, Outputs(report_file, junit_file, summary_file, as_json, push, keep_failed, sbom_file, trust),
+                 gates, engine)
 
 
 @main.command(name="cleanup")
@@ -391,6 +392,8 @@ main.add_command(sbom)
 main.add_command(compare)
 main.add_command(lint)
 main.add_command(doctor)
+from slim.cli.trust import COMMANDS as TRUST_COMMANDS  # noqa: E402  (keygen, verify-signature, ...)
+main.commands.update({command.name: command for command in TRUST_COMMANDS})
 
 if __name__ == "__main__":
     sys.exit(main())

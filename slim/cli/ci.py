@@ -15,6 +15,8 @@ from slim.report.build import BuildReport
 from slim.report.ci import junit_xml, summary_markdown
 from slim.report.gates import Gates, evaluate, first_failure, raise_for
 from slim.sizes import parse_size
+from slim.cli import trust_build
+from slim.cli.trust_build import Trust, build_options as trust_build_options, trust_options  # noqa: F401
 
 
 def _use_config(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -51,7 +53,7 @@ def ci_options(command):
                           "gate passed (exit 13 when the registry fails); refused with --no-verify."),
     ]):
         command = option(command)
-    return command
+    return trust_build_options(command)  # signing and vulnerabilities: slim/cli/trust_build.py
 
 
 _summary_lock = threading.Lock()
@@ -66,6 +68,7 @@ class Outputs:
     push: bool = False
     keep_failed: bool = False
     sbom_file: str | None = None
+    trust: Trust | None = None  # --sign-key, --sign-by, --vulns, --scan, --max-vulns
 
 
 def image_list(images: tuple[str, ...], from_file: str | None) -> list[str]:
@@ -84,10 +87,13 @@ def gates_of(max_size: str | None, min_reduction: float | None, fail_on: tuple[s
 
 
 def finish_build(report: BuildReport, outputs: Outputs, gates: Gates, engine, show: bool = True) -> None:
-    """Write every report, show the result, then fail on the first failed gate, else push."""
+    """Write every report, show the result, then fail on the first failed gate, else push (and sign)."""
+    trust = outputs.trust or Trust()
+    report = trust_build.with_vulnerabilities(report, trust)
     doc = report.to_json()
     hardened = report.facts.run_profile
-    verdicts = evaluate(doc, gates, hardened.verified if hardened is not None else None)
+    verdicts = evaluate(doc, gates, hardened.verified if hardened is not None else None) + trust_build.verdicts(
+        trust, doc)
     if outputs.report_file:
         write_file(outputs.report_file, json.dumps(doc, indent=2))
     if outputs.junit_file:
@@ -117,6 +123,7 @@ def finish_build(report: BuildReport, outputs: Outputs, gates: Gates, engine, sh
         raise_for(failed)
     if outputs.push:
         push(doc, verdicts, engine)
+        trust_build.sign_after_push(trust, doc, report, outputs, engine)
 
 
 def _fate(report: BuildReport) -> str:

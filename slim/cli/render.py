@@ -93,6 +93,10 @@ def print_build(report: BuildReport, console: Console | None = None) -> None:
         if warning.code == "hardening":
             console.print(f"[yellow]hardening:[/yellow] {safe(str(warning))}", highlight=False)
     _print_run_profile(console, report)
+    if doc.get("vulnerabilities"):
+        from slim.vulns.finding import before_after
+
+        console.print(f"vulnerabilities: {safe(before_after(doc['vulnerabilities']))}", highlight=False)
     v = doc["verification"]
     if not v["ran"]:
         console.print("verification: [yellow]skipped[/yellow]")

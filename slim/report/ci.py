@@ -8,6 +8,7 @@ import xml.etree.ElementTree as ET
 
 from slim.report.gates import Verdict
 from slim.sizes import human
+from slim.vulns.finding import before_after
 
 
 PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
@@ -48,6 +49,8 @@ def summary_markdown(doc: dict, verdicts: list[Verdict]) -> str:
     lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
     verification = "skipped" if not v["ran"] else "passed" if v["passed"] else "**FAILED**"
     lines += ["", f"- verification: {verification} ({len(v['probes'])} probes)"]
+    if doc.get("vulnerabilities"):  # before -> after, as the scanner's report of the original says
+        lines.append(f"- vulnerabilities: {before_after(doc['vulnerabilities'])}")
     profile = (doc.get("hardening") or {}).get("run_profile")
     if profile:
         state = {True: "verified", False: "**not verified**", None: "not run"}[profile["verified"]]

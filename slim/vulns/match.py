@@ -1,0 +1,99 @@
+"""Which findings the slim image still carries. Pure: findings and what the slim image holds in, a mapping out.
+
+A finding on an OS package (deb, apk) stays when the slim image's trimmed package database still lists the
+package (slim keeps an entry for every package that keeps a file); a language package's when its metadata
+(*.dist-info, *.egg-info, package.json) was kept, found by name or by the path the scanner gave; any other
+finding (a binary, an archive, a file) when a path it names, or a file below it, was kept. A finding that
+names neither a known package nor a path cannot be decided and is counted as remaining.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from slim.vulns.finding import OS_TYPES, SEVERITIES, Finding, counts
+
+_INVENTORY_TYPES = {"pypi": "python", "npm": "npm", "deb": "deb", "apk": "apk"}  # slim's kinds -> scanners'
+
+
+@dataclass(frozen=True)
+class SlimContents:
+    os_packages: dict[str, str]  # name -> the kept path that carries it (a file it owns, else its database entry)
+    lang_packages: dict[tuple[str, str], str]  # (type, normalized name) -> its kept metadata path
+    paths: frozenset[str]  # every kept file, link and directory
+    parents: frozenset[str]  # every directory above a kept path
+
+
+def normalized(kind: str, name: str) -> str:
+    # Python distribution names compare case-insensitively with runs of -_. as one "-" (PEP 503)
+    return re.sub(r"[-_.]+", "-", name).lower() if kind == "python" else name
+
+
+def contents_of(components, paths) -> SlimContents:
+    """From the slim image's inventory (components with kind, name, location, files) and its kept paths."""
+    kept = frozenset(paths)
+    os_packages, lang = {}, {}
+    for c in components:
+        kind = _INVENTORY_TYPES.get(c.kind, c.kind)
+        if kind in OS_TYPES:
+            os_packages[c.name] = next((f for f in c.files if f in kept), c.location)
+        else:
+            lang[(kind, normalized(kind, c.name))] = c.location
+    parents = {p.rsplit("/", i)[0] or "/" for p in kept for i in range(1, p.count("/") + 1)}
+    return SlimContents(os_packages, lang, kept, frozenset(parents))
+
+
+def carrier(finding: Finding, slim: SlimContents) -> str | None:
+    """The kept path that carries the finding, None when the slim image no longer has it. Undecidable findings
+    (no known package type, no path) return "" and count as remaining."""
+    if finding.type in OS_TYPES:
+        return slim.os_packages.get(finding.package)
+    found = slim.lang_packages.get((finding.type, normalized(finding.type, finding.package)))
+    if found:
+        return found
+    for path in finding.paths:
+        if path in slim.paths or path in slim.parents:
+            return path
+    return None if finding.paths or finding.type in ("python", "npm") else ""
+
+
+def _row(finding: Finding, kept_path: str | None = None) -> dict:
+    row = {"id": finding.id, "severity": finding.severity, "package": finding.package, "version": finding.version,
+           "fixed_version": finding.fixed, "type": finding.type}
+    if kept_path is not None:
+        row["kept_path"] = kept_path or None  # None: the finding names nothing to look for, so it stays
+    return row
+
+
+def mapping(findings: list[Finding], slim: SlimContents, scanner: dict) -> dict:
+    """The report's `vulnerabilities` object: counts before and after, the findings removed and remaining."""
+    removed, remaining = [], []
+    for finding in sorted(findings, key=lambda f: (SEVERITIES.index(f.severity), f.id, f.package)):
+        path = carrier(finding, slim)
+        (remaining if path is not None else removed).append((finding, path))
+    return {"scanner": scanner, "before": counts(findings), "after": counts(f for f, _ in remaining),
+            "removed": [_row(f) for f, _ in removed], "remaining": [_row(f, p) for f, p in remaining]}
+
+
+def parse_limits(specs) -> dict[str, int]:
+    """--max-vulns critical=0 high=5 -> {"critical": 0, "high": 5}; ValueError names the bad one."""
+    out = {}
+    for spec in specs:
+        name, _, number = spec.partition("=")
+        if name.lower() not in SEVERITIES or not number.isdigit():
+            raise ValueError(f"{spec!r}: expected SEVERITY=N with SEVERITY one of {', '.join(SEVERITIES)}")
+        out[name.lower()] = int(number)
+    return out
+
+
+def over_limits(after: dict[str, int], limits: dict[str, int]) -> list[str]:
+    """Each limit exceeded, as text. A limit counts findings of its severity or worse."""
+    out = []
+    for name, limit in limits.items():
+        worse = SEVERITIES[:SEVERITIES.index(name) + 1]
+        found = sum(after.get(s, 0) for s in worse)
+        if found > limit:
+            out.append(f"{found} {name}{' or worse' if len(worse) > 1 else ''} findings remain, at most {limit} "
+                       "allowed")
+    return out

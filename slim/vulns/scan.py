@@ -1,0 +1,35 @@
+"""--scan: run Grype or Trivy, whichever is on PATH, on an image in the engine, and read its JSON report.
+
+Neither tool can download its vulnerability database on a machine without network access to its feeds: then
+the scanner fails and so does the build, saying so (use --vulns with a report made elsewhere).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+from slim.errors import UsageError
+from slim.vulns.finding import Finding
+from slim.vulns.report import parse
+
+COMMANDS = {"grype": lambda image: ["grype", f"docker:{image}", "-o", "json", "-q"],
+            "trivy": lambda image: ["trivy", "image", "--quiet", "--format", "json", image]}
+
+
+def available() -> str | None:
+    return next((name for name in COMMANDS if shutil.which(name)), None)
+
+
+def scan(image: str, timeout: float = 1800) -> tuple[list[Finding], dict]:
+    tool = available()
+    if tool is None:
+        raise UsageError("--scan needs grype or trivy on PATH (or give a report with --vulns)")
+    try:
+        done = subprocess.run(COMMANDS[tool](image), capture_output=True, timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        raise UsageError(f"{tool} did not finish scanning {image} in {timeout:.0f} s") from exc
+    if done.returncode != 0:
+        last = (done.stderr.decode(errors="replace").strip().splitlines() or ["no reason given"])[-1]
+        raise UsageError(f"{tool} could not scan {image}: {last}")
+    return parse(done.stdout.decode(errors="replace"), f"{tool} {image}")

@@ -1,0 +1,132 @@
+"""Grype and Trivy reports of slim-sample/python-web:1 (tests/fixtures/vulns) mapped onto what slim keeps of it."""
+
+from __future__ import annotations
+
+import json
+import os
+from types import SimpleNamespace
+
+import pytest
+
+from slim.errors import UsageError
+from slim.vulns import grype, match, report, trivy
+
+FIXTURES = os.path.join(os.path.dirname(__file__), "..", "fixtures", "vulns")
+LIBZ = "/usr/lib/x86_64-linux-gnu/libz.so.1.2.13"
+# what slim keeps of python-web (its build report's packages.kept and a few of its kept paths)
+KEPT_PACKAGES = {"base-files": (), "libc6": ("/usr/lib/x86_64-linux-gnu/libc.so.6",), "libexpat1": (),
+                 "libpython3.11-minimal": (), "libpython3.11-stdlib": ("/usr/lib/python3.11/json/__init__.py",),
+                 "libsqlite3-0": (), "libssl3": (), "python3-minimal": (), "python3.11-minimal":
+                 ("/usr/bin/python3.11",), "tzdata": (), "zlib1g": (LIBZ, "/usr/share/doc/zlib1g/copyright")}
+KEPT_PATHS = {"/usr/bin/python3.11", "/usr/bin/python3", LIBZ, "/usr/lib/x86_64-linux-gnu/libc.so.6",
+              "/usr/lib/python3.11/json/__init__.py", "/var/lib/dpkg/status.d/zlib1g"}
+
+
+def components(extra=()):
+    out = [SimpleNamespace(kind="deb", name=name, version="", location=f"/var/lib/dpkg/status.d/{name}",
+                           files=files) for name, files in KEPT_PACKAGES.items()]
+    return out + list(extra)
+
+
+def slim(extra=(), paths=()):
+    return match.contents_of(components(extra), KEPT_PATHS | set(paths))
+
+
+def load(name):
+    with open(os.path.join(FIXTURES, name)) as fh:
+        return json.load(fh)
+
+
+def test_grype_findings_are_read_once_each_with_their_fix_and_paths():
+    found = {(f.id, f.package): f for f in grype.findings(load("python-web.grype.json"))}
+    assert len(found) == 15  # 16 matches: one listed twice by two matchers
+    zlib = found[("CVE-2023-45853", "zlib1g")]
+    assert (zlib.severity, zlib.version, zlib.fixed, zlib.type) == ("critical", "1:1.2.13.dfsg-1", None, "deb")
+    binary = found[("CVE-2025-8194", "python")]
+    assert (binary.type, binary.paths, binary.fixed) == ("binary", ("/usr/bin/python3.11",), "3.13.6")
+
+
+def test_trivy_findings_get_absolute_paths_and_grypes_type_names():
+    found = {(f.id, f.package): f for f in trivy.findings(load("python-web.trivy.json"))}
+    assert len(found) == 13
+    six = found[("SLIM-FIXTURE-0001", "six")]
+    assert six.type == "python" and six.paths == ("/usr/lib/python3/dist-packages/six-1.16.0.egg-info/PKG-INFO",)
+    assert found[("CVE-2011-3374", "apt")].severity == "low" and found[("CVE-2011-3374", "apt")].fixed is None
+
+
+def test_the_grype_mapping_keeps_the_findings_of_kept_packages_and_files_only():
+    findings, scanner = report.read(os.path.join(FIXTURES, "python-web.grype.json"))
+    mapped = match.mapping(findings, slim(), scanner)
+    assert mapped["before"] == {"critical": 1, "high": 6, "medium": 4, "low": 1, "negligible": 3, "unknown": 0}
+    assert mapped["after"] == {"critical": 1, "high": 3, "medium": 0, "low": 0, "negligible": 1, "unknown": 0}
+    remaining = {(r["id"], r["package"]): r["kept_path"] for r in mapped["remaining"]}
+    assert remaining[("CVE-2023-45853", "zlib1g")] == LIBZ  # a package kept: the file that carries it
+    assert remaining[("CVE-2025-8194", "python3.11-minimal")] == "/usr/bin/python3.11"
+    assert remaining[("CVE-2025-8194", "python")] == "/usr/bin/python3.11"  # a file kept
+    assert remaining[("CVE-2019-1010022", "libc6")] == "/usr/lib/x86_64-linux-gnu/libc.so.6"
+    removed = {(r["id"], r["package"]) for r in mapped["removed"]}
+    assert ("CVE-2025-8194", "python3.11") in removed  # the same advisory, on a package slim removed
+    assert ("CVE-2023-31484", "perl-base") in removed and ("CVE-2023-47038", "perl") in removed  # package, file
+    assert ("SLIM-FIXTURE-0001", "six") in removed  # a language package whose metadata went
+    assert mapped["remaining"][0]["severity"] == "critical"  # worst first
+    assert set(mapped["removed"][0]) == {"id", "severity", "package", "version", "fixed_version", "type"}
+
+
+def test_trivy_and_grype_reports_of_the_same_image_map_alike():
+    g = match.mapping(*_read("python-web.grype.json"))
+    t = match.mapping(*_read("python-web.trivy.json"))
+    assert {(r["id"], r["package"]) for r in t["remaining"]} == {
+        (r["id"], r["package"]) for r in g["remaining"] if r["type"] == "deb"}
+
+
+def _read(name):
+    findings, scanner = report.read(os.path.join(FIXTURES, name))
+    return findings, slim(), scanner
+
+
+def test_a_kept_language_package_is_found_by_name_or_by_its_metadata_path():
+    findings, scanner = report.read(os.path.join(FIXTURES, "python-web.grype.json"))
+    meta = "/usr/lib/python3/dist-packages/six-1.16.0.egg-info/PKG-INFO"
+    by_name = match.mapping(findings, slim([SimpleNamespace(kind="pypi", name="Six", version="1.16.0",
+                                                           location=meta, files=())]), scanner)
+    assert ("SLIM-FIXTURE-0001", meta) in {(r["id"], r["kept_path"]) for r in by_name["remaining"]}
+    by_path = match.mapping(findings, slim(paths=[meta]), scanner)
+    assert ("SLIM-FIXTURE-0001", meta) in {(r["id"], r["kept_path"]) for r in by_path["remaining"]}
+
+
+def test_a_finding_on_a_directory_stays_when_a_file_below_it_was_kept():
+    doc = {"SchemaVersion": 2, "Results": [{"Target": "usr/local/lib/app", "Class": "lang-pkgs", "Type": "jar",
+                                            "Vulnerabilities": [{"VulnerabilityID": "CVE-1", "PkgName": "lib",
+                                                                 "InstalledVersion": "1", "Severity": "HIGH"}]}]}
+    [finding] = trivy.findings(doc)
+    assert match.carrier(finding, slim(paths=["/usr/local/lib/app/lib.jar"])) == "/usr/local/lib/app"
+    assert match.carrier(finding, slim()) is None
+
+
+def test_a_finding_that_names_nothing_to_look_for_counts_as_remaining():
+    doc = {"matches": [{"vulnerability": {"id": "CVE-2", "severity": "High"},
+                        "artifact": {"name": "thing", "version": "1", "type": "unknown-kind", "locations": []}}]}
+    mapped = match.mapping(grype.findings(doc), slim(), {"name": "grype"})
+    assert mapped["after"]["high"] == 1 and mapped["remaining"][0]["kept_path"] is None
+
+
+def test_the_gate_counts_a_severity_and_worse():
+    after = {"critical": 1, "high": 3, "medium": 0, "low": 0, "negligible": 1, "unknown": 0}
+    assert match.over_limits(after, match.parse_limits(["critical=1", "high=4"])) == []
+    assert match.over_limits(after, match.parse_limits(["critical=0"])) == [
+        "1 critical findings remain, at most 0 allowed"]
+    assert match.over_limits(after, match.parse_limits(["HIGH=3"])) == [
+        "4 high or worse findings remain, at most 3 allowed"]
+    for bad in ("severe=1", "critical", "critical=-1", "high=x"):
+        with pytest.raises(ValueError):
+            match.parse_limits([bad])
+
+
+def test_a_report_of_neither_scanner_is_a_usage_error(tmp_path):
+    path = tmp_path / "r.json"
+    path.write_text('{"bomFormat": "CycloneDX"}')
+    with pytest.raises(UsageError, match="neither a Grype"):
+        report.read(str(path))
+    path.write_text("{")
+    with pytest.raises(UsageError, match="not JSON"):
+        report.read(str(path))

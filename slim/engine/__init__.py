@@ -68,13 +68,16 @@ class LazyEngine:
 
     @property
     def connected(self) -> bool:
+        """Whether a connection was made, so tidy-ups that only concern engine objects can skip an engine never used."""
         return self._engine is not None
 
     def close(self) -> None:
+        """Close the connection if one was made; never connects just to close."""
         if self._engine is not None:
             self._engine.close()
 
     def get(self) -> Engine:
+        """The real engine, connecting now if this is the first use (an engine that does not answer fails here)."""
         if self._engine is None:
             self._engine = self._connector()
         return self._engine

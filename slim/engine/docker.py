@@ -40,6 +40,9 @@ def _reason(exc: Exception) -> str:
 
 
 class DockerEngine:
+    """The `Engine` protocol over the Docker SDK, for a local socket or a remote engine alike. Podman's compatible
+    API reuses it whole (`PodmanEngine`), overriding only where Podman behaves differently."""
+
     name = "docker"
     label = "Docker"  # for messages: "no such image in the Docker engine"
 

@@ -47,11 +47,16 @@ def rlimits() -> dict[str, int]:
 
 
 class PodmanEngine(DockerEngine):
+    """The Docker adapter for Podman's compatible API, with the differences the module docstring lists: rlimits
+    within this process's limits, published ports for rootless containers, seccomp profiles as files, short tags."""
+
     name = "podman"
     label = "Podman"
 
     @classmethod
     def of(cls, client: "docker.DockerClient", endpoint: str, version: dict) -> "PodmanEngine":
+        """The adapter for a Podman service that answered at `endpoint`: asks once whether it is rootless, and
+        records the adjustments (rlimits, published ports) that the build report states for this engine."""
         engine = cls(client, remote_host(endpoint), endpoint)
         engine._version = version
         engine.rootless = bool(engine.described()[1].get("Rootless"))  # Podman's addition to the Docker /info

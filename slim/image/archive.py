@@ -71,6 +71,7 @@ class ArchiveReader:
             yield member
 
     def extractfile(self, member: tarfile.TarInfo):
+        """The data of a member the iteration just checked, as a stream the caller reads once, in order."""
         return self._tar.extractfile(member)
 
 
@@ -116,6 +117,9 @@ def _assemble(metadata, layers, aliases, too_big, reference, want_tag) -> Image:
 
 
 def pick_entry(manifest: list, want_tag: str | None, reference: str) -> dict:
+    """The manifest.json entry to read: the only one, or the one tagged `want_tag` (also matched as the last part of
+    a longer name: "web:1" finds "localhost/web:1"). An archive of several images with no tag named is an error that
+    lists the tags, since picking one would be a guess."""
     if want_tag is None:
         if len(manifest) > 1:
             tags = [t for e in manifest for t in e.get("RepoTags") or []]

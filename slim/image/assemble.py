@@ -41,10 +41,12 @@ class AssembledImage:
 
     @property
     def image_id(self) -> str:
+        """The image ID engines show: the digest of the config bytes."""
         return _digest(self.config_bytes)
 
     @property
     def manifest_digest(self) -> str:
+        """The digest an OCI layout's index and a registry name this image by."""
         return _digest(self.manifest_bytes)
 
     def blob_files(self, ws: Workspace) -> list[tuple[str, str]]:
@@ -150,11 +152,14 @@ def derive_config(original: dict, layer_digest: str, source_ref: str, source_id:
 
 
 def canonical_json(doc: dict) -> bytes:
+    """JSON with sorted keys and no spaces, so the same document always gives the same bytes and the same digest."""
     return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
 
 
 def assemble(rootfs: RootFS, paths: Iterable[str], original_config: dict, source_ref: str, source_id: str,
              ws: Workspace) -> AssembledImage:
+    """Write the layer of `paths` from `rootfs` into the workspace and derive the config and manifest around it: the
+    whole slim image, ready for a sink, with the original config carried over and labelled with its source."""
     layer_file = ws.path("layer.tar")
     digest, size, files, file_bytes = write_layer(rootfs, paths, layer_file)
     config_bytes = canonical_json(derive_config(original_config, digest, source_ref, source_id))

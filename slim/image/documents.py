@@ -107,6 +107,8 @@ def parse(raw: bytes, schema: dict, where: str) -> Any:
 
 
 def check(doc: Any, schema: dict, where: str) -> None:
+    """Raise one ImageFormatError, placed at `where`, when `doc` does not have the shape of `schema`; after this the
+    readers may index into the document freely."""
     error = best_match(_VALIDATORS[id(schema)].iter_errors(doc))
     if error is not None:
         raise ImageFormatError(f"{where}: {_place(error)} {_expected(error)}")

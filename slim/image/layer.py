@@ -101,6 +101,7 @@ class Prefixed:
         self._raw = raw
 
     def read(self, n: int = -1) -> bytes:
+        """Read the put-back bytes first, then the underlying stream, as if nothing had been read before."""
         if not self._head:
             return self._raw.read(n)
         if n < 0:

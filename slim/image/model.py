@@ -15,6 +15,9 @@ from slim.rootfs import RootFS
 
 @dataclass
 class Image:
+    """An image read from any source, with its layers unpacked in the work directory: what the analysis and the
+    report read, whatever transport it came from."""
+
     reference: str
     config: dict  # the image config document: "config" (Entrypoint, Cmd, Env...), "rootfs", "history"
     config_bytes: bytes
@@ -23,6 +26,8 @@ class Image:
 
     @property
     def image_id(self) -> str:
+        """The image ID as engines show it (sha256 of the config bytes), to match the image across sources and
+        reports."""
         return "sha256:" + hashlib.sha256(self.config_bytes).hexdigest()
 
     @cached_property
@@ -49,10 +54,13 @@ class Image:
                     "layer.digest-mismatch", f"layer {layer.name}: its content does not match the config's diff ID"))
 
     def rootfs(self) -> RootFS:
+        """The image's filesystem as the container sees it: the layers merged, whiteouts applied."""
         return flatten(self.layers)
 
     def layer_summaries(self) -> list[LayerSummary]:
         # History rows for empty layers (ENV, CMD...) have no layer; the rest line up with layers in order.
+        """One summary per layer with the Dockerfile step that built it, for the inspect report. When the config's
+        history does not line up with the layers, the steps are left empty rather than matched to the wrong layer."""
         built = [h.get("created_by", "") for h in self.config.get("history") or [] if not h.get("empty_layer")]
         if len(built) != len(self.layers):
             built = [""] * len(self.layers)

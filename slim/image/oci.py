@@ -75,6 +75,8 @@ def open_blob(layout: str, digest: str, reference: str) -> BinaryIO:
 
 
 def read_oci_layout(layout: str, ws: Workspace, reference: str, tag: str | None = None) -> Image:
+    """Read the image that `reference` (or `tag` inside the layout) names out of an OCI layout directory, every blob
+    opened as a regular file below the layout and every layer unpacked and hashed as it is read."""
     descriptor, manifest = resolve(layout, reference, tag)
     config_digest = manifest["config"]["digest"]
     config, config_bytes = _read_document(_open_blob(layout, config_digest, reference), documents.IMAGE_CONFIG,

@@ -14,6 +14,8 @@ OCI = "oci"
 
 @dataclass(frozen=True)
 class Reference:
+    """Where an image comes from or goes to, parsed once from what the user typed, kept beside it for messages."""
+
     transport: str  # DAEMON, ARCHIVE or OCI
     location: str  # image name for the daemon, file for an archive, directory for OCI
     tag: str | None  # the tag to pick inside an archive or layout (None: the only one)

@@ -26,14 +26,18 @@ TEMPORARY_REPOSITORY = "slim-verify"  # where file outputs are loaded for verifi
 
 @dataclass(frozen=True)
 class Output:
+    """Where `--output` sends the slim image: the engine (tags), a docker-archive file or an OCI layout directory."""
+
     kind: str  # DOCKER, DOCKER_ARCHIVE or OCI_LAYOUT
     path: str = ""
 
     def describe(self, tags: list[str] | tuple[str, ...]) -> str:
+        """The output as progress lines name it: the tags for the engine, `kind:path` for a file output."""
         return ", ".join(tags) if self.kind == DOCKER else f"{self.kind}:{self.path}"
 
 
 def parse_output(text: str) -> Output:
+    """`--output` as given on the command line (docker, docker-archive:FILE, oci:DIR); a usage error otherwise."""
     if text == DOCKER:
         return Output(DOCKER)
     for kind in (DOCKER_ARCHIVE, OCI_LAYOUT):
@@ -53,6 +57,7 @@ def temporary_tag() -> str:
 
 
 def is_temporary(tag: str) -> bool:
+    """Whether a tag is one of slim's temporary tags (staging, verification of file outputs), never a user's."""
     return tag.startswith(TEMPORARY_REPOSITORY + "/")
 
 
@@ -72,6 +77,7 @@ class Written:
     overwritten: dict[str, bytes | None] = field(default_factory=dict)  # path -> bytes before (None: new file)
 
     def where(self) -> str:
+        """The output as a failure message names what is left on disk: "file X" or "directory X"."""
         return f"{'file' if self.output.kind == DOCKER_ARCHIVE else 'directory'} {self.output.path}"
 
     def remove(self) -> list[str]:

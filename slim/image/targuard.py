@@ -34,6 +34,8 @@ class GuardedStream:
         self.owed = 0
 
     def read(self, n: int = -1) -> bytes:
+        """Read from the underlying stream, counting; raises when the data ends before the members' claimed end, or
+        when headers run on too far past it."""
         data = self._raw.read(n if n >= 0 else 1 << 20)
         self.size += len(data)
         if not data and n != 0 and self.size < self.owed:

@@ -42,6 +42,7 @@ def redacted_text(text: str) -> str:
 
 
 def warnings(found: dict) -> list[str]:
+    """The findings as the lines the build prints, each saying what to do instead."""
     out = []
     if found["runs_as_root"]:
         out.append("the image runs as root: set USER to an unprivileged account")

@@ -23,6 +23,8 @@ _ROOT = ("root", "0", "root:root", "0:0")
 
 
 def parse(text: str, where: str) -> tuple:
+    """The Dockerfile's instructions as BuildKit's parser reads them; a usage error naming the file when the builder
+    could not read it either."""
     try:
         return dockerfile.parse_string(text)
     except dockerfile.GoParseError as exc:
@@ -30,6 +32,8 @@ def parse(text: str, where: str) -> tuple:
 
 
 def lint_dockerfile(text: str, where: str = "Dockerfile") -> list[Finding]:
+    """The findings of every Dockerfile rule for `text`, in line order: base images per stage, each instruction, and
+    what the final stage (the image that ships) leaves out."""
     commands = parse(text, where)
     stages: list[list] = []
     names: set[str] = set()

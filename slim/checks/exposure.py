@@ -17,6 +17,9 @@ WRITABLE_BY_DESIGN = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/var/lock")
 
 @dataclass(frozen=True)
 class Exposure:
+    """What the image gives an attacker to work with, by kind, as paths: what lint reports and what the compare
+    report shows removed."""
+
     shells: tuple[str, ...]
     package_managers: tuple[str, ...]
     setuid: tuple[str, ...]
@@ -40,6 +43,7 @@ def tools(rootfs) -> tuple[list[str], list[str]]:
 
 
 def scan(rootfs) -> Exposure:
+    """The exposure of a RootFS: working shells and package managers, setuid and setgid files, world-writable paths."""
     shells, managers = tools(rootfs)
     setuid, setgid, writable = [], [], []
     for entry in rootfs.walk():

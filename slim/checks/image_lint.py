@@ -20,6 +20,9 @@ _HOME_DIRS = ("/root", "/home")
 
 def lint_image(rootfs, config: RunConfig, history: list, tag: str | None,
                exposure: Exposure | None = None) -> list[Finding]:
+    """The findings of every image rule: config (root user, no HEALTHCHECK, secrets in ENV), history (secrets in
+    build steps), files (shells, package managers, setuid, world-writable, secret files) and accounts. `exposure` is
+    passed when the caller already scanned the image."""
     exposure = exposure or scan(rootfs)
     out: list[Finding] = []
     if config.runs_as_root:

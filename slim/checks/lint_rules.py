@@ -22,6 +22,8 @@ def updates_alone(command: str) -> bool:
 
 @dataclass(frozen=True)
 class Rule:
+    """One practice `slim lint` checks, under a stable ID that CI configurations can name (ignore or fail on)."""
+
     id: str
     benchmark: str  # CIS-DI-0001, DKL-LI-0001, or "" when no benchmark has it
     severity: str
@@ -31,6 +33,8 @@ class Rule:
 
 @dataclass(frozen=True)
 class Finding:
+    """One place where the image or Dockerfile breaks a rule, said so that the secret itself is never repeated."""
+
     rule: str
     message: str  # names paths, variables and kinds of secrets; never a secret's value
     location: str = ""  # a path in the image, a config field ("config.Env"), or the Dockerfile's name
@@ -38,6 +42,7 @@ class Finding:
 
     @property
     def severity(self) -> str:
+        """The severity of the finding's rule, which `--fail-on` compares against."""
         return RULES[self.rule].severity
 
 

@@ -23,6 +23,8 @@ _POINTER_SUFFIX = re.compile(r"_(?:FILE|PATH|DIR|NAME)$", re.I)
 
 
 def looks_secret_name(name: str) -> bool:
+    """Whether a variable's name says it holds a secret (DB_PASSWORD); names that point to one (PASSWORD_FILE) do
+    not, since the value is then only a path."""
     return bool(SECRET_NAME.search(name)) and not _POINTER_SUFFIX.search(name)
 
 

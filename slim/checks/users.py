@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Account:
+    """One /etc/passwd line with the fields slim reads: who a process runs as, and its home directory to keep."""
+
     name: str
     uid: int
     gid: int
@@ -24,6 +26,7 @@ class ImageAccounts:
 
     @property
     def present(self) -> bool:
+        """Whether the image has an /etc/passwd at all; without one there is nothing to reduce."""
         return bool(self.passwd)
 
     def home_of(self, user_spec: str) -> str | None:
@@ -34,6 +37,8 @@ class ImageAccounts:
 
 
 def read_accounts(rootfs) -> ImageAccounts:
+    """The image's passwd and group files (bounded reads) and the accounts parsed from passwd; empty when the image
+    has no /etc/passwd."""
     if not rootfs.is_file("/etc/passwd"):
         return ImageAccounts()
     passwd = rootfs.read_bytes("/etc/passwd", 1 << 20).decode("utf-8", "replace")
@@ -42,6 +47,7 @@ def read_accounts(rootfs) -> ImageAccounts:
 
 
 def parse_passwd(text: str) -> list[Account]:
+    """The well-formed accounts of a passwd file; lines with missing fields or non-numeric IDs are skipped."""
     out = []
     for line in text.splitlines():
         parts = line.split(":")

@@ -21,18 +21,25 @@ INPUT, SYMLINK, TARGET, PARENT, INTERPRETER, NEEDED, HWCAPS = (
 
 @dataclass(frozen=True, order=True)
 class Reason:
+    """Why a path is kept: its `kind` (input, parent, symlink, target, interpreter, needed, hwcaps) and the path that
+    brought it in, for the report's "why is this file here"."""
+
     kind: str
     of: str = ""
 
 
 @dataclass
 class Closure:
+    """What the static closure found: every path to keep with its reasons, and what was named but is absent (a
+    missing library or interpreter means the slim image would fail exactly where the original would)."""
+
     keep: dict[str, set[Reason]] = field(default_factory=dict)
     missing_libraries: list[tuple[str, str]] = field(default_factory=list)  # (DT_NEEDED name, needed by)
     missing_paths: list[tuple[str, Reason]] = field(default_factory=list)  # named but absent from the image
     warnings: list[SlimWarning] = field(default_factory=list)
 
     def paths(self) -> list[str]:
+        """Every kept path, directories kept as parents included, in a stable order."""
         return sorted(self.keep)
 
     def files(self) -> list[str]:
@@ -136,6 +143,8 @@ class ClosureBuilder:
 
 
 def closure_of(rootfs, paths, env: dict[str, str] | None = None, workdir: str = "/") -> Closure:
+    """The static closure of `paths` in `rootfs`: each path with its symlinks, parents, ELF dependencies and script
+    interpreters, resolved with the image's ENV (LD_LIBRARY_PATH, PATH) and working directory."""
     builder = ClosureBuilder(rootfs, env, workdir)
     for path in sorted(set(paths)):
         builder.add(path)

@@ -32,6 +32,9 @@ _DYNAMIC = re.compile(rb"\b(?:require|import)\s*\(\s*(?![\"'`)])")
 
 @dataclass
 class RequireClosure:
+    """What the require closure found: the files to keep and why, and what it could not follow (a require of a
+    computed name, a file too big to scan), which the report shows so a missing module is no surprise."""
+
     keep: dict[str, str] = field(default_factory=dict)  # path -> why ("required at FILE:LINE", "manifest of F")
     dynamic: list[str] = field(default_factory=list)  # "FILE:LINE" of require(<not a literal>)
     unscanned: list[str] = field(default_factory=list)  # files too big to scan (bundles)
@@ -114,6 +117,8 @@ class Resolver:
         return None
 
     def manifest(self, package: str) -> dict | None:
+        """The parsed package.json of the package directory, read once; None when it is missing, too big or not an
+        object, so a damaged manifest only loses its entry points."""
         if package not in self._manifests:
             doc = None
             if self.rootfs.is_file(f"{package}/package.json"):

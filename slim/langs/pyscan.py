@@ -41,6 +41,7 @@ def cache_directory() -> str:
 
 
 def scan_cache_file() -> str:
+    """Where the import scan cache lives, for the scanner and for `slim cleanup --all`."""
     return os.path.join(cache_directory(), CACHE_FILE)
 
 
@@ -69,6 +70,8 @@ class ScanCache:
         self._db = None
 
     def get_many(self, digests: list[bytes]) -> dict[bytes, pyimports.Scan | None]:
+        """The cached scans of those digests that are in the cache (None as a value: the source did not parse). A
+        database fault turns the cache off and answers nothing."""
         if self._db is None or not digests:
             return {}
         found = {}
@@ -107,6 +110,7 @@ class ScanCache:
             self._disable(exc)
 
     def close(self) -> None:
+        """Close the database; later calls find the cache off."""
         if self._db is not None:
             self._db.close()
             self._db = None
@@ -126,6 +130,8 @@ def _loaded(text: str) -> pyimports.Scan | None:
 
 
 def digest(source: bytes) -> bytes:
+    """The cache key of a module's source: its sha256 with the scan format and this Python's version, since a scan
+    made under another format or another Python's grammar may differ."""
     return hashlib.sha256(source).digest() + _KEY_SUFFIX
 
 
@@ -147,12 +153,14 @@ class ModuleScanner:
         self.close()
 
     def warnings(self) -> list[SlimWarning]:
+        """A warning when the cache was turned off in this run, so a slow build says why."""
         if self.cache is None or self.cache.problem is None:
             return []
         return [SlimWarning("lang.scan-cache", f"import scans are not cached in this run ({self.cache.problem})",
                             self.cache.path)]
 
     def close(self) -> None:
+        """Stop the worker processes and close the cache; the scanner may not be used afterwards."""
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None

@@ -17,6 +17,9 @@ INSTALLED = "/lib/apk/db/installed"
 
 @dataclass(frozen=True)
 class ApkPackage:
+    """One package block of apk's database, kept as its lines so a trimmed database writes back exactly what apk
+    wrote, minus the files that are gone."""
+
     name: str
     version: str
     header: tuple[str, ...]  # every line before the first F:
@@ -25,16 +28,21 @@ class ApkPackage:
 
     @property
     def files(self) -> list[str]:
+        """The absolute paths of the files the package owns, what decides whether it is kept."""
         return ["/" + (d + "/" if d else "") + name for d, _, files in self.dirs for name, _ in files]
 
 
 @dataclass
 class ParsedApk:
+    """The packages of an apk database and the warnings about blocks that could not be read."""
+
     packages: list[ApkPackage] = field(default_factory=list)
     warnings: list[SlimWarning] = field(default_factory=list)
 
 
 def parse_installed(stream: BinaryIO) -> ParsedApk:
+    """Parse /lib/apk/db/installed from a stream; a database bigger than the bound is read up to it, with a warning,
+    so a hostile image cannot make slim hold it all."""
     out = ParsedApk()
     try:
         _parse_blocks(stream, out)

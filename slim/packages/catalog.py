@@ -34,6 +34,8 @@ def _kept_paths(rootfs, paths) -> KeptPaths:
 
 @dataclass(frozen=True)
 class Package:
+    """A package as both databases list it: its name, version and the paths it owns."""
+
     name: str
     version: str
     files: tuple[str, ...]  # absolute paths as the database lists them (directories excluded later)
@@ -41,6 +43,9 @@ class Package:
 
 @dataclass
 class Catalog:
+    """The image's package database read once: which packages own which files, for the planner (what to trim), the
+    inventory (what scanners will see) and the trimmed database written into the slim image."""
+
     kind: str | None  # "dpkg", "apk" or None (no database)
     packages: list[Package] = field(default_factory=list)
     warnings: list[SlimWarning] = field(default_factory=list)
@@ -94,6 +99,8 @@ class Catalog:
 
 
 def read_catalog(rootfs) -> Catalog:
+    """The catalog of whichever database the image has (apk first, then dpkg); an empty one of kind None when it has
+    neither (distroless static, scratch)."""
     if rootfs.is_file(apk.INSTALLED):
         return _read_apk(rootfs)
     if rootfs.is_file(dpkg.STATUS) or rootfs.stat(dpkg.STATUS_D) is not None:
@@ -152,5 +159,6 @@ def _first_file(rootfs, paths: list[str], parse):
 
 
 def is_db_path(path: str) -> bool:
+    """Whether a path lies in a package database directory, which the trimmed database replaces wholesale."""
     return any(path == p or path.startswith(p + "/") for p in DB_PATHS)
 

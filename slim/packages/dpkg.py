@@ -18,21 +18,29 @@ INFO = "/var/lib/dpkg/info"
 
 @dataclass(frozen=True)
 class Stanza:
+    """One package's stanza of a dpkg status file: its fields for lookups, and its text for a trimmed database that
+    keeps every field scanners read."""
+
     fields: dict[str, str]
     text: str  # the stanza exactly as written, for a trimmed database that keeps every field
 
     @property
     def name(self) -> str:
+        """The package name (the Package field)."""
         return self.fields.get("Package", "")
 
     @property
     def installed(self) -> bool:
         # distroless status.d stanzas often carry no Status field: they are installed by construction
+        """Whether dpkg counts the package as installed; removed packages with leftover config files are not, and own
+        nothing worth keeping."""
         return self.fields.get("Status", "install ok installed").split()[-1:] == ["installed"]
 
 
 @dataclass
 class ParsedStanzas:
+    """The stanzas of a status file and the warnings about those that were skipped."""
+
     stanzas: list[Stanza] = field(default_factory=list)
     warnings: list[SlimWarning] = field(default_factory=list)
 
@@ -112,4 +120,5 @@ def _bounded_lines(stream: BinaryIO, warnings: list[SlimWarning] | None) -> Iter
 
 
 def format_md5sums(pairs: list[tuple[str, str]]) -> bytes:
+    """An md5sums file as dpkg writes it ("DIGEST path" without the leading slash), for the trimmed database."""
     return "".join(f"{digest}  {path.lstrip('/')}\n" for digest, path in pairs).encode("utf-8", "surrogateescape")

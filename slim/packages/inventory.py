@@ -28,6 +28,8 @@ MAX_METADATA = 1 << 20  # a METADATA or package.json bigger than this is no pack
 
 @dataclass(frozen=True)
 class Distro:
+    """The distribution os-release names: scanners match OS packages against that distribution's advisories."""
+
     id: str  # "debian", "alpine"
     version_id: str  # "12", "3.20.3"
     pretty_name: str = ""
@@ -40,6 +42,8 @@ class Distro:
 
 @dataclass(frozen=True)
 class Component:
+    """One piece of software a scanner would list: an OS, Python or Node package, with where it was read from."""
+
     kind: str  # deb | apk | pypi | npm
     name: str
     version: str
@@ -49,6 +53,8 @@ class Component:
     upstream: str = ""  # the source package ("util-linux", "bash@5.2.15-2") when it is not the package itself
 
     def purl(self, distro: Distro | None) -> str:
+        """The package URL scanners match advisories on: deb and apk carry the distribution as a qualifier, npm
+        scopes become the namespace."""
         if self.kind in (DEB, APK):
             qualifiers = {k: v for k, v in (("arch", self.arch), ("distro", distro.qualifier if distro else ""),
                                             ("upstream", self.upstream)) if v}
@@ -61,21 +67,27 @@ class Component:
 
     @property
     def key(self) -> tuple[str, str, str]:
+        """Kind, name and version: what counts as the same package when two images are compared."""
         return self.kind, self.name, self.version
 
 
 @dataclass
 class Inventory:
+    """What software an image holds, as an SBOM lists it: the distribution, the database kind and every component."""
+
     distro: Distro | None
     database: str | None  # "dpkg", "apk" or None
     components: list[Component] = field(default_factory=list)
     warnings: list[SlimWarning] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
+        """How many components of each kind, for the compare report."""
         return {kind: sum(1 for c in self.components if c.kind == kind) for kind in KINDS}
 
 
 def read_inventory(rootfs, catalog: Catalog | None = None) -> Inventory:
+    """The inventory of a RootFS: OS packages from the catalog (read here unless given), Python and Node packages
+    from their metadata files anywhere in the tree, in a stable order."""
     catalog = catalog or read_catalog(rootfs)
     release = read_os(rootfs)
     distro = Distro(release.get("ID", ""), release.get("VERSION_ID", ""), release.get("PRETTY_NAME", "")) \

@@ -12,6 +12,7 @@ DISTRIBUTION_MARKERS = OS_RELEASE_PATHS + ("/etc/debian_version", "/etc/alpine-r
 
 
 def parse_os_release(stream: BinaryIO) -> dict[str, str]:
+    """The KEY=value pairs of an os-release file, unquoted as a shell would; lines that do not parse are skipped."""
     out: dict[str, str] = {}
     for raw in stream.read(1 << 16).decode("utf-8", "replace").splitlines():
         line = raw.strip()

@@ -22,11 +22,17 @@ _MAX_CACHE = 64 << 20
 
 
 class LdCacheError(Exception):
+    """An ld.so.cache that cannot be read as one: the resolver warns and goes on without the cache, as the loader
+    would."""
+
     pass
 
 
 @dataclass(frozen=True)
 class CacheEntry:
+    """One library the image's ldconfig recorded: the loader finds a DT_NEEDED name here before the default
+    directories, so libraries in unusual places are found only through it."""
+
     name: str  # the soname key, e.g. "libc.so.6"
     path: str  # where ldconfig found it
     flags: int
@@ -34,6 +40,8 @@ class CacheEntry:
 
 
 def parse_ld_cache(stream: BinaryIO) -> list[CacheEntry]:
+    """Every entry of an ld.so.cache stream, with the glibc-hwcaps subdirectory each belongs to; LdCacheError when
+    the bytes are no cache or an offset points outside them."""
     data = stream.read(_MAX_CACHE)
     start = 0
     if data.startswith(OLD_MAGIC):

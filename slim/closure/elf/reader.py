@@ -29,6 +29,9 @@ class ElfError(Exception):
 
 @dataclass(frozen=True)
 class ElfInfo:
+    """What the loader reads from an ELF file before mapping it: its interpreter, the libraries it needs and where to
+    look for them, and what a library must match to be loadable by it."""
+
     elf_class: int  # 32 or 64
     little_endian: bool
     machine: int  # e_machine, e.g. 62 for x86-64
@@ -48,6 +51,7 @@ class ElfInfo:
 
 
 def is_elf(head: bytes) -> bool:
+    """Whether the first bytes of a file are the ELF magic, so only ELF files are handed to the reader."""
     return head[:4] == ELF_MAGIC
 
 

@@ -51,6 +51,9 @@ class LoadedObject:
 
 @dataclass(frozen=True)
 class ObjectClosure:
+    """Everything the loader maps to run one ELF object, and the needed names it would fail to find: the ELF part of
+    what must be kept."""
+
     root: LoadedObject
     interpreter: LoadedObject | None
     objects: tuple[LoadedObject, ...]  # every library mapped, in load order (root and interpreter excluded)
@@ -100,6 +103,8 @@ class Resolver:
                 return None
 
     def flavor_of(self, info: ElfInfo) -> str:
+        """Which loader's rules apply to an object (glibc or musl): its interpreter says so; a shared library, which
+        names none, goes by the loaders the image holds."""
         interp = info.interpreter or ""
         if "ld-musl" in interp:
             return MUSL

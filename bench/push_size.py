@@ -64,7 +64,7 @@ class Registry:
             except (urllib.error.URLError, ConnectionError):
                 if self.proc.poll() is not None or time.monotonic() > deadline:
                     self.__exit__()
-                    raise SystemExit("the registry did not start")
+                    raise SystemExit("the registry did not start") from None
                 time.sleep(0.2)
 
     def __exit__(self, *exc) -> None:

@@ -34,12 +34,12 @@ def run(*argv: str, **kw) -> subprocess.CompletedProcess:
 def main() -> None:
     originals = [f"slim-sample/compare:{base}" for base in BASES]
     slimmed = [f"{image}-slim" for image in originals]
-    for base, image in zip(BASES, originals):
+    for base, image in zip(BASES, originals, strict=True):
         print(f"building {image}...", file=sys.stderr)
         run("docker", "build", "-q", "-t", image, "-f", os.path.join(HERE, f"Dockerfile.{base}"), HERE)
     try:
         with tempfile.TemporaryDirectory(prefix="compare-sample-") as tmp:
-            for image, out in zip(originals, slimmed):
+            for image, out in zip(originals, slimmed, strict=True):
                 print(f"slimming {image}...", file=sys.stderr)
                 run(SLIM, "-q", "build", image, "-t", out, "--continue-after", "exit",
                     "--seccomp-profile", os.path.join(tmp, "seccomp.json"), cwd=tmp)

@@ -13,4 +13,6 @@ class Tracer(Protocol):
 
     name: str
 
-    def trace(self, options: RunOptions) -> Trace: ...
+    def trace(self, options: RunOptions) -> Trace:
+        """Run the image as `options` say, probes included, and return every file access, process and system call
+        seen, with the run's outcome for verification to compare against."""

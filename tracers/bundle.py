@@ -31,11 +31,15 @@ CACHE_LABEL = "slim.cache"  # on the bundle volume: shared by every run, removed
 
 @dataclass(frozen=True)
 class Bundle:
+    """The files of the tracer bundle and the digest of their contents, which names the engine volume it is delivered
+    into: a new strace on the host gives a new volume, an unchanged one is reused."""
+
     files: tuple[tuple[str, str], ...]  # (name inside the bundle, host file)
     digest: str
 
     @property
     def volume(self) -> str:
+        """The engine volume holding this bundle's contents."""
         return VOLUME_PREFIX + self.digest[:16]
 
     def strace_argv(self) -> list[str]:
@@ -44,10 +48,13 @@ class Bundle:
 
     @property
     def tini(self) -> str:
+        """Where the bundle's tini is inside the container: the init that lets `docker stop` reach a traced app."""
         return f"{MOUNT}/tini"
 
 
 def host_bundle() -> Bundle:
+    """The bundle of this host's strace and tini-static, with the loader and libraries strace needs resolved by
+    slim's own ELF code; HostToolMissing, saying what to install, when a tool is absent or cannot be bundled."""
     for path, package in ((STRACE, "strace"), (TINI, "tini")):
         if not os.path.isfile(path):
             raise HostToolMissing(f"{path} is missing: install Debian's {package} package (apt-get install {package})")

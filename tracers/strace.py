@@ -30,6 +30,9 @@ _PATH_SYSCALLS = ("%file,%process,getdents,getdents64,fchdir,setuid,setgid,setre
 
 
 class StraceHooks(Hooks):
+    """The `Hooks` that put strace between the engine and the app: the bundle and an output volume mounted, the
+    entrypoint and --exec probes wrapped, the trace files read back after the run."""
+
     use_engine_init = False  # the bundle's tini is the init
 
     def __init__(self, syscall_profile: bool, seccomp_bpf: bool):
@@ -95,6 +98,8 @@ class StraceHooks(Hooks):
 
 
 class StraceTracer:
+    """The `Tracer` slim uses: one run of the original image under strace, the trace files parsed into a Trace."""
+
     name = "strace"
 
     def __init__(self, engine: Engine, syscall_profile: bool = True, seccomp_bpf: bool = True):

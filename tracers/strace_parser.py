@@ -56,6 +56,9 @@ class _Proc:
 
 @dataclass
 class ParsedTrace:
+    """Everything the strace output of one run showed: files accessed, processes, call counts, the user and group IDs
+    switched to and the ports bound (which the run profile and the report read)."""
+
     accesses: list[FileAccess] = field(default_factory=list)
     processes: list[ProcessInfo] = field(default_factory=list)
     syscalls: dict[str, int] = field(default_factory=dict)

@@ -25,6 +25,9 @@ _KILL_CALLS = ("kill", "tkill", "tgkill")
 
 @dataclass(frozen=True)
 class Tmpfs:
+    """A writable tmpfs in an otherwise read-only root, owned as the directory it replaces so the app can write where
+    it wrote in the trace."""
+
     path: str
     mode: int
     uid: int = 0
@@ -32,12 +35,16 @@ class Tmpfs:
 
     @property
     def options(self) -> str:
+        """The mount options as `--tmpfs PATH:OPTIONS` and the engine's API take them."""
         owner = f",uid={self.uid},gid={self.gid}" if (self.uid, self.gid) != (0, 0) else ""
         return f"rw,mode={self.mode:04o}{owner}"
 
 
 @dataclass(frozen=True)
 class RunProfile:
+    """The hardened run settings for an image and why each was chosen; verified by running the slim image under them
+    before anything says "hardened"."""
+
     read_only: bool
     tmpfs: tuple[Tmpfs, ...]
     cap_add: tuple[str, ...]  # on top of dropping every capability

@@ -19,6 +19,8 @@ WITH_FALLBACK = frozenset({"clone3", "close_range", "epoll_pwait2", "faccessat2"
 
 
 def profile(allowed: set[str] | frozenset[str]) -> dict:
+    """A seccomp profile allowing `allowed` and nothing else: known calls fail with EPERM, calls with a C library
+    fallback and calls newer than the table with ENOSYS."""
     known = set(X86_64)
     denied = known - set(allowed)
     rules = [{"names": sorted(allowed), "action": "SCMP_ACT_ALLOW"}]

@@ -31,12 +31,17 @@ MAX_SECCOMP_RUNS = 24  # a bisection over the ~250 denied calls needs far fewer 
 
 @dataclass(frozen=True)
 class HardenedRun:
+    """Whether the slim image behaved the same under its run profile; when not, what differed and which part of the
+    profile the diagnosis blames, for the report and the printed run line."""
+
     passed: bool
     differences: tuple[str, ...] = ()
     diagnosis: tuple[str, ...] = ()  # which part of the profile broke the run, and what it lacks
 
 
 def verify_under(engine: Engine, options: RunOptions, image: str, traced: Trace, profile: RunProfile) -> HardenedRun:
+    """Run the slim image under `profile` with the traced run's probes and compare with the traced run; on a
+    difference, diagnose. An engine that cannot even start it under the profile is a failed run, never a pass."""
     try:
         diffs = _differences(engine, options, image, traced, profile)
     except (EngineError, TraceError) as exc:
@@ -68,6 +73,8 @@ def _differences(engine: Engine, options: RunOptions, image: str, traced: Trace,
 
 
 def diagnose(engine: Engine, options: RunOptions, image: str, traced: Trace, profile: RunProfile) -> list[str]:
+    """Which parts of the profile the run needs loosened, each found by rerunning with that part alone relaxed; for
+    seccomp, also which denied calls the app needs."""
     def passes(candidate: RunProfile) -> bool:
         try:
             return not _differences(engine, options, image, traced, candidate)

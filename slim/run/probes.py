@@ -26,6 +26,9 @@ MAX_BODY = 16 << 20
 
 @dataclass(frozen=True)
 class ProbePlan:
+    """What to probe and how long to wait, from the command line: the same plan runs against the traced original and
+    the slim image so their answers can be compared."""
+
     http: bool | None = None  # None: on when the image exposes TCP ports or paths/ports were given
     http_paths: tuple[str, ...] = ()  # besides "/"
     http_ports: tuple[int, ...] = ()  # instead of the exposed ports
@@ -41,6 +44,7 @@ class ProbePlan:
     command_timeout: float = 120.0
 
     def wants_http(self, exposed: list[int]) -> bool:
+        """Whether HTTP probes run: as asked, else when there is something to probe (exposed ports, or HTTP options)."""
         if self.http is not None:
             return self.http
         return bool(exposed or self.http_ports or self.http_paths or self.crawl)
@@ -48,11 +52,14 @@ class ProbePlan:
 
 @dataclass(frozen=True)
 class ContinueAfter:
+    """When a run is over: the app exits by itself, the probes are done, a timeout passes, or the user signals."""
+
     mode: str  # "exit", "probe", "timeout", "signal"
     seconds: float = 0.0
 
 
 def parse_continue_after(text: str) -> ContinueAfter:
+    """`--continue-after` as given (exit, probe, timeout:SECONDS, signal); a usage error otherwise."""
     if text in ("exit", "probe", "signal"):
         return ContinueAfter(text)
     if text.startswith("timeout:"):

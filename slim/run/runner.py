@@ -27,17 +27,37 @@ class Hooks:
 
     use_engine_init = True
 
-    def prepare(self, engine: Engine, image: str) -> None: ...
-    def mounts(self) -> list[Mount]: return []
-    def cap_add(self) -> list[str]: return []
-    def entrypoint(self, argv: list[str]) -> list[str]: return argv
-    def exec_argv(self, argv: list[str], n: int) -> list[str]: return argv
-    def collect(self, engine: Engine, container: str) -> None: ...
-    def cleanup(self, engine: Engine) -> None: ...
+    def prepare(self, engine: Engine, image: str) -> None:
+        """Make what the run will mount (volumes, files in them) before the container is created."""
+
+    def mounts(self) -> list[Mount]:
+        """What the container mounts besides the run options' own (the tracer's bundle and output)."""
+        return []
+
+    def cap_add(self) -> list[str]:
+        """Capabilities the tracer needs on top of the run options' (ptrace)."""
+        return []
+
+    def entrypoint(self, argv: list[str]) -> list[str]:
+        """The argv the container starts with, given the image's own: a tracer wraps it."""
+        return argv
+
+    def exec_argv(self, argv: list[str], n: int) -> list[str]:
+        """The argv of the `n`-th --exec probe, given the probe's own, so the tracer sees it too."""
+        return argv
+
+    def collect(self, engine: Engine, container: str) -> None:
+        """Take what the tracer recorded out of the stopped container, before it is removed."""
+
+    def cleanup(self, engine: Engine) -> None:
+        """Remove what `prepare` made for this run only; called in every case, after the container is gone."""
 
 
 @dataclass
 class RunResult:
+    """What one run gave: how it ended, its output, the probes' answers and timings; what verification compares and
+    the tracer reads its trace beside."""
+
     config: RunConfig
     argv: list[str]
     mode: str  # how the run was ended: exit, probe, timeout or signal
@@ -51,10 +71,13 @@ class RunResult:
 
     @property
     def outcome(self) -> RunOutcome:
+        """The parts of the run that verification compares, as one value the report can hold."""
         return RunOutcome(self.mode, self.exit_code, self.stdout, tuple(self.probes))
 
 
 def image_run_config(engine: Engine, image: str) -> RunConfig:
+    """How the engine's copy of `image` runs (entrypoint, user, ports...), with a config that does not parse reported
+    as an image format error."""
     try:
         return RunConfig.from_document(engine.image(image).config)
     except ValueError as exc:
@@ -62,6 +85,8 @@ def image_run_config(engine: Engine, image: str) -> RunConfig:
 
 
 def run(engine: Engine, options: RunOptions, hooks: Hooks | None = None) -> RunResult:
+    """Create, start, probe and stop one container of `options.image`, with a tracer's `hooks` if given, and remove
+    it (and what the hooks made) whatever happens."""
     hooks = hooks or Hooks()
     config = image_run_config(engine, options.image)
     ports = http_ports(options, config)

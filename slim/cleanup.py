@@ -48,6 +48,7 @@ class Leftovers:
                 for kind, label in self.KINDS for name in getattr(self, kind)]
 
     def lines(self) -> list[str]:
+        """One line per leftover, as `slim cleanup` lists what it found."""
         return [line for _, _, line in self.items()]
 
     def __len__(self) -> int:

@@ -7,6 +7,8 @@ import os
 
 
 def write_file(path: str, data: str | bytes) -> None:
+    """Write `data` to `path` through a `.partial` file renamed into place, making the directory first: a reader
+    never sees half a file, and a failed write leaves nothing under either name."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     partial = f"{path}.partial"
     try:

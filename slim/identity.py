@@ -19,12 +19,16 @@ RUN, PID, HOST, STARTED, CREATED = "slim.run", "slim.pid", "slim.host", "slim.st
 
 @dataclass(frozen=True)
 class RunIdentity:
+    """This process as the maker of what it creates: enough to tell later, from this host, whether the maker still
+    runs (its pid with that pid's start time, since pids are reused)."""
+
     run_id: str  # 12 hex digits, unique per process
     pid: int
     host: str
     started: str  # the process's start time in clock ticks since boot: a reused pid has another one
 
     def labels(self) -> dict[str, str]:
+        """The engine labels every container and volume of this run carries, with the time it was made."""
         return {RUN: self.run_id, PID: str(self.pid), HOST: self.host, STARTED: self.started,
                 CREATED: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 
@@ -46,6 +50,7 @@ def current() -> RunIdentity:
 
 
 def host_hash(host: str) -> str:
+    """A short stable hash of a host name, for temporary tags, whose names cannot hold a host name's characters."""
     return hashlib.sha256(host.encode()).hexdigest()[:8]
 
 

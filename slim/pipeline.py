@@ -56,12 +56,17 @@ from tracers.strace import StraceTracer
 
 @dataclass(frozen=True)
 class TraceOptions:
+    """How the tracer runs strace: the full syscall profile (what the seccomp profile needs) or only the calls that
+    reveal files and processes (faster)."""
+
     syscall_profile: bool = True  # every syscall, or only those that reveal files and processes
     seccomp_bpf: bool = True  # with syscall_profile off: let strace filter in the kernel
 
 
 @dataclass(frozen=True)
 class BuildOptions:
+    """Everything `slim build` was asked to do, as one value the command line builds and the pipeline reads."""
+
     run: RunOptions
     plan: PlanOptions
     output: Output
@@ -77,11 +82,14 @@ class BuildOptions:
 
 @dataclass
 class Loaded:
+    """An image read and flattened: what every command that looks inside an image starts from."""
+
     image: Image
     rootfs: RootFS
 
 
 def load(ref: Reference, ws: Workspace, engine: Engine, phases: Phases) -> Loaded:
+    """Read the image `ref` names and flatten its layers, each step timed as a phase."""
     with phases.phase("read", f"reading {ref.text}"):
         image = read_image(ref, ws, engine)
     with phases.phase("flatten", f"flattening {len(image.layers)} layers"):
@@ -90,6 +98,7 @@ def load(ref: Reference, ws: Workspace, engine: Engine, phases: Phases) -> Loade
 
 
 def inspect(ref: Reference, ws: Workspace, engine: Engine, phases: Phases) -> ImageInfo:
+    """`slim inspect`: the facts about an image, from its config, layers and files."""
     loaded = load(ref, ws, engine, phases)
     return inspect_image(loaded.image, loaded.rootfs)
 
@@ -143,6 +152,8 @@ def lint(ref: Reference, ws: Workspace, engine: Engine, phases: Phases) -> list[
 
 @dataclass(frozen=True)
 class Squashed:
+    """What `slim squash` wrote, and the warnings met on the way."""
+
     assembled: AssembledImage
     warnings: tuple[SlimWarning, ...]
 

@@ -10,11 +10,16 @@ from typing import ContextManager, Iterator
 
 
 class Phases:
+    """Times the phases of a command and gives the command line's display its hooks (`showing`, `finished`, `warn`),
+    so library code reports progress without writing to the terminal."""
+
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
 
     @contextmanager
     def phase(self, name: str, text: str) -> Iterator[None]:
+        """Time the `with` block as phase `name` (adding up when it runs again), shown as `text` while it runs; the
+        time is kept even when the block fails, `finished` is called only when it did not."""
         start = time.monotonic()
         try:
             with self.showing(text):

@@ -38,9 +38,11 @@ class RootFS:
 
     # --- plain look-ups, no symlink following -------------------------------------------------
     def lstat(self, path: str) -> Entry | None:
+        """The entry at `path` itself (a symlink is not followed), or None."""
         return self._entries.get(normalize(path))
 
     def readlink(self, path: str) -> str | None:
+        """A symlink's target as stored, or None when `path` is no symlink."""
         entry = self.lstat(path)
         return entry.linkname if entry is not None and entry.kind == SYMLINK else None
 
@@ -165,16 +167,20 @@ class RootFS:
         return Resolution(current, tuple(crossed), self._entries.get(current))
 
     def realpath(self, path: str) -> str | None:
+        """The path `path` leads to inside the image, every symlink resolved; None when it leads nowhere."""
         res = self.resolve(path)
         return res.path if res.entry is not None else None
 
     def stat(self, path: str) -> Entry | None:
+        """The entry `path` leads to, symlinks followed inside the root, or None."""
         return self.resolve(path).entry
 
     def exists(self, path: str) -> bool:
+        """Whether `path` leads to an entry (a dangling symlink does not)."""
         return self.stat(path) is not None
 
     def is_file(self, path: str) -> bool:
+        """Whether `path` leads to a regular file, the only kind with bytes to read."""
         entry = self.stat(path)
         return entry is not None and entry.kind == FILE
 
@@ -186,6 +192,8 @@ class RootFS:
         return _Slice(entry.blob, entry.blob_offset, entry.size)
 
     def read_bytes(self, path: str, limit: int = -1) -> bytes:
+        """A regular file's bytes, at most `limit` of them: files come from the image, and a bound keeps a huge one
+        out of memory."""
         with self.open(path) as fh:
             return fh.read(limit)
 

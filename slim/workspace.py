@@ -44,9 +44,11 @@ class Workspace:
         self.closed = False
 
     def path(self, *parts: str) -> str:
+        """A path inside the workspace (nothing is created)."""
         return os.path.join(self.root, *parts)
 
     def mkdir(self, *parts: str) -> str:
+        """Create a directory inside the workspace; Cancelled once the workspace is closed."""
         self.check_open()
         p = self.path(*parts)
         os.makedirs(p, exist_ok=True)
@@ -59,6 +61,8 @@ class Workspace:
             fh.write(os.path.abspath(path) + "\n")
 
     def check_open(self) -> None:
+        """Raise Cancelled when the workspace was closed, so a reader thread still running stops instead of writing
+        into a directory being removed."""
         if self.closed:
             raise Cancelled(self.root)
 
@@ -71,6 +75,8 @@ class Workspace:
                                    f"(--max-unpacked-size)")
 
     def close(self) -> None:
+        """Remove the directory and everything in it, with SIGTERM and SIGINT held until it is gone, so an interrupt
+        cannot leave half of it behind."""
         self.closed = True  # a reader thread still running stops at its next write
         # A SIGTERM/SIGINT arriving now is held until the directory is gone, not allowed to cut removal short.
         held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})

@@ -15,6 +15,7 @@ FORMATS = (".svg", ".png")
 
 
 def chart_format(path: str) -> str:
+    """The chart's format from the file name (svg or png), checked before any work so a wrong name fails at once."""
     ext = os.path.splitext(path)[1].lower()
     if ext not in FORMATS:
         raise UsageError(f"--chart {path}: the file name must end in .svg or .png")
@@ -22,6 +23,7 @@ def chart_format(path: str) -> str:
 
 
 def draw_chart(summaries: list[ImageSummary], path: str) -> None:
+    """Draw the images' sizes and package counts as bars into `path`; a usage error when matplotlib is not installed."""
     kind = chart_format(path)
     try:
         import matplotlib

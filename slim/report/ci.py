@@ -38,6 +38,8 @@ def junit_xml(doc: dict, verdicts: list[Verdict], seconds: float) -> bytes:
 
 
 def summary_markdown(doc: dict, verdicts: list[Verdict]) -> str:
+    """The build as a short markdown summary for a CI job's page: sizes and packages before and after, verification,
+    vulnerabilities, the verified run line and each gate's verdict."""
     s, p, v = doc["size"], doc["packages"], doc["verification"]
     tags = ", ".join(f"`{t}`" for t in doc["output"]["tags"]) or doc["output"]["kind"]
     rows = [("size (Docker)", human(s["original_docker_bytes"]), human(s["slim_docker_bytes"])),

@@ -18,6 +18,8 @@ SCHEMA = "slim.compare/1"
 
 @dataclass(frozen=True)
 class ImageSummary:
+    """The figures of one image that `slim compare` sets side by side, measured once so every output agrees."""
+
     reference: str
     docker_bytes: int | None  # what `docker images` shows; None when the image is not in the engine
     layer_bytes: int  # the uncompressed layer tars
@@ -36,11 +38,14 @@ class ImageSummary:
 
     @property
     def package_count(self) -> int:
+        """All packages of every kind, the figure the ratio and the chart use."""
         return sum(self.packages.values())
 
 
 def summarize(image: Image, rootfs, inventory: Inventory, exposure: Exposure, docker_bytes: int | None,
               compressed_bytes: int) -> ImageSummary:
+    """The figures of one image from what was read of it (layers, files, inventory, exposure) and the sizes measured
+    elsewhere (the engine's, the compressed one)."""
     content, files, _ = counts(rootfs)
     config = image.run_config
     distro = inventory.distro
@@ -59,6 +64,7 @@ def _ratio(value: int | None, first: int | None) -> float | None:
 
 
 def comparison_json(summaries: list[ImageSummary]) -> dict:
+    """The comparison as documented JSON (slim.compare/1), with each image's ratios to the first one."""
     first = summaries[0]
     return {"schema": SCHEMA, "images": [{
         "reference": s.reference,
@@ -86,6 +92,7 @@ def comparison_json(summaries: list[ImageSummary]) -> dict:
 
 
 def human_bytes(n: int | None) -> str:
+    """A byte count for people, or "-" for a size that is unknown (an image that is not in the engine)."""
     return human(n) if n is not None else "-"
 
 
@@ -123,6 +130,7 @@ def rows(summaries: list[ImageSummary]) -> list[tuple[str, list[str]]]:
 
 
 def markdown_table(summaries: list[ImageSummary]) -> str:
+    """The comparison as a markdown table, one column per image, the same rows as the terminal shows."""
     def cell(text: str) -> str:
         return text.replace("|", "\\|").replace("\n", " ")
     lines = ["| | " + " | ".join(f"`{cell(s.reference)}`" for s in summaries) + " |",

@@ -12,6 +12,8 @@ from slim.sizes import human
 
 @dataclass(frozen=True)
 class Gates:
+    """The gates asked for on the command line; a None or empty field is a gate not asked for."""
+
     max_size: int | None = None  # bytes, of the slim image as the engine reports it
     min_reduction: float | None = None  # percent of the original's size
     fail_on: tuple[str, ...] = ()  # "hardening"
@@ -19,6 +21,8 @@ class Gates:
 
 @dataclass(frozen=True)
 class Verdict:
+    """One gate's result with its one-line reason and the exit code the command ends with when it fails."""
+
     name: str
     passed: bool | None  # None only for a verification that was not asked for (--no-verify); a gate never
     reason: str
@@ -70,10 +74,12 @@ def _not_evaluated(name: str, why: str) -> Verdict:
 
 
 def first_failure(verdicts: list[Verdict]) -> Verdict | None:
+    """The verdict the command fails on: the first failed one, in the order they were evaluated."""
     return next((v for v in verdicts if v.passed is False), None)
 
 
 def raise_for(verdict: Verdict) -> None:
+    """Raise the error of slim's own that carries the verdict's exit code and reason, for the command line to print."""
     kinds = {VerificationFailed.exit_code: VerificationFailed, HardeningFailed.exit_code: HardeningFailed,
              GateNotEvaluated.exit_code: GateNotEvaluated}
     error = kinds.get(verdict.exit_code, GateFailed)(f"{verdict.name}: {verdict.reason}")

@@ -21,6 +21,8 @@ def counts(rootfs: RootFS) -> tuple[int, int, int]:
 
 
 def inspect_image(image: Image, rootfs: RootFS) -> ImageInfo:
+    """The facts `slim inspect` shows about an image, with history lines and ENV values redacted where they look like
+    secrets."""
     content, files, dirs = counts(rootfs)
     catalog = read_catalog(rootfs)
     return ImageInfo(

@@ -19,21 +19,25 @@ def ordered(findings: list[Finding]) -> list[Finding]:
 
 
 def counts(findings: list[Finding]) -> dict[str, int]:
+    """How many findings of each severity, for summaries."""
     return {severity: sum(1 for f in findings if f.severity == severity) for severity in SEVERITIES}
 
 
 def at_or_above(findings: list[Finding], threshold: str) -> list[Finding]:
+    """The findings at `threshold` severity or above: what `--fail-on` fails on."""
     floor = SEVERITIES.index(threshold)
     return [f for f in findings if SEVERITIES.index(f.severity) >= floor]
 
 
 def finding_json(f: Finding) -> dict:
+    """One finding as slim.lint/1 writes it, with its rule's benchmark, severity, title and help."""
     rule = RULES[f.rule]
     return {"rule": f.rule, "benchmark": rule.benchmark or None, "severity": rule.severity, "title": rule.title,
             "message": f.message, "location": f.location or None, "line": f.line, "help": rule.help}
 
 
 def lint_json(findings: list[Finding], target: str) -> dict:
+    """The findings for `target` as the documented JSON (slim.lint/1), in a stable order."""
     return {"schema": SCHEMA, "target": target, "counts": counts(findings),
             "findings": [finding_json(f) for f in ordered(findings)]}
 

@@ -28,6 +28,7 @@ LOCATION_PROPERTY = "slim:package:location"
 
 
 def cyclonedx_json(inventory: Inventory, image: str, image_id: str | None = None) -> str:
+    """The inventory as a CycloneDX 1.5 JSON SBOM with the image as its subject; the same image gives the same bytes."""
     bom = Bom(serial_number=uuid.uuid5(uuid.NAMESPACE_URL, f"slim:{image}:{image_id}") if image_id else None)
     root = bom.metadata.component = Component(name=image, type=ComponentType.CONTAINER, version=image_id or None,
                                               bom_ref=f"image:{image}")

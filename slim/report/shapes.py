@@ -74,5 +74,6 @@ def trace_json(image: str, trace: Trace) -> dict:
 
 
 def probe_json(p: ProbeResult) -> dict:
+    """One probe's result as every report writes it (bodies by digest and size, never their contents)."""
     return {"kind": p.kind, "target": p.target, "ok": p.ok, "status": p.status, "body_sha256": p.body_sha256,
             "body_bytes": p.body_bytes, "detail": p.detail, "seconds": round(p.seconds, 3)}

@@ -16,6 +16,7 @@ import re
 from slim.langs import nodeimports, pyimports
 from slim.langs.pypath import PythonPath, search_path, top_package
 from slim.model import SlimWarning
+from slim.results import LanguageRule, Reason
 
 FULL, PACKAGE, IMPORTS, OFF = "full", "package", "imports", "off"
 LEVELS = (FULL, PACKAGE, OFF, IMPORTS)  # report order: slim.build/1 keys keep their place, new ones follow
@@ -26,12 +27,12 @@ _SITE_DIRS = ("site-packages", "dist-packages")
 
 
 def completion(rootfs, kept: set[str], level: str, env: dict[str, str] | None = None,
-               warnings: list | None = None, scan_python=pyimports.scan_serially) -> dict[str, str]:
+               warnings: list | None = None, scan_python=pyimports.scan_serially) -> dict[str, Reason]:
     """path -> why, for what the level adds on top of `kept`. `warnings` receives SlimWarnings (imports level).
     `scan_python` scans batches of Python modules (pyimports.import_closure's scan_many)."""
     if level == OFF:
         return {}
-    out: dict[str, str] = {}
+    out: dict[str, Reason] = {}
     if level == IMPORTS:
         warnings = warnings if warnings is not None else []
         _python_imports(rootfs, kept, env or {}, out, warnings, scan_python)
@@ -56,13 +57,14 @@ def python_versions(kept: set[str]) -> set[str]:
     return out
 
 
-def _walk(rootfs, top: str, out: dict[str, str], why: str, want, skip=frozenset()) -> None:
+def _walk(rootfs, top: str, out: dict[str, Reason], why: str, want, skip=frozenset()) -> None:
+    reason = LanguageRule(why)
     for path in rootfs.below(top, skip):
         if not rootfs.lstat(path).is_dir and want(path):
-            out.setdefault(path, why)
+            out.setdefault(path, reason)
 
 
-def _python_imports(rootfs, kept: set[str], env: dict[str, str], out: dict[str, str], warnings: list,
+def _python_imports(rootfs, kept: set[str], env: dict[str, str], out: dict[str, Reason], warnings: list,
                     scan_python) -> None:
     """The import closure of every kept module; metadata of the packages that keep files; whole packages only
     where the code cannot be read (a parse failure) or names a module at run time (import_module(variable))."""
@@ -93,7 +95,7 @@ def _kept_whole(package: str | None) -> str:
     return f"package {package} is kept whole"
 
 
-def _python_packages(rootfs, kept: set[str], out: dict[str, str], metadata_only: bool = False) -> None:
+def _python_packages(rootfs, kept: set[str], out: dict[str, Reason], metadata_only: bool = False) -> None:
     tops = {top_package(rootfs, path) for path in kept} - {None}
     for top in sorted(tops):
         name = posixpath.basename(top)
@@ -121,7 +123,7 @@ def _dist_info_for(rootfs, site: str, package: str) -> list[str]:
     return found
 
 
-def _node_imports(rootfs, kept: set[str], out: dict[str, str], warnings: list) -> None:
+def _node_imports(rootfs, kept: set[str], out: dict[str, Reason], warnings: list) -> None:
     """The require closure of every kept Node source; the whole package (or app directory) of a file that
     loads a computed name or is too big to scan, and the require closure of that package's sources too."""
     sources = sorted(p for p in kept if p.endswith(nodeimports.SOURCES) and rootfs.is_file(p))
@@ -163,13 +165,13 @@ def _node_package_dir(path: str) -> str | None:
     return None
 
 
-def _node_packages(rootfs, kept: set[str], out: dict[str, str]) -> None:
+def _node_packages(rootfs, kept: set[str], out: dict[str, Reason]) -> None:
     resolver = nodeimports.Resolver(rootfs)
     queue = sorted({d for d in (_node_package_dir(p) for p in kept) if d})
     # the app's own package.json (nearest above a kept script outside node_modules) names its dependencies
     for app in sorted({_nearest_package_json(rootfs, p) for p in kept
                        if p.endswith(nodeimports.SOURCES) and "/node_modules/" not in p} - {None}):
-        out.setdefault(f"{app}/package.json", "node application manifest")
+        out.setdefault(f"{app}/package.json", LanguageRule("node application manifest"))
         queue.extend(d for d in (resolver.package_dir(n, app) for n in _node_dependencies(resolver, app)) if d)
     seen: set[str] = set()
     while queue:

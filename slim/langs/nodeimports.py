@@ -16,6 +16,8 @@ import posixpath
 import re
 from dataclasses import dataclass, field
 
+from slim.results import LanguageRule, Reason, RequiredBy
+
 MAX_SOURCE = 8 << 20  # a bigger file (a bundle) is not scanned: its package is kept whole instead
 SOURCES = (".js", ".mjs", ".cjs")
 # the order Node tries for a specifier without an extension; .json and .node are loaded by require() too
@@ -35,7 +37,7 @@ class RequireClosure:
     """What the require closure found: the files to keep and why, and what it could not follow (a require of a
     computed name, a file too big to scan), which the report shows so a missing module is no surprise."""
 
-    keep: dict[str, str] = field(default_factory=dict)  # path -> why ("required at FILE:LINE", "manifest of F")
+    keep: dict[str, Reason] = field(default_factory=dict)  # path -> why (RequiredBy, or the manifest of a file)
     dynamic: list[str] = field(default_factory=list)  # "FILE:LINE" of require(<not a literal>)
     unscanned: list[str] = field(default_factory=list)  # files too big to scan (bundles)
 
@@ -192,7 +194,7 @@ def require_closure(rootfs, start: list[str]) -> RequireClosure:
     loads cannot all be read (a computed name, a bundle too big to scan) are listed for the caller."""
     out = RequireClosure()
     resolver = Resolver(rootfs)
-    queue = [(p, "") for p in start]
+    queue: list[tuple[str, Reason | None]] = [(p, None) for p in start]
     seen: set[str] = set()
     while queue:
         path, why = queue.pop()
@@ -208,7 +210,7 @@ def require_closure(rootfs, start: list[str]) -> RequireClosure:
             continue
         manifest = resolver.nearest_manifest(path)
         if manifest:
-            queue.append((manifest, f"manifest of {path}"))
+            queue.append((manifest, LanguageRule(f"manifest of {path}")))
         if entry.size > MAX_SOURCE:
             out.unscanned.append(path)
             continue
@@ -218,7 +220,7 @@ def require_closure(rootfs, start: list[str]) -> RequireClosure:
             if is_builtin(specifier):
                 continue
             files, package = resolver.resolve(specifier, path)
-            queue += [(f, f"required at {path}:{line}") for f in files]
+            queue += [(f, RequiredBy(path, line)) for f in files]
             if package and resolver.manifest(package) is not None:  # last in, first out: this reason wins
-                queue.append((f"{package}/package.json", f"required at {path}:{line}"))
+                queue.append((f"{package}/package.json", RequiredBy(path, line)))
     return out

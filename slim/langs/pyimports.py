@@ -2,7 +2,8 @@
 image interpreter's own search path, recursively. Code paths the probes never took (an import inside a
 request handler) keep what they need, and nothing else of the standard library is kept.
 
-Pure: a RootFS, the kept paths and the interpreter versions in, {path: why} out, plus warnings.
+Pure: a RootFS, the kept paths and the interpreter versions in, {path: why (a slim.results.Reason)} out, plus
+warnings.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import warnings as py_warnings
 from dataclasses import dataclass, field
 
 from slim.langs.pypath import PythonPath, top_package
+from slim.results import ImportedBy, PartOfWholePackage, Reason
 
 MAX_SOURCE = 4 << 20  # a module bigger than this is not parsed (its package is kept whole instead)
 _DYNAMIC_CALLS = {"import_module", "__import__"}
@@ -32,7 +34,7 @@ class Import:
 
 @dataclass
 class ImportClosure:
-    keep: dict[str, str] = field(default_factory=dict)  # path -> "file:line" that imports it
+    keep: dict[str, Reason] = field(default_factory=dict)  # path -> the import (or the whole package) that keeps it
     # Where the code cannot say what it imports, the package directory kept whole (None: no package to keep):
     unparsed: dict[str, str | None] = field(default_factory=dict)  # module that failed to parse -> package
     dynamic: dict[str, str | None] = field(default_factory=dict)  # "file:line" of import_module(name) -> package
@@ -262,7 +264,7 @@ def import_closure(rootfs, pypath: PythonPath, start: list[str], never: tuple[st
     out = ImportClosure()
     seen: set[str] = set()
     whole: set[str] = set()  # package directories already put into a wave whole
-    wave = [(p, "") for p in start]
+    wave: list[tuple[str, Reason | None]] = [(p, None) for p in start]
     while wave:
         sources: dict[str, bytes] = {}
         for path, why in wave:
@@ -289,7 +291,7 @@ def import_closure(rootfs, pypath: PythonPath, start: list[str], never: tuple[st
                 if imp.unless and all(pypath.find(name) for name in imp.unless):
                     continue  # a fallback for modules the image has
                 for name in [imp.name] + [f"{imp.name}.{n}" for n in imp.names]:
-                    wave += [(file, f"imported at {path}:{imp.line}") for file in pypath.find(name) or ()]
+                    wave += [(file, ImportedBy(path, imp.line)) for file in pypath.find(name) or ()]
     return out
 
 
@@ -303,19 +305,9 @@ def _whole(rootfs, pypath: PythonPath, path: str, dotted: str | None, why: str, 
     directory = directory or top_package(rootfs, path)
     if directory is not None and directory not in done:
         done.add(directory)
-        wave += [(p, f"{_WHOLE}{directory}{_WHOLE_END}{why}") for p in rootfs.below(directory, _NOT_IN_WHOLE)
+        wave += [(p, PartOfWholePackage(directory, why)) for p in rootfs.below(directory, _NOT_IN_WHOLE)
                  if p.endswith((".py", ".so")) and rootfs.is_file(p)]
     return directory
-
-
-_WHOLE, _WHOLE_END = "package ", " kept whole: "
-
-
-def kept_whole_in(why: str) -> str | None:
-    """The package directory a module was kept for as part of, when that is why it was kept."""
-    if why.startswith(_WHOLE) and _WHOLE_END in why:
-        return why[len(_WHOLE):why.index(_WHOLE_END)]
-    return None
 
 
 # A package kept whole leaves out its own test suites: no name built at run time loads them in production, and

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from slim.langs.nodeimports import GLOBAL_FOLDERS
 from slim.model import LISTDIR, READ, SlimWarning, Trace, within
+from slim.results import AppContentFile
 
 CAP = 64 << 20
 # never app content, whatever the package database says (an image may have none)
@@ -35,7 +36,7 @@ LANGUAGE_TREES = frozenset({"node_modules", "site-packages", "dist-packages", "_
 
 @dataclass
 class AppContent:
-    files: dict[str, str] = field(default_factory=dict)  # path -> why
+    files: dict[str, AppContentFile] = field(default_factory=dict)  # path -> why
     directories: dict[str, int] = field(default_factory=dict)  # content directory -> bytes it adds
     warnings: list[SlimWarning] = field(default_factory=list)
 
@@ -74,7 +75,7 @@ def app_content(rootfs, trace: Trace, owned: frozenset[str], kept: set[str], cap
             out.directories[directory] = 0
             continue
         for path in files:
-            out.files[path] = f"beside files the app read in {directory}"
+            out.files[path] = AppContentFile(directory)
     return out
 
 

@@ -15,17 +15,17 @@ import posixpath
 from dataclasses import dataclass, field
 
 from slim.langs import levels, pyimports
-from slim.closure.walk import INPUT, PARENT, ClosureBuilder, Reason
+from slim.closure.walk import INPUT, PARENT, ClosureBuilder
+from slim.closure.walk import Reason as ClosureReason
 from slim.packages.osrelease import DISTRIBUTION_MARKERS
 from slim.packages.catalog import is_db_path
 from slim.closure.shebang import which
 from slim.checks.users import ImageAccounts
 from slim.plan.content import app_content
 from slim.model import EXEC, PSEUDO_FILESYSTEMS, RunConfig, SlimWarning, Trace, within
+from slim.results import (LANGUAGE, Essential, Included, KeepPlan, MadeAtRunTime, NeededBy, ParentDirectory,
+                          PartOfWholePackage, Reason, TracedAccess)
 
-TRACED, CLOSURE, ESSENTIAL, LANGUAGE, INCLUDE, CONTENT = \
-    "traced", "closure", "essential", "language", "include", "content"
-CATEGORIES = (TRACED, INCLUDE, ESSENTIAL, CLOSURE, LANGUAGE, CONTENT)  # priority: a path's category is its first
 _TLS_LIBS = ("libssl.so", "libgnutls.so", "libnss3.so", "libmbedtls.so", "libwolfssl.so")
 _CA_FILES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/ssl/cert.pem", "/etc/pki/tls/certs/ca-bundle.crt")
 _MAX_CLOSURE_REASONS = 8  # per path: enough to explain it, without listing every library that needs libc
@@ -44,25 +44,6 @@ class PlanOptions:
         return set(self.include_paths) | set(self.include_bins)
 
 
-@dataclass
-class KeepPlan:
-    """The kept paths with their reasons, what the exclude patterns removed, and what each language
-    completion level would cost."""
-
-    reasons: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # path -> [(category, detail)]
-    excluded: list[str] = field(default_factory=list)
-    language_cost: dict[str, int] = field(default_factory=dict)  # level -> bytes it adds
-    content: dict[str, int] = field(default_factory=dict)  # app content directory -> bytes kept beyond the trace
-    # Python modules the import closure parsed, and those whose scan came from the cache (set by the wiring)
-    python_scans: dict[str, int] = field(default_factory=dict)
-    kept_whole: dict[str, int] = field(default_factory=dict)  # package kept whole -> bytes its modules added
-    warnings: list[SlimWarning] = field(default_factory=list)
-
-    def category(self, path: str) -> str:
-        cats = {c for c, _ in self.reasons.get(path, [])}
-        return next((c for c in CATEGORIES if c in cats), ESSENTIAL)
-
-
 def declared_dirs(config: RunConfig) -> list[str]:
     """Directories the image config promises exist: WORKDIR and the VOLUMEs."""
     return [config.workdir or "/", *config.volumes]
@@ -77,26 +58,26 @@ class _Planner:
         self.builder = ClosureBuilder(rootfs, self.env, config.workdir or "/")
         self.out = KeepPlan()
 
-    def seed(self, path: str, category: str, detail: str, runs: bool = True) -> None:
-        """Keep `path` (when the image has it) for `category`, and everything its closure needs. runs=False:
+    def seed(self, path: str, reason: Reason, runs: bool = True) -> None:
+        """Keep `path` (when the image has it) for `reason`, and everything its closure needs. runs=False:
         the file was only read, looked up or written, never executed: a `#!` line in it brings in nothing."""
         # A path reached through a linked directory ("/bin/x" under merged /usr) is no entry of its own:
         # the reason goes to the real file, and the closure keeps the links on the way.
         record = path if self.rootfs.lstat(path) is not None else self.rootfs.realpath(path)
         if record is None:
             return
-        self.out.reasons.setdefault(record, []).append((category, detail))
-        self.builder.add(path, Reason(INPUT, category), scripts=runs and category != LANGUAGE)
+        self.out.reasons.setdefault(record, []).append(reason)
+        self.builder.add(path, ClosureReason(INPUT, reason.category), scripts=runs and reason.category != LANGUAGE)
 
     def collect_closure(self) -> None:
         for path, why in self.builder.closure.keep.items():
             for r in why:
                 if r.kind == INPUT:
                     continue
-                detail = f"{r.kind} {r.of}" if r.kind != PARENT else "parent directory"
+                reason = NeededBy(r.kind, r.of) if r.kind != PARENT else ParentDirectory()
                 entry = self.out.reasons.setdefault(path, [])
-                if (CLOSURE, detail) not in entry and len(entry) < _MAX_CLOSURE_REASONS:
-                    entry.append((CLOSURE, detail))
+                if reason not in entry and len(entry) < _MAX_CLOSURE_REASONS:
+                    entry.append(reason)
 
     def closure_warnings(self) -> None:
         closure = self.builder.closure
@@ -143,10 +124,10 @@ def _traced(p: _Planner) -> None:
                 # made at run time (a pid file, nginx's temp dirs): the app needs the directory to make it in
                 parent = _nearest_existing_dir(p.rootfs, path)
                 if parent:
-                    p.seed(parent, TRACED, f"directory of {path}, made at run time")
+                    p.seed(parent, MadeAtRunTime(path))
                 continue
             # a script only read as data (a template copied, a hook sample listed) does not need its interpreter
-            p.seed(path, TRACED, access.kind, runs=access.kind == EXEC)
+            p.seed(path, TracedAccess(access.kind), runs=access.kind == EXEC)
 
 
 def _nearest_existing_dir(rootfs, path: str) -> str | None:
@@ -162,13 +143,13 @@ def _entrypoint_and_includes(p: _Planner) -> None:
     if p.trace.argv:
         program = which(p.rootfs, p.trace.argv[0], p.env.get("PATH"))  # a path with "/" is taken as it is
         if program:
-            p.seed(program, ESSENTIAL, "entrypoint")
+            p.seed(program, Essential("entrypoint"))
     for path in p.options.include_paths:
         _include_tree(p, path)
     for path in p.options.include_bins:
-        p.seed(path, INCLUDE, "--include-bin")
+        p.seed(path, Included("--include-bin"))
     if p.options.include_shell:
-        p.seed("/bin/sh", INCLUDE, "--include-shell")
+        p.seed("/bin/sh", Included("--include-shell"))
     for path in p.options.include_paths + p.options.include_bins:
         if p.rootfs.lstat(path) is None and p.rootfs.stat(path) is None:
             p.out.warnings.append(SlimWarning("plan.include-missing", "included on the command line, not in the image",
@@ -176,28 +157,28 @@ def _entrypoint_and_includes(p: _Planner) -> None:
 
 
 def _include_tree(p: _Planner, path: str) -> None:
-    p.seed(path, INCLUDE, "--include-path")
+    p.seed(path, Included("--include-path"))
     for child in p.rootfs.below(path):
-        p.seed(child, INCLUDE, "--include-path")
+        p.seed(child, Included("--include-path"))
 
 
 def _essentials(p: _Planner) -> None:
     for marker in DISTRIBUTION_MARKERS:
-        p.seed(marker, ESSENTIAL, "identifies the distribution to scanners")
+        p.seed(marker, Essential("identifies the distribution to scanners"))
     workdir, *volumes = declared_dirs(p.config)
-    p.seed(workdir, ESSENTIAL, "WORKDIR")
+    p.seed(workdir, Essential("WORKDIR"))
     for volume in volumes:
-        p.seed(volume, ESSENTIAL, "VOLUME")
+        p.seed(volume, Essential("VOLUME"))
     home = p.accounts.home_of(p.config.user)
     if home:
-        p.seed(home, ESSENTIAL, "home of USER")
-    p.seed("/tmp", ESSENTIAL, "/tmp")
+        p.seed(home, Essential("home of USER"))
+    p.seed("/tmp", Essential("/tmp"))
     kept_names = {posixpath.basename(x) for x in set(p.builder.closure.keep) | set(p.out.reasons)}
     if any(n.startswith("libnss_") for n in kept_names):
-        p.seed("/etc/nsswitch.conf", ESSENTIAL, "NSS libraries are kept")
+        p.seed("/etc/nsswitch.conf", Essential("NSS libraries are kept"))
     if any(n.startswith(_TLS_LIBS) for n in kept_names):
         for ca in _CA_FILES:
-            p.seed(ca, ESSENTIAL, "a TLS library is kept")
+            p.seed(ca, Essential("a TLS library is kept"))
 
 
 def _content(p: _Planner, owned: frozenset[str]) -> None:
@@ -205,7 +186,7 @@ def _content(p: _Planner, owned: frozenset[str]) -> None:
     p.out.warnings.extend(found.warnings)
     p.out.content = found.directories
     for path, why in sorted(found.files.items()):
-        p.seed(path, CONTENT, why, runs=False)  # kept as files: a script among them brings no interpreter
+        p.seed(path, why, runs=False)  # kept as files: a script among them brings no interpreter
 
 
 def _language(p: _Planner) -> None:
@@ -220,18 +201,17 @@ def _language(p: _Planner) -> None:
         if level == p.options.lang_completion:
             for path, why in sorted(added.items()):
                 if path not in base:
-                    p.seed(path, LANGUAGE, why)
+                    p.seed(path, why)
             p.out.kept_whole = _kept_whole(p.rootfs, {path: why for path, why in added.items() if path not in base})
     p.out.language_cost = sizes
 
 
-def _kept_whole(rootfs, added: dict[str, str]) -> dict[str, int]:
+def _kept_whole(rootfs, added: dict[str, Reason]) -> dict[str, int]:
     """Package directory kept whole (its code names modules at run time, or does not parse) -> bytes it added."""
     paths: dict[str, list[str]] = {}
     for path, why in added.items():
-        package = pyimports.kept_whole_in(why)
-        if package:
-            paths.setdefault(package, []).append(path)
+        if isinstance(why, PartOfWholePackage):
+            paths.setdefault(why.package, []).append(path)
     return {package: rootfs.bytes_of(files) for package, files in sorted(paths.items())}
 
 

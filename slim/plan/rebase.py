@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from slim.errors import UsageError
 from slim.model import DIR, FILE, RunConfig, SlimWarning, Trace, within
-from slim.plan.rewrite import Generated, Rewrites
+from slim.results import Generated, Rebased, Rewrites
 
 NONROOT = "nonroot"
 NONROOT_ID = 65532
@@ -51,11 +51,6 @@ def parse_run_as(spec: str) -> RunAs:
     return RunAs("", uid, gid)
 
 
-@dataclass(frozen=True)
-class Rebased:
-    user: str  # the slim image's USER ("" when nothing changed)
-    chowned: tuple[str, ...] = ()
-    warnings: tuple[SlimWarning, ...] = ()
 
 
 

@@ -6,39 +6,11 @@ contents and modes out.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from slim.packages.catalog import Catalog, KeptPaths
 from slim.checks.users import ImageAccounts, reduce_accounts, resolve_user
 from slim.model import EXEC, FILE, RunConfig, Trace
-from slim.plan.keep import KeepPlan, PlanOptions, declared_dirs
-
-
-@dataclass(frozen=True)
-class Generated:
-    """A file or directory the new image holds in a form the original did not (reduced, trimmed, created)."""
-
-    path: str
-    data: bytes | None  # None: a directory
-    mode: int
-    uid: int = 0
-    gid: int = 0
-    why: str = ""
-
-
-@dataclass
-class Rewrites:
-    generated: dict[str, Generated] = field(default_factory=dict)
-    modes: dict[str, int] = field(default_factory=dict)  # kept paths whose mode changes
-    owners: dict[str, tuple[int, int]] = field(default_factory=dict)  # kept paths given to another (uid, gid)
-    setuid_dropped: list[str] = field(default_factory=list)
-    accounts_kept: list[str] = field(default_factory=list)
-    packages_before: list[str] = field(default_factory=list)
-    packages_after: list[str] = field(default_factory=list)
-
-    def paths(self, keep: KeepPlan) -> list[str]:
-        """Every path of the new image: the kept ones and the generated ones."""
-        return sorted(set(keep.reasons) | set(self.generated))
+from slim.plan.keep import PlanOptions, declared_dirs
+from slim.results import Generated, KeepPlan, Rewrites
 
 
 def rewrite(rootfs, config: RunConfig, trace: Trace, accounts: ImageAccounts, catalog: Catalog, keep: KeepPlan,

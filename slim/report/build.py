@@ -8,9 +8,6 @@ from dataclasses import dataclass, field
 from slim.harden.profile import RunProfile
 from slim.harden.render import RunLine, run_profile_json
 from slim.model import ProbeResult, RunConfig, SlimWarning, Trace, warning_texts
-from slim.plan.keep import CLOSURE, TRACED, KeepPlan
-from slim.plan.rebase import Rebased
-from slim.plan.rewrite import Rewrites
 from slim.checks import config_findings
 from slim.checks.image_lint import lint_image
 from slim.packages.inventory import Inventory, read_inventory
@@ -18,6 +15,7 @@ from slim.image.reference import tag_of
 from slim.report import lint
 from slim.report.facts import RemovedTools, category_usage, removed_tools
 from slim.report.shapes import JSON_WARNINGS, probe_json
+from slim.results import CLOSURE, TRACED, KeepPlan, Rebased, Rewrites
 from slim.run.hardened import HardenedRun
 
 SCHEMA = "slim.build/1"
@@ -119,6 +117,7 @@ class BuildReport:
     hardening: dict
     slim_inventory: Inventory  # the slim image's packages of every kind, as its SBOM lists them
     lint: dict  # "original" / "slim" -> slim lint's summary of that image
+    vulnerabilities: dict | None = None  # --vulns/--scan: the findings removed and remaining (slim.vulns.match)
 
     @classmethod
     def of(cls, facts: BuildFacts, original_rootfs, new_rootfs) -> "BuildReport":
@@ -175,7 +174,7 @@ class BuildReport:
                           if f.rebased is not None and f.rebased.user else None},
             "keep": {
                 "by_category": self.usage,
-                "paths": [{"path": p, "category": keep.category(p), "reasons": [f"{c}: {d}" for c, d in keep.reasons[p]]}
+                "paths": [{"path": p, "category": keep.category(p), "reasons": [f"{r.category}: {r.text()}" for r in keep.reasons[p]]}
                           for p in sorted(keep.reasons)],
                 "generated": [{"path": g.path, "why": g.why}
                               for g in sorted(rw.generated.values(), key=lambda g: g.path)],
@@ -192,4 +191,5 @@ class BuildReport:
             # phases added since slim.build/1 was first recorded ("harden") follow the recorded ones and "total"
             "seconds": {k: round(f.seconds[k], 3) for k in sorted(f.seconds, key=lambda k: k not in _RECORDED_PHASES)},
             "warnings": warning_texts(self.warnings, JSON_WARNINGS), "lint": self.lint, "engine": f.engine,  # new: last
+            "vulnerabilities": self.vulnerabilities,  # added after "engine"
         }

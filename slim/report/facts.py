@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from slim.checks.exposure import tools
 from slim.model import DIR, FILE
-from slim.plan.keep import CATEGORIES, KeepPlan
+from slim.results import CATEGORIES, KeepPlan
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,8 @@ WIRING = ("slim.cli", "slim.pipeline")  # may import any stage; nothing imports 
 ENGINE_SDK_USERS = {"slim.engine.docker", "slim.engine.podman", "slim.engine.endpoint"}  # the engine adapters
 TERMINAL_LIBRARIES = ("click", "rich")
 # --probe-cmd runs on the host; Python modules are parsed by worker processes (CPython's parser holds the GIL)
-PROCESS_STARTERS = {"slim.run.probes", "slim.langs.pyscan"}
+PROCESS_STARTERS = {"slim.run.probes", "slim.langs.pyscan",
+                    "slim.sign.gpg", "slim.vulns.scan"}  # gpg signs; --scan runs grype or trivy
 PROCESS_MODULES = ("subprocess", "multiprocessing", "pty")
 
 
@@ -37,7 +38,7 @@ def imports_of(path):
             yield from (a.name for a in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module:
             yield node.module
-            # "from slim.report import hardening" imports the module slim.checks.config_findings
+            # "from slim.checks import users" imports the module slim.checks.users
             yield from (f"{node.module}.{a.name}" for a in node.names if f"{node.module}.{a.name}" in MODULES)
 
 
@@ -67,6 +68,20 @@ def test_stages_never_import_the_wiring():
     offenders = [(m, i) for m, p in MODULES.items() if not in_package(m, WIRING) and m != "slim.__main__"
                  for i in imports_of(p) if in_package(i, WIRING)]
     assert not offenders
+
+
+# content trust sits below the report and the command line (they call it), above the engine
+TRUST_PACKAGES = ("slim.sign", "slim.vulns")
+ABOVE_TRUST = ("slim.report", "slim.cli", "slim.pipeline", "slim.run", "slim.plan", "tracers")
+
+
+def test_signing_and_vulnerabilities_sit_below_the_report_and_the_command_line():
+    below = [(m, i) for m, p in MODULES.items() if in_package(m, TRUST_PACKAGES)
+             for i in imports_of(p) if in_package(i, ABOVE_TRUST)]
+    assert not below
+    callers = {m for m, p in MODULES.items() if not in_package(m, TRUST_PACKAGES)
+               for i in imports_of(p) if in_package(i, TRUST_PACKAGES)}
+    assert all(in_package(m, ("slim.report", "slim.cli")) for m in callers), callers
 
 
 def test_model_and_errors_depend_on_nothing_of_slim():
@@ -105,3 +120,34 @@ def test_modules_and_functions_stay_small():
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 50:
                 long_functions.append((m, node.name, node.end_lineno - node.lineno + 1))
     assert not long_functions
+
+
+def _importers_of(package: str) -> set[str]:
+    return {m for m, p in MODULES.items() for i in imports_of(p) if in_package(i, [package])
+            and not in_package(m, [package])}
+
+
+def test_only_the_wiring_reads_the_planner():
+    """The report reads results (slim.results), never the thing that produced them; nothing below the planner
+    imports it."""
+    assert _importers_of("slim.plan") <= {"slim.pipeline", *[m for m in MODULES if in_package(m, ["slim.cli"])]}
+
+
+def test_checks_and_packages_never_import_the_closures():
+    """A check or a package database parser works on any image; the static and language closures are the
+    planner's inputs, a level above them."""
+    offenders = [(m, i) for m, p in MODULES.items() if in_package(m, ["slim.checks", "slim.packages"])
+                 for i in imports_of(p) if in_package(i, ["slim.langs", "slim.closure"])]
+    assert not offenders
+
+
+def test_the_closures_stay_below_checks_packages_and_the_planner():
+    offenders = [(m, i) for m, p in MODULES.items() if in_package(m, ["slim.closure", "slim.langs"])
+                 for i in imports_of(p)
+                 if in_package(i, ["slim.checks", "slim.packages", "slim.plan", "slim.report", "slim.run",
+                                   "slim.harden", "slim.engine"])]
+    assert not offenders
+
+
+def test_results_depend_only_on_the_model():
+    assert {i for i in imports_of(MODULES["slim.results"]) if i.startswith(("slim", "tracers"))} <= {"slim.model"}

@@ -53,7 +53,7 @@ def test_directories_of_unowned_files_the_app_read(ws):
     found = app_content(root, trace, OWNED, kept={"/var/www/site/index.html", "/opt/app/server.js"})
     assert sorted(found.files) == ["/opt/app/routes.js", "/var/www/site/about.html", "/var/www/site/css/site.css",
                                    "/var/www/site/deploy.sh"]
-    assert found.files["/var/www/site/about.html"] == "beside files the app read in /var/www/site"
+    assert found.files["/var/www/site/about.html"].text() == "beside files the app read in /var/www/site"
     assert found.directories == {"/opt/app": 0, "/var/www/site": 14 + 6 + 24} and found.warnings == []
 
 

@@ -102,7 +102,7 @@ def test_the_closure_keeps_what_is_required_and_nothing_else(ws):
                  "/usr/share/nodejs/esm-only/main.js", "/usr/share/nodejs/stringify-pkg/index.js",
                  "/usr/share/nodejs/commented-out/index.js"):
         assert path in out, path
-    assert out[f"{nm}/csv-writer/index.js"] == "required at /opt/app/server.js:10"
+    assert out[f"{nm}/csv-writer/index.js"].text() == "required at /opt/app/server.js:10"
     for path in (f"{nm}/greeter/lib/unused.js", f"{nm}/greeter/README.md", f"{nm}/@acme/qs/test/spec.js",
                  f"{nm}/unused/index.js"):
         assert path not in out, path
@@ -110,7 +110,7 @@ def test_the_closure_keeps_what_is_required_and_nothing_else(ws):
     assert [w.code for w in warnings] == ["lang.dynamic-import"]
     assert "/opt/app/unreached.js" in out
     # and what the files of a directory kept whole load is kept too
-    assert out[f"{nm}/lazy-dep/index.js"] == "required at /opt/app/unreached.js:2"
+    assert out[f"{nm}/lazy-dep/index.js"].text() == "required at /opt/app/unreached.js:2"
 
 
 def test_package_level_still_keeps_whole_dependency_packages(ws):

@@ -13,8 +13,9 @@ from slim.image.overlay import overlay
 from slim.packages.catalog import read_catalog
 from slim.checks.users import read_accounts
 from slim.model import CREATE, EXEC, READ, STAT, FileAccess, RunConfig, Trace
-from slim.plan.keep import CLOSURE, ESSENTIAL, INCLUDE, LANGUAGE, TRACED, KeepPlan, PlanOptions, plan_keep
-from slim.plan.rewrite import Rewrites, rewrite
+from slim.plan.keep import PlanOptions, plan_keep
+from slim.plan.rewrite import rewrite
+from slim.results import CLOSURE, ESSENTIAL, INCLUDE, LANGUAGE, TRACED, KeepPlan, Rewrites
 from slim.report.facts import RemovedTools, removed_tools
 from tarbuild import layer
 
@@ -117,7 +118,7 @@ def test_language_completion_levels(image):
     package = run_plan(image, trace, lang_completion="package")
     assert "/usr/lib/python3.11/os.py" not in package.reasons and "/usr/lib/python3/dist-packages/pkg/lazy.py" in package.reasons
     off = run_plan(image, trace, lang_completion="off")
-    assert not any(c == LANGUAGE for p in off.reasons for c, _ in off.reasons[p])
+    assert not any(r.category == LANGUAGE for p in off.reasons for r in off.reasons[p])
     assert full.language_cost["full"] > full.language_cost["package"] > full.language_cost["off"] == 0
     imports = run_plan(image, trace)  # the default: what kept code imports, and the metadata of used packages
     assert "/usr/lib/python3.11/os.py" not in imports.reasons  # nothing imports it

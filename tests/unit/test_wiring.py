@@ -11,7 +11,8 @@ from slim import pipeline
 from slim.errors import TraceError, UsageError
 from slim.image.reference import parse_reference
 from slim.image.sink import TEMPORARY_REPOSITORY, Output
-from slim.plan.keep import TRACED, PlanOptions
+from slim.plan.keep import PlanOptions
+from slim.results import TRACED
 from slim.progress import Phases
 from slim.run.options import RunOptions
 from slim.run.probes import ContinueAfter, ProbePlan

@@ -32,6 +32,8 @@ def _use_config(ctx: click.Context, param: click.Parameter, value: str | None) -
 
 
 def ci_options(command):
+    """Add the CI options of `slim build` (config file, gates, JUnit, SBOM, summary, push) and the content trust ones
+    to `command`, so the build command's own definition stays short."""
     for option in reversed([
         click.option("--config", "config_file", type=click.Path(dir_okay=False), metavar="FILE", is_eager=True,
                      expose_value=False, callback=_use_config,
@@ -61,6 +63,9 @@ _summary_lock = threading.Lock()
 
 @dataclass(frozen=True)
 class Outputs:
+    """Where a build's results go besides the terminal, and whether to push: gathered once from the options and
+    handed to the code that writes and pushes after the build."""
+
     report_file: str | None = None
     junit_file: str | None = None
     summary_file: str | None = None
@@ -83,6 +88,7 @@ def image_list(images: tuple[str, ...], from_file: str | None) -> list[str]:
 
 
 def gates_of(max_size: str | None, min_reduction: float | None, fail_on: tuple[str, ...]) -> Gates:
+    """The gates as the report's evaluation takes them, with `--max-size` parsed (a usage error when it is no size)."""
     return Gates(parse_size(max_size, "--max-size") if max_size else None, min_reduction, tuple(fail_on))
 
 

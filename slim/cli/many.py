@@ -51,6 +51,9 @@ class _Result:
 
 def build_many(ctx: click.Context, images: list[str], jobs: int, options_for: Callable, outputs: Outputs,
                gates: Gates) -> None:
+    """Build every image, `jobs` at a time, each with its own work directory and report file; print the combined
+    table and exit with the first failing image's code. One build's crash is that image's result, not the end of the
+    others."""
     obj = ctx.find_root().obj
     err = console(stderr=True, quiet=obj["quiet"])
     engine = obj.setdefault("engine", None) or _connect(obj)

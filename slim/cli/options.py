@@ -53,6 +53,7 @@ _OPTIONS = [
 
 
 def run_options(fn: Callable) -> Callable:
+    """Add the options of every command that runs an image (probes, run settings, how the run ends) to `fn`."""
     for option in reversed(_OPTIONS):
         fn = option(fn)
     return fn

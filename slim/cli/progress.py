@@ -10,6 +10,9 @@ from slim.progress import Phases
 
 
 class ConsolePhases(Phases):
+    """The `Phases` the command line uses: a spinner on stderr while a phase runs, a timed tick when it ends, nothing
+    at all with --quiet."""
+
     def __init__(self, quiet: bool = False):
         super().__init__()
         self.console = console(stderr=True, quiet=quiet)

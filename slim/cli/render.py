@@ -19,6 +19,7 @@ human_bytes = human  # the name the renderers use
 
 
 def print_inspect(info: ImageInfo, console: Console | None = None) -> None:
+    """`slim inspect` for people: the image's size, files, packages and a table of its layers."""
     console = console or new_console()
     os_name = info.os.get("PRETTY_NAME") or info.os.get("ID") or "unknown (no os-release)"
     console.print(f"[bold]{safe(info.reference)}[/bold]  {info.image_id[:19]}")
@@ -36,6 +37,7 @@ def print_inspect(info: ImageInfo, console: Console | None = None) -> None:
 
 
 def print_trace(image: str, trace: Trace, console: Console | None = None) -> None:
+    """`slim trace` for people: the files the run used by kind, the processes, the most used calls and the probes."""
     console = console or new_console()
     console.print(f"[bold]{safe(image)}[/bold]: exit code {trace.exit_code}")
     for kind, paths in files_by_kind(trace).items():
@@ -62,12 +64,16 @@ TERMINAL_WARNINGS = 20
 
 
 def print_warnings(console: Console, warnings) -> None:
+    """Print the warnings, one line each: the first ones and a count of the rest, so a long list does not bury the
+    result."""
     # Warnings quote names from the image: attacker-controlled text, never to be read as markup.
     for text in warning_texts(warnings, TERMINAL_WARNINGS):
         console.print(f"[yellow]warning:[/yellow] {safe(text)}", highlight=False)
 
 
 def print_build(report: BuildReport, console: Console | None = None) -> None:
+    """`slim build` for people: sizes, files and packages before and after, what was kept and removed, the hardening
+    outcome with its run line, and the vulnerabilities before and after."""
     console = console or new_console()
     doc = report.to_json()
     size, files, pkgs = doc["size"], doc["files"], doc["packages"]

@@ -40,6 +40,8 @@ BUILD_OPTIONS = [
 
 
 def build_options(command):
+    """Add the content trust options of `slim build` (signing, vulnerability report and scan, --max-vulns) to
+    `command`."""
     for option in reversed(BUILD_OPTIONS):
         command = option(command)
     return command
@@ -47,6 +49,9 @@ def build_options(command):
 
 @dataclass(frozen=True)
 class Trust:
+    """What the build was asked to do for content trust, prepared before the build starts: the signing plan with its
+    keys unlocked, where the vulnerabilities come from and their limits."""
+
     plan: object | None = None  # slim.sign.push.SignPlan, made only when signing was asked for
     vulns_file: str | None = None
     scan: bool = False
@@ -121,6 +126,7 @@ def _mapping(trust: Trust, report) -> dict:
 
 
 def verdicts(trust: Trust, doc: dict) -> list[Verdict]:
+    """The --max-vulns gate's verdict on the slim image's vulnerabilities; none when no limit was asked for."""
     if not trust.limits:
         return []
     from slim.vulns.match import over_limits

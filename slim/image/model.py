@@ -58,9 +58,9 @@ class Image:
         return flatten(self.layers)
 
     def layer_summaries(self) -> list[LayerSummary]:
-        # History rows for empty layers (ENV, CMD...) have no layer; the rest line up with layers in order.
         """One summary per layer with the Dockerfile step that built it, for the inspect report. When the config's
         history does not line up with the layers, the steps are left empty rather than matched to the wrong layer."""
+        # History rows for empty layers (ENV, CMD...) have no layer; the rest line up with layers in order.
         built = [h.get("created_by", "") for h in self.config.get("history") or [] if not h.get("empty_layer")]
         if len(built) != len(self.layers):
             built = [""] * len(self.layers)

@@ -31,9 +31,9 @@ class Stanza:
 
     @property
     def installed(self) -> bool:
-        # distroless status.d stanzas often carry no Status field: they are installed by construction
         """Whether dpkg counts the package as installed; removed packages with leftover config files are not, and own
         nothing worth keeping."""
+        # distroless status.d stanzas often carry no Status field: they are installed by construction
         return self.fields.get("Status", "install ok installed").split()[-1:] == ["installed"]
 
 

@@ -34,11 +34,14 @@ def pae(payload_type: str, body: bytes) -> bytes:
 
 
 def statement(ref: RepoRef, digest: str, predicate_type: str, predicate: dict) -> dict:
+    """An in-toto statement that `predicate` is about the image `digest` in `ref`'s repository: what an attestation
+    signs, so the claim cannot be moved to another image."""
     return {"_type": STATEMENT_TYPE, "subject": [{"name": ref.name, "digest": {"sha256": digest.split(":", 1)[1]}}],
             "predicateType": predicate_type, "predicate": predicate}
 
 
 def envelope(doc: dict, signer: Signer) -> bytes:
+    """`doc` signed in a DSSE envelope: the signature covers the payload type with the bytes, as verifiers check it."""
     body = json.dumps(doc, separators=(",", ":")).encode()
     sig = base64.b64encode(signer.sign(pae(IN_TOTO, body))).decode()
     return json.dumps({"payloadType": IN_TOTO, "payload": base64.b64encode(body).decode(),
@@ -88,6 +91,8 @@ def attest(registry: Registry, ref: RepoRef, digest: str, signer: Signer, predic
 
 @dataclass(frozen=True)
 class Attestation:
+    """One attestation read back from the registry: its predicate type and the statement, for verification and tests."""
+
     predicate_type: str
     statement: dict
 

@@ -29,13 +29,17 @@ class Signer(Protocol):
     """What signs: a key file today; a keyless signer (a Fulcio certificate, a Rekor entry) would be another
     implementation, which needs the public Sigstore services this machine cannot reach."""
 
-    def sign(self, message: bytes) -> bytes: ...
+    def sign(self, message: bytes) -> bytes:
+        """An ECDSA P-256/SHA-256 signature of `message`, DER-encoded as cosign writes it."""
 
-    def public_pem(self) -> bytes: ...
+    def public_pem(self) -> bytes:
+        """The public key that verifies this signer's signatures, as PEM, for messages and policies."""
 
 
 @dataclass(frozen=True)
 class KeySigner:
+    """The `Signer` over a cosign key file unlocked with its password."""
+
     pair: keys.KeyPair
 
     def sign(self, message: bytes) -> bytes:
@@ -92,6 +96,8 @@ def sign_image(registry: Registry, ref: RepoRef, digest: str, signer: Signer) ->
 
 @dataclass(frozen=True)
 class Verified:
+    """One signature that checked out: the digest and repository its payload names, and the tag it was found under."""
+
     digest: str  # the image's manifest digest the signature names
     identity: str  # the repository the payload names
     signature_tag: str

@@ -29,6 +29,8 @@ DEFAULT_REGISTRIES_D = ("~/.config/containers/registries.d", "/etc/containers/re
 
 
 def payload(reference: str, digest: str, now: int | None = None) -> bytes:
+    """The simple-signing document for `reference` at `digest` that GPG signs: verifiers compare both with the image
+    they pull, so a signature cannot be moved to another image or repository."""
     doc = {"critical": {"identity": {"docker-reference": reference}, "image": {"docker-manifest-digest": digest},
                         "type": SIGNATURE_KIND},
            "optional": {"creator": f"slim {__version__}", "timestamp": int(time.time() if now is None else now)}}
@@ -119,6 +121,8 @@ def store(directory: str, digest: str, signature: bytes) -> str:
 
 
 def signatures(directory: str, digest: str) -> list[str]:
+    """The signature files a lookaside store holds for `digest` under `directory`, in the order of their numbers, so
+    the next one written takes the next number."""
     folder = f"{directory}@{digest.replace(':', '=')}"
     names = os.listdir(folder) if os.path.isdir(folder) else []
     return [os.path.join(folder, n) for n in sorted(names, key=lambda n: int(n.split("-")[-1]))

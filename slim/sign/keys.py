@@ -34,14 +34,18 @@ SALT_BYTES, KEY_BYTES = 32, 32
 
 @dataclass(frozen=True)
 class KeyPair:
+    """A private ECDSA P-256 key, as cosign uses, with its public half."""
+
     private: ec.EllipticCurvePrivateKey
 
     @property
     def public(self) -> ec.EllipticCurvePublicKey:
+        """The public key that verifies this pair's signatures."""
         return self.private.public_key()
 
 
 def generate() -> KeyPair:
+    """A new P-256 key pair for `slim keygen`."""
     return KeyPair(ec.generate_private_key(ec.SECP256R1()))
 
 
@@ -64,6 +68,7 @@ def encrypt_private(pair: KeyPair, password: bytes) -> bytes:
 
 
 def public_pem(public: ec.EllipticCurvePublicKey) -> bytes:
+    """The public key as PEM (SubjectPublicKeyInfo), the file cosign and policies read."""
     return public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
@@ -112,6 +117,7 @@ def decrypt_private(data: bytes, password: bytes, where: str = "the key") -> Key
 
 
 def load_public(data: bytes, where: str = "the public key") -> ec.EllipticCurvePublicKey:
+    """A public key from PEM bytes; a usage error naming `where` when it is no public key or not ECDSA."""
     kind, _ = _unpem(data, where)
     if kind != "PUBLIC KEY":
         raise UsageError(f"{where}: a PEM {kind!r}, not a PUBLIC KEY")
@@ -127,6 +133,7 @@ def sign(pair: KeyPair, message: bytes) -> bytes:
 
 
 def verify(public: ec.EllipticCurvePublicKey, message: bytes, signature: bytes, what: str) -> None:
+    """Raise SignatureInvalid, naming `what`, unless `signature` is this key's signature of `message`."""
     try:
         public.verify(signature, message, ec.ECDSA(hashes.SHA256()))
     except InvalidSignature as exc:

@@ -16,6 +16,8 @@ from slim.errors import UsageError
 
 
 def requirement(sigstore_key: str | None, gpg_key: str | None) -> dict:
+    """The policy requirement for one key: `sigstoreSigned` for a cosign public key, `signedBy` for a GPG key; a
+    usage error unless exactly one is named."""
     if bool(sigstore_key) == bool(gpg_key):
         raise UsageError("name one key: --key FILE.pub (cosign) or --gpg-key FILE (GPG)")
     if sigstore_key:

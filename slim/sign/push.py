@@ -15,6 +15,8 @@ from slim.sign.registry import Registry, parse_repo_ref
 
 @dataclass(frozen=True)
 class SignPlan:
+    """How to sign after the push, prepared before the build starts (keys unlocked) so a wrong password fails early."""
+
     signer: cosign.Signer | None = None  # --sign-key: a Sigstore signature and the attestations
     gpg_fingerprint: str | None = None  # --sign-by
     signature_dir: str | None = None  # --signature-dir (else registries.d)
@@ -22,6 +24,7 @@ class SignPlan:
 
     @property
     def wanted(self) -> bool:
+        """Whether any signature was asked for."""
         return self.signer is not None or bool(self.gpg_fingerprint)
 
 
@@ -38,6 +41,7 @@ class Signed:
     error: str | None = None
 
     def to_json(self) -> dict:
+        """The outcome for this tag as the build report's `signatures` list holds it."""
         return {"tag": self.tag, "signed": self.error is None, "digest": self.digest,
                 "sigstore_signature": self.sigstore, "attestations": self.attestations,
                 "attested": self.attested, "gpg_signature": self.gpg, "error": self.error}

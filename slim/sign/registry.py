@@ -98,6 +98,7 @@ class Registry:
         self._auth_header: str | None = None
 
     def close(self) -> None:
+        """Close the HTTP session's connections."""
         self.session.close()
 
     def _request(self, method: str, url: str, repository: str, **kw) -> requests.Response:
@@ -158,6 +159,7 @@ class Registry:
         return resp.content, resp.headers.get("Content-Type", "").split(";")[0], digest
 
     def blob(self, repository: str, digest: str) -> bytes:
+        """A blob's bytes, checked against their digest: a registry is trusted to store, not to be right."""
         resp = self._request("GET", f"{self.base}/{repository}/blobs/{digest}", repository)
         self._fail(resp, f"reading the blob {digest}")
         if "sha256:" + hashlib.sha256(resp.content).hexdigest() != digest:
@@ -165,6 +167,7 @@ class Registry:
         return resp.content
 
     def put_blob(self, repository: str, data: bytes) -> str:
+        """Upload `data` as a blob unless the registry has it already; its digest."""
         digest = "sha256:" + hashlib.sha256(data).hexdigest()
         head = self._request("HEAD", f"{self.base}/{repository}/blobs/{digest}", repository)
         if head.status_code == 200:
@@ -178,6 +181,7 @@ class Registry:
         return digest
 
     def put_manifest(self, repository: str, tag: str, data: bytes, media_type: str = OCI_MANIFEST) -> str:
+        """Write a manifest under `tag`; its digest, which signatures and attestations name."""
         resp = self._request("PUT", f"{self.base}/{repository}/manifests/{tag}", repository, data=data,
                              headers={"Content-Type": media_type})
         self._fail(resp, f"writing the manifest {repository}:{tag}")

@@ -10,6 +10,9 @@ OS_TYPES = ("deb", "apk", "rpm")
 
 @dataclass(frozen=True)
 class Finding:
+    """One vulnerability a scanner reported in one package, with the image paths that hold it: what the mapping
+    decides kept or removed."""
+
     id: str  # CVE-2024-1234, GHSA-..., ...
     severity: str  # one of SEVERITIES
     package: str
@@ -20,15 +23,19 @@ class Finding:
 
     @property
     def key(self) -> tuple[str, str, str, str]:
+        """What makes two findings the same one: a scanner listing a package at several paths reports it once per
+        path."""
         return self.id, self.type, self.package, self.version
 
 
 def severity_of(text: str | None) -> str:
+    """A scanner's severity word on slim's scale; anything else (negligible, empty) is "unknown"."""
     word = (text or "").strip().lower()
     return word if word in SEVERITIES else "unknown"
 
 
 def counts(findings) -> dict[str, int]:
+    """How many findings of each severity, every severity present (zero included) so reports line up."""
     out = dict.fromkeys(SEVERITIES, 0)
     for finding in findings:
         out[finding.severity] += 1

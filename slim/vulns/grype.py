@@ -10,10 +10,13 @@ from slim.vulns.finding import Finding, absolute, severity_of, unique
 
 
 def is_grype(doc: dict) -> bool:
+    """Whether a parsed report has Grype's shape, to pick the reader for a report file of either scanner."""
     return isinstance(doc, dict) and isinstance(doc.get("matches"), list)
 
 
 def findings(doc: dict) -> list[Finding]:
+    """Grype's matches as findings, one per vulnerability and package; matches naming no vulnerability or no package
+    are skipped."""
     out = []
     for match in doc.get("matches") or []:
         vuln, artifact = match.get("vulnerability") or {}, match.get("artifact") or {}
@@ -28,5 +31,6 @@ def findings(doc: dict) -> list[Finding]:
 
 
 def scanner(doc: dict) -> dict:
+    """Which scanner and version made the report, for the build report's record of it."""
     d = doc.get("descriptor") or {}
     return {"name": d.get("name") or "grype", "version": d.get("version")}

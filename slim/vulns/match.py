@@ -19,6 +19,9 @@ _INVENTORY_TYPES = {"pypi": "python", "npm": "npm", "deb": "deb", "apk": "apk"} 
 
 @dataclass(frozen=True)
 class SlimContents:
+    """What the slim image still carries, indexed the ways findings name things: OS packages, language packages by
+    normalized name, and paths."""
+
     os_packages: dict[str, str]  # name -> the kept path that carries it (a file it owns, else its database entry)
     lang_packages: dict[tuple[str, str], str]  # (type, normalized name) -> its kept metadata path
     paths: frozenset[str]  # every kept file, link and directory
@@ -26,6 +29,7 @@ class SlimContents:
 
 
 def normalized(kind: str, name: str) -> str:
+    """A package name as its ecosystem compares names, so a scanner's spelling and the metadata's match."""
     # Python distribution names compare case-insensitively with runs of -_. as one "-" (PEP 503)
     return re.sub(r"[-_.]+", "-", name).lower() if kind == "python" else name
 

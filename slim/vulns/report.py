@@ -22,6 +22,8 @@ def parse(text: str, where: str) -> tuple[list[Finding], dict]:
 
 
 def read(path: str) -> tuple[list[Finding], dict]:
+    """The findings and the scanner of the report in the file at `path`; a usage error when it cannot be read or is
+    no report slim knows."""
     try:
         with open(path, encoding="utf-8") as fh:
             return parse(fh.read(), path)

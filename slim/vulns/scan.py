@@ -18,10 +18,13 @@ COMMANDS = {"grype": lambda image: ["grype", f"docker:{image}", "-o", "json", "-
 
 
 def available() -> str | None:
+    """The scanner `--scan` runs: the first of grype and trivy on PATH, or None."""
     return next((name for name in COMMANDS if shutil.which(name)), None)
 
 
 def scan(image: str, timeout: float = 1800) -> tuple[list[Finding], dict]:
+    """Scan `image` in the engine with the available scanner and read its report; a usage error with the scanner's
+    last line when it fails (no database, no network) or does not finish in `timeout` seconds."""
     tool = available()
     if tool is None:
         raise UsageError("--scan needs grype or trivy on PATH (or give a report with --vulns)")

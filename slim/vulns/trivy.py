@@ -19,10 +19,13 @@ _TYPES = {"debian": "deb", "ubuntu": "deb", "alpine": "apk", "wolfi": "apk", "ch
 
 
 def is_trivy(doc: dict) -> bool:
+    """Whether a parsed report has Trivy's shape, to pick the reader for a report file of either scanner."""
     return isinstance(doc, dict) and "SchemaVersion" in doc and isinstance(doc.get("Results", []), list)
 
 
 def findings(doc: dict) -> list[Finding]:
+    """Trivy's vulnerabilities as findings, with the image path each was found at (none for OS packages, which the
+    package database decides)."""
     out = []
     for result in doc.get("Results") or []:
         kind = _TYPES.get(result.get("Type", ""), result.get("Type", ""))
@@ -39,4 +42,5 @@ def findings(doc: dict) -> list[Finding]:
 
 
 def scanner(doc: dict) -> dict:
+    """Which scanner made the report and its schema version (Trivy's report does not carry its own version)."""
     return {"name": "trivy", "version": None, "schema": doc.get("SchemaVersion")}

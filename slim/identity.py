@@ -50,7 +50,8 @@ def current() -> RunIdentity:
 
 
 def host_hash(host: str) -> str:
-    """A short stable hash of a host name, for temporary tags, whose names cannot hold a host name's characters."""
+    """A short, stable stand-in for a host name, which a temporary tag carries instead of the name itself;
+    `is_alive` recognises either."""
     return hashlib.sha256(host.encode()).hexdigest()[:8]
 
 

@@ -68,7 +68,8 @@ class LazyEngine:
 
     @property
     def connected(self) -> bool:
-        """Whether a connection was made, so tidy-ups that only concern engine objects can skip an engine never used."""
+        """Whether a connection was made, so the tidy-up after an error never connects to an engine the command did
+        not use."""
         return self._engine is not None
 
     def close(self) -> None:

@@ -57,7 +57,7 @@ class ImageFacts:
 @dataclass(frozen=True)
 class ExecResult:
     """What a command run inside a container gave back: `output` is for people (both streams), `stdout` alone is what
-    verification compares between the original and the slim image, since stderr carries timings and warnings."""
+    verification compares between the original and the slim image."""
 
     exit_code: int | None
     output: bytes  # stdout then stderr, for people to read

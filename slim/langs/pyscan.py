@@ -70,8 +70,8 @@ class ScanCache:
         self._db = None
 
     def get_many(self, digests: list[bytes]) -> dict[bytes, pyimports.Scan | None]:
-        """The cached scans of those digests that are in the cache (None as a value: the source did not parse). A
-        database fault turns the cache off and answers nothing."""
+        """The cached scans of those digests that are in the cache (None as a value: the module could not be parsed,
+        remembered too). A database fault turns the cache off and answers nothing."""
         if self._db is None or not digests:
             return {}
         found = {}

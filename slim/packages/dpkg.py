@@ -31,8 +31,8 @@ class Stanza:
 
     @property
     def installed(self) -> bool:
-        """Whether dpkg counts the package as installed; removed packages with leftover config files are not, and own
-        nothing worth keeping."""
+        """Whether dpkg counts the package as installed; a removed package whose config files remain is not, and the
+        catalog leaves it out."""
         # distroless status.d stanzas often carry no Status field: they are installed by construction
         return self.fields.get("Status", "install ok installed").split()[-1:] == ["installed"]
 

@@ -67,8 +67,8 @@ def reached_ports(options: RunOptions, config: RunConfig) -> list[int]:
 
 
 def has_probes(options: RunOptions, ports: list[int]) -> bool:
-    """Whether the run has anything to probe (HTTP ports, --exec, --probe-cmd); without probes a server run can only
-    be ended by a timeout or its own exit."""
+    """Whether the run has anything to probe (HTTP ports, --exec, --probe-cmd): a run with probes ends once they are
+    done, one without waits for the app to exit, as a batch job."""
     return bool(ports or options.probes.execs or options.probes.host_cmds)
 
 

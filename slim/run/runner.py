@@ -55,8 +55,8 @@ class Hooks:
 
 @dataclass
 class RunResult:
-    """What one run gave: how it ended, its output, the probes' answers and timings; what verification compares and
-    the tracer reads its trace beside."""
+    """What one run gave: how it ended, its output, the probes' answers and timings. Verification compares two of
+    them; the tracer builds its Trace from one."""
 
     config: RunConfig
     argv: list[str]

@@ -111,14 +111,22 @@ def test_no_import_cycles():
     assert not cycles
 
 
+def _code_lines(node) -> int:
+    """A function's length without its docstring: the limit is on code, and every public function must carry a
+    docstring (tests/unit/test_docstrings.py), which would otherwise count against it."""
+    docstring = node.body[0] if ast.get_docstring(node) is not None else None
+    skipped = docstring.end_lineno - docstring.lineno + 1 if docstring is not None else 0
+    return node.end_lineno - node.lineno + 1 - skipped
+
+
 def test_modules_and_functions_stay_small():
     sizes = {m: sum(1 for _ in open(p)) for m, p in MODULES.items()}
     assert max(sizes.values()) < 400, sorted(sizes.items(), key=lambda kv: -kv[1])[:3]
     long_functions = []
     for m, p in MODULES.items():
         for node in ast.walk(ast.parse(open(p).read())):
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 50:
-                long_functions.append((m, node.name, node.end_lineno - node.lineno + 1))
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and _code_lines(node) > 50:
+                long_functions.append((m, node.name, _code_lines(node)))
     assert not long_functions
 
 

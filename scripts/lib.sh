@@ -33,6 +33,7 @@ install_host_tools() {
   # for the remote-engine tests' TLS engine: its certificates (openssl), its bridge and the listener check (ip, ss)
   command -v openssl >/dev/null 2>&1 || missing+=(openssl)
   { command -v ip && command -v ss; } >/dev/null 2>&1 || missing+=(iproute2)
+  command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)  # signature tests: a verifier slim did not write (gpg comes with it)
   apt_install "${missing[@]}"
   case " ${missing[*]} " in *" docker-registry "*) quiet_registry_service ;; esac
 }

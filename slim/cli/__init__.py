@@ -387,13 +387,9 @@ def default_tag(name: str, suffix: str) -> str:
 
 
 from slim.cli.views import compare, doctor, lint, sbom  # noqa: E402  (the commands need `main` defined first)
-
-main.add_command(sbom)
-main.add_command(compare)
-main.add_command(lint)
-main.add_command(doctor)
 from slim.cli.trust import COMMANDS as TRUST_COMMANDS  # noqa: E402  (keygen, verify-signature, ...)
-main.commands.update({command.name: command for command in TRUST_COMMANDS})
+
+main.commands.update({"sbom": sbom, "compare": compare, "lint": lint, "doctor": doctor, **TRUST_COMMANDS})
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -102,7 +102,8 @@ def print_build(report: BuildReport, console: Console | None = None) -> None:
     if doc.get("vulnerabilities"):
         from slim.vulns.finding import before_after
 
-        console.print(f"vulnerabilities: {safe(before_after(doc['vulnerabilities']))}", highlight=False)
+        console.print(f"vulnerabilities: {safe(before_after(doc['vulnerabilities']))}", highlight=False,
+                      soft_wrap=True)
     v = doc["verification"]
     if not v["ran"]:
         console.print("verification: [yellow]skipped[/yellow]")

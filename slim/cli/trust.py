@@ -73,7 +73,7 @@ def verify_signature(image: str, key_file: str | None, gpg_key: str | None, sign
         if key_file:
             found = cosign.verify_image(registry, ref, _public_key(key_file), digest)
             who = f"{len(found)} Sigstore signature(s) by {key_file}, for {found[0].identity}"
-        else:
+        elif gpg_key:
             directory = gpg.signature_dir_for(ref, signature_dir, registries_d, write=False)
             fingerprints = gpg.verify(gpg.signatures(directory, digest), gpg_key, ref, digest)
             who = "GPG signature(s) by " + ", ".join(sorted(set(fingerprints)))
@@ -188,4 +188,5 @@ def vulns(ctx: click.Context, report_file: str, image: str, as_json: bool, max_v
         raise VulnerabilityGateFailed("; ".join(over))
 
 
-COMMANDS = (keygen, verify_signature, attestations, policy, vulns)
+COMMANDS = {"keygen": keygen, "verify-signature": verify_signature, "attestations": attestations, "policy": policy,
+            "vulns": vulns}

@@ -8,12 +8,16 @@ import datetime
 import json
 import os
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import click
 
 from slim.errors import SigningFailed, UsageError, VulnerabilityGateFailed
 from slim.files import write_file
 from slim.report.gates import Verdict
+
+if TYPE_CHECKING:
+    from slim.sign.push import SignPlan
 
 BUILD_OPTIONS = [
     click.option("--sign-key", metavar="FILE.key", type=click.Path(dir_okay=False, exists=True),
@@ -52,7 +56,7 @@ class Trust:
     """What the build was asked to do for content trust, prepared before the build starts: the signing plan with its
     keys unlocked, where the vulnerabilities come from and their limits."""
 
-    plan: object | None = None  # slim.sign.push.SignPlan, made only when signing was asked for
+    plan: SignPlan | None = None  # made only when signing was asked for
     vulns_file: str | None = None
     scan: bool = False
     limits: dict = field(default_factory=dict)
@@ -101,7 +105,7 @@ def _unlock(path: str):
 
 
 def _now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def with_vulnerabilities(report, trust: Trust):
@@ -120,7 +124,7 @@ def _mapping(trust: Trust, report) -> dict:
     if trust.scan:
         findings, scanner = scan.scan(report.facts.image)
     else:
-        findings, scanner = reports.read(trust.vulns_file)
+        findings, scanner = reports.read(trust.vulns_file or "")
     kept = report.facts.rewrites.paths(report.facts.keep)
     return match.mapping(findings, match.contents_of(report.slim_inventory.components, kept), scanner)
 

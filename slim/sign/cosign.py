@@ -105,7 +105,7 @@ class Verified:
 
 def resolve(registry: Registry, ref: RepoRef) -> str:
     """The manifest digest `ref` names in the registry (its tag's, or the digest given)."""
-    found = registry.manifest(ref.repository, ref.digest or ref.tag)
+    found = registry.manifest(ref.repository, ref.reference)
     if found is None:
         raise SignatureInvalid(f"{ref}: the registry has no such image")
     return found[2]
@@ -142,7 +142,7 @@ def verify_image(registry: Registry, ref: RepoRef, public, digest: str | None = 
 def pushed_digest(registry: Registry, ref: RepoRef, image_id: str) -> str:
     """The digest of the manifest the registry now serves for the pushed tag, checked to be the image that was
     verified: its config digest is the image ID (the engine's ID is the digest of the config it pushed)."""
-    found = registry.manifest(ref.repository, ref.tag)
+    found = registry.manifest(ref.repository, ref.reference)
     if found is None:
         raise RegistryError(f"{ref}: the registry has no such tag after the push")
     manifest = json.loads(found[0])

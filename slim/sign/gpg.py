@@ -88,7 +88,8 @@ def signature_dir_for(ref: RepoRef, explicit: str | None, registries_d: str | No
 
 def lookaside_url(ref: RepoRef, registries_d: str | None, write: bool) -> str | None:
     """The store URL of the most specific registries.d scope that matches `ref` (then default-docker)."""
-    scopes, default = {}, None
+    scopes: dict[str, dict] = {}
+    default = None
     for directory in [registries_d] if registries_d else [os.path.expanduser(d) for d in DEFAULT_REGISTRIES_D]:
         if not os.path.isdir(directory):
             continue

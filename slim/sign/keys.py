@@ -61,10 +61,13 @@ def encrypt_private(pair: KeyPair, password: bytes) -> bytes:
     salt = os.urandom(SALT_BYTES)
     nonce = os.urandom(nacl.secret.SecretBox.NONCE_SIZE)
     sealed = nacl.secret.SecretBox(_scrypt(password, salt, NEW_KEY_SCRYPT)).encrypt(der, nonce).ciphertext
-    b64 = lambda raw: base64.b64encode(raw).decode()  # noqa: E731
-    body = {"kdf": {"name": "scrypt", "params": NEW_KEY_SCRYPT, "salt": b64(salt)},
-            "cipher": {"name": "nacl/secretbox", "nonce": b64(nonce)}, "ciphertext": b64(sealed)}
+    body = {"kdf": {"name": "scrypt", "params": NEW_KEY_SCRYPT, "salt": _b64(salt)},
+            "cipher": {"name": "nacl/secretbox", "nonce": _b64(nonce)}, "ciphertext": _b64(sealed)}
     return _pem(WRITTEN_PEM_TYPE, json.dumps(body, separators=(",", ":")).encode())
+
+
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode()
 
 
 def public_pem(public: ec.EllipticCurvePublicKey) -> bytes:

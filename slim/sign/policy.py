@@ -24,7 +24,7 @@ def requirement(sigstore_key: str | None, gpg_key: str | None) -> dict:
         # cosign signs the repository, not the tag: match the repository the image is pulled from
         return {"type": "sigstoreSigned", "keyPath": os.path.abspath(sigstore_key),
                 "signedIdentity": {"type": "matchRepository"}}
-    return {"type": "signedBy", "keyType": "GPGKeys", "keyPath": os.path.abspath(gpg_key)}
+    return {"type": "signedBy", "keyType": "GPGKeys", "keyPath": os.path.abspath(gpg_key or "")}
 
 
 def policy_json(scope: str, sigstore_key: str | None, gpg_key: str | None, reject_others: bool = False) -> str:

@@ -46,6 +46,11 @@ class RepoRef:
         host = "docker.io" if self.registry == DOCKER_HUB else self.registry
         return f"{host}/{self.repository}"
 
+    @property
+    def reference(self) -> str:
+        """What the manifests endpoint takes: the digest when there is one, else the tag."""
+        return self.digest or self.tag or "latest"
+
     def __str__(self) -> str:
         return self.name + (f"@{self.digest}" if self.digest else f":{self.tag}" if self.tag else "")
 

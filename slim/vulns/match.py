@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from slim.vulns.finding import OS_TYPES, SEVERITIES, Finding, counts
 
+_MERGED = ("/bin/", "/sbin/", "/lib/", "/lib64/")
 _INVENTORY_TYPES = {"pypi": "python", "npm": "npm", "deb": "deb", "apk": "apk"}  # slim's kinds -> scanners'
 
 
@@ -41,7 +42,9 @@ def contents_of(components, paths) -> SlimContents:
     for c in components:
         kind = _INVENTORY_TYPES.get(c.kind, c.kind)
         if kind in OS_TYPES:
-            os_packages[c.name] = next((f for f in c.files if f in kept), c.location)
+            # the slim image's package database lists only the files slim kept: any of them carries the package
+            entry = f"{c.location}/status.d/{c.name}"
+            os_packages[c.name] = c.files[0] if c.files else entry if entry in kept else c.location
         else:
             lang[(kind, normalized(kind, c.name))] = c.location
     parents = {p.rsplit("/", i)[0] or "/" for p in kept for i in range(1, p.count("/") + 1)}
@@ -57,8 +60,11 @@ def carrier(finding: Finding, slim: SlimContents) -> str | None:
     if found:
         return found
     for path in finding.paths:
-        if path in slim.paths or path in slim.parents:
-            return path
+        # merged /usr: a scanner may name /lib/x for what the image holds as /usr/lib/x (conservative: when the
+        # image is not merged, this can only count a removed file as remaining, never the other way round)
+        for alias in (path, "/usr" + path) if path.startswith(_MERGED) else (path,):
+            if alias in slim.paths or alias in slim.parents:
+                return path
     return None if finding.paths or finding.type in ("python", "npm") else ""
 
 
@@ -72,7 +78,8 @@ def _row(finding: Finding, kept_path: str | None = None) -> dict:
 
 def mapping(findings: list[Finding], slim: SlimContents, scanner: dict) -> dict:
     """The report's `vulnerabilities` object: counts before and after, the findings removed and remaining."""
-    removed, remaining = [], []
+    removed: list[tuple[Finding, str | None]] = []
+    remaining: list[tuple[Finding, str | None]] = []
     for finding in sorted(findings, key=lambda f: (SEVERITIES.index(f.severity), f.id, f.package)):
         path = carrier(finding, slim)
         (remaining if path is not None else removed).append((finding, path))

@@ -16,8 +16,8 @@ LIBZ = "/usr/lib/x86_64-linux-gnu/libz.so.1.2.13"
 # what slim keeps of python-web (its build report's packages.kept and a few of its kept paths)
 KEPT_PACKAGES = {"base-files": (), "libc6": ("/usr/lib/x86_64-linux-gnu/libc.so.6",), "libexpat1": (),
                  "libpython3.11-minimal": (), "libpython3.11-stdlib": ("/usr/lib/python3.11/json/__init__.py",),
-                 "libsqlite3-0": (), "libssl3": (), "python3-minimal": (), "python3.11-minimal":
-                 ("/usr/bin/python3.11",), "tzdata": (), "zlib1g": (LIBZ, "/usr/share/doc/zlib1g/copyright")}
+                 "libsqlite3-0": ("/lib/x86_64-linux-gnu/libsqlite3.so.0.8.6",), "libssl3": (), "python3-minimal": (),
+                 "python3.11-minimal": ("/usr/bin/python3.11",), "tzdata": (), "zlib1g": (LIBZ, "/usr/share/doc/zlib1g/copyright")}
 KEPT_PATHS = {"/usr/bin/python3.11", "/usr/bin/python3", LIBZ, "/usr/lib/x86_64-linux-gnu/libc.so.6",
               "/usr/lib/python3.11/json/__init__.py", "/var/lib/dpkg/status.d/zlib1g"}
 
@@ -101,6 +101,14 @@ def test_a_finding_on_a_directory_stays_when_a_file_below_it_was_kept():
     [finding] = trivy.findings(doc)
     assert match.carrier(finding, slim(paths=["/usr/local/lib/app/lib.jar"])) == "/usr/local/lib/app"
     assert match.carrier(finding, slim()) is None
+
+
+def test_a_merged_usr_path_is_found_under_usr():
+    doc = {"matches": [{"vulnerability": {"id": "CVE-3", "severity": "Low"},
+                        "artifact": {"name": "z", "version": "1", "type": "binary",
+                                     "locations": [{"path": "/lib/x86_64-linux-gnu/libz.so.1.2.13"}]}}]}
+    [finding] = grype.findings(doc)
+    assert match.carrier(finding, slim()) == "/lib/x86_64-linux-gnu/libz.so.1.2.13"
 
 
 def test_a_finding_that_names_nothing_to_look_for_counts_as_remaining():

@@ -120,13 +120,18 @@ def with_vulnerabilities(report, trust: Trust):
 
 def _mapping(trust: Trust, report) -> dict:
     from slim.vulns import match, report as reports, scan
+    from slim.vulns.finding import counts
 
     if trust.scan:
         findings, scanner = scan.scan(report.facts.image)
     else:
         findings, scanner = reports.read(trust.vulns_file or "")
     kept = report.facts.rewrites.paths(report.facts.keep)
-    return match.mapping(findings, match.contents_of(report.slim_inventory.components, kept), scanner)
+    mapped = match.mapping(findings, match.contents_of(report.slim_inventory.components, kept), scanner)
+    out = report.facts.output
+    if trust.scan and report.passed and out.tags:  # the scanner's own view of the slim image, to cross-check
+        mapped["scanned_slim"] = counts(scan.scan(out.tags[0] if out.kind == "docker" else f"{out.kind}:{out.path}")[0])
+    return mapped
 
 
 def verdicts(trust: Trust, doc: dict) -> list[Verdict]:

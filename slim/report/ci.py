@@ -28,6 +28,11 @@ def junit_xml(doc: dict, verdicts: list[Verdict], seconds: float) -> bytes:
                   time=f"{seconds:.3f}")
     suites = ET.Element("testsuites", name="slim build", **totals)
     suite = ET.SubElement(suites, "testsuite", name=f"slim build {doc['image']}", **totals)
+    if doc.get("vulnerabilities"):  # the scanner's findings before and after, per severity, for dashboards
+        found = ET.SubElement(suite, "properties")
+        for when in ("before", "after"):
+            for severity, count in doc["vulnerabilities"][when].items():
+                ET.SubElement(found, "property", name=f"vulnerabilities.{when}.{severity}", value=str(count))
     for name, secs, outcome, message in cases:
         case = ET.SubElement(suite, "testcase", classname="slim.build", name=name, time=f"{secs:.3f}")
         if outcome == SKIPPED:

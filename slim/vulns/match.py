@@ -105,6 +105,6 @@ def over_limits(after: dict[str, int], limits: dict[str, int]) -> list[str]:
         worse = SEVERITIES[:SEVERITIES.index(name) + 1]
         found = sum(after.get(s, 0) for s in worse)
         if found > limit:
-            out.append(f"{found} {name}{' or worse' if len(worse) > 1 else ''} findings remain, at most {limit} "
-                       "allowed")
+            out.append(f"findings of severity {name}{' or worse' if len(worse) > 1 else ''}: {found} remaining, "
+                       f"at most {limit} allowed")
     return out

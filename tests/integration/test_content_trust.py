@@ -265,7 +265,7 @@ def test_slim_vulns_maps_the_report_onto_the_slim_image_and_gates(signed, tmp_pa
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["after"] == signed.report["vulnerabilities"]["after"]
     gated = slim("vulns", GRYPE_REPORT, signed.target, "--max-vulns", "critical=0", cwd=tmp_path)
-    assert gated.returncode == 18 and "1 critical findings remain" in gated.stderr
+    assert gated.returncode == 18 and "findings of severity critical: 1 remaining" in gated.stderr
 
 
 def test_a_signing_failure_leaves_the_tag_pushed_and_reported_unsigned(engine, registry, build_sample, gnupg,

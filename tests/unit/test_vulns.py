@@ -122,9 +122,9 @@ def test_the_gate_counts_a_severity_and_worse():
     after = {"critical": 1, "high": 3, "medium": 0, "low": 0, "negligible": 1, "unknown": 0}
     assert match.over_limits(after, match.parse_limits(["critical=1", "high=4"])) == []
     assert match.over_limits(after, match.parse_limits(["critical=0"])) == [
-        "1 critical findings remain, at most 0 allowed"]
+        "findings of severity critical: 1 remaining, at most 0 allowed"]
     assert match.over_limits(after, match.parse_limits(["HIGH=3"])) == [
-        "4 high or worse findings remain, at most 3 allowed"]
+        "findings of severity high or worse: 4 remaining, at most 3 allowed"]
     for bad in ("severe=1", "critical", "critical=-1", "high=x"):
         with pytest.raises(ValueError):
             match.parse_limits([bad])
@@ -138,3 +138,34 @@ def test_a_report_of_neither_scanner_is_a_usage_error(tmp_path):
     path.write_text("{")
     with pytest.raises(UsageError, match="not JSON"):
         report.read(str(path))
+
+
+def _fake_scanner(tmp_path, monkeypatch, script: str) -> None:
+    """A `grype` on PATH that answers as the real one does, from the fixture report (its database cannot be
+    downloaded here)."""
+    tool = tmp_path / "grype"
+    tool.write_text("#!/bin/sh\n" + script)
+    tool.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
+
+
+def test_scan_runs_the_scanner_on_path_and_reads_its_report(tmp_path, monkeypatch):
+    from slim.vulns import scan
+
+    _fake_scanner(tmp_path, monkeypatch, f'echo "$@" > {tmp_path}/argv\ncat {FIXTURES}/python-web.grype.json\n')
+    findings, scanner = scan.scan("slim-sample/python-web:1")
+    assert len(findings) == 15 and scanner["name"] == "grype"
+    assert (tmp_path / "argv").read_text().split() == ["docker:slim-sample/python-web:1", "-o", "json", "-q"]
+    assert scan.command("grype", "oci:/out:1")[1] == "oci-dir:/out"
+    assert scan.command("trivy", "docker-archive:/x.tar")[-2:] == ["--input", "/x.tar"]
+
+
+def test_a_scanner_that_fails_is_a_one_line_usage_error(tmp_path, monkeypatch):
+    from slim.vulns import scan
+
+    _fake_scanner(tmp_path, monkeypatch, 'echo "failed to load vulnerability db: no network" >&2\nexit 1\n')
+    with pytest.raises(UsageError, match="grype could not scan img: failed to load vulnerability db: no network"):
+        scan.scan("img")
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(UsageError, match="--scan needs grype or trivy"):
+        scan.scan("img")

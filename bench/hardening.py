@@ -1,7 +1,7 @@
 """Benchmark the run profile on the samples: what it holds back, and what proving it costs. Medians of N runs.
 
 Run: .venv/bin/python bench/hardening.py [--runs N] [--readme] [SAMPLE...]
-(--readme: also write the profile columns into README.md's "Run it hardened" table, between its markers)
+(--readme: also write the profile columns into docs/hardening.md's table, between its markers)
 - per sample: syscalls allowed of the kernel table's, capabilities kept, tmpfs paths, user, verified;
 - cost: the `harden` phase (one untraced run of the slim image under the profile, when it passes) against the
   `verify` phase (the same run without the profile): the target is a ratio of at most about 1x, i.e. hardening
@@ -21,7 +21,7 @@ import tempfile
 sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "samples"))
 from common import run_measured  # noqa: E402
-from readme_section import ROOT_README, replace_section  # noqa: E402
+from readme_section import page, replace_section  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SLIM = os.path.join(os.path.dirname(sys.executable), "slim")
@@ -52,7 +52,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("samples", nargs="*")
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--readme", action="store_true", help="write the profile table into README.md")
+    ap.add_argument("--readme", action="store_true", help="write the profile table into docs/hardening.md")
     args = ap.parse_args()
     rows = []
     names = args.samples or sorted(d for d in os.listdir(f"{ROOT}/samples")
@@ -85,7 +85,7 @@ def main() -> None:
             "| sample | user | allowed syscalls | capabilities kept | tmpfs | verified |",
             "| --- | --- | --- | --- | --- | --- |", *rows, "",
             "(`.venv/bin/python bench/hardening.py --readme` writes this table; it also times the hardened "
-            "verification.)"]), ROOT_README)
+            "verification.)"]), page("hardening.md"))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
-"""Write the JSON examples of the project's README.md from real runs on the samples, so no figure there is typed
+"""Write the JSON examples of the project's docs from real runs on the samples, so no figure there is typed
 by hand: the build report (`slim build --report` of python-web with its probes), `slim inspect --json` of
 python-web and `slim trace --json` of nginx-static with its probes, each abridged (lists cut to their first
-items, digests elided; every key kept) between the README's `<!-- begin:NAME -->` / `<!-- end:NAME -->` markers.
+items, digests elided; every key kept) between `<!-- begin:NAME -->` / `<!-- end:NAME -->` markers: the report in
+docs/report.md, inspect and trace in docs/commands.md (PAGES).
 
 Run: .venv/bin/python samples/make_readme_examples.py [report|inspect|trace ...]   (needs the Docker engine and
 base images: scripts/setup). A rerun rewrites the same blocks; sizes only change with the images, timings with
@@ -17,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 
-from readme_section import ROOT_README, abridged, json_block, paragraph, replace_section
+from readme_section import abridged, json_block, page, paragraph, replace_section
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SLIM = os.path.join(os.path.dirname(sys.executable), "slim")
@@ -53,7 +54,7 @@ def report_example(tmp: str) -> str:
         subprocess.run(["docker", "rmi", "-f", out], capture_output=True)
     with open(report) as fh:
         doc = json.load(fh)
-    doc["hardening"]["run_profile"] = {"…": "see Run it hardened"}  # shown there in full
+    doc["hardening"]["run_profile"] = {"…": "see hardening.md"}  # shown there in full
     example = abridged(doc, keyed_by_data=KEYED_BY_DATA, whole=frozenset({"by_category", "seconds", "counts"}))
     intro = (f"An example (abridged), from `slim build {spec['tag']} --report report.json {' '.join(spec['args'])}` "
              "(`samples/make_readme_examples.py` writes it):")
@@ -78,6 +79,7 @@ def trace_example(tmp: str) -> str:
 
 
 EXAMPLES = {"report": report_example, "inspect": inspect_example, "trace": trace_example}
+PAGES = {"report": "report.md", "inspect": "commands.md", "trace": "commands.md"}  # where each example lives
 
 
 def main() -> None:
@@ -89,7 +91,7 @@ def main() -> None:
         os.environ["SLIM_CACHE_DIR"] = os.path.join(tmp, "cache")  # a cold import scan, as on a first build
         for name in names:
             print(f"{name}...", file=sys.stderr)
-            replace_section(f"example-{name}", EXAMPLES[name](tmp), readme=ROOT_README)
+            replace_section(f"example-{name}", EXAMPLES[name](tmp), readme=page(PAGES[name]))
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 A section is the text between `<!-- begin:NAME -->` and `<!-- end:NAME -->`; one that is missing is added at
 the end. Each generator (make_table.py, compare/make_comparison.py, make_readme_examples.py) owns its sections,
-in samples/README.md or (readme=ROOT_README) in the project's README.md. `abridged` and `json_block` turn a real
+in samples/README.md or (readme=page("NAME.md")) in a page of the project's docs/. `abridged` and `json_block` turn a real
 JSON output into the short example a README shows: the same keys, lists and path-keyed maps cut to their first
 items, digests and long strings elided, timings rounded.
 """
@@ -15,7 +15,9 @@ import re
 import textwrap
 
 README = os.path.join(os.path.dirname(os.path.abspath(__file__)), "README.md")
-ROOT_README = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT_README = os.path.join(ROOT, "README.md")
+DOCS = os.path.join(ROOT, "docs")
 ELIDED = "…"
 LONGEST = 56  # characters of a string the example shows whole
 _DIGEST = re.compile(r"(sha256:)?[0-9a-f]{64}")
@@ -32,11 +34,16 @@ def replace_section(name: str, text: str, readme: str = README) -> None:
         updated = head + block + tail
     elif readme == README:
         updated = current.rstrip() + "\n\n" + block + "\n"
-    else:  # the project README's sections sit among hand-written text: their place is marked by hand
+    else:  # the docs pages' sections sit among hand-written text: their place is marked by hand
         raise SystemExit(f"{readme}: no {begin} ... {end} markers to write between")
     with open(readme + ".partial", "w") as fh:
         fh.write(updated)
     os.replace(readme + ".partial", readme)
+
+
+def page(name: str) -> str:
+    """The path of a page of the project's docs/ ("report.md"), where the generated examples live."""
+    return os.path.join(DOCS, name)
 
 
 def abridged(value, items: int = 2, whole: frozenset[str] = frozenset(), keyed_by_data: frozenset[str] = frozenset(),

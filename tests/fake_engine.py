@@ -214,7 +214,8 @@ class FakeEngine:
         pass
 
     def facts(self) -> dict[str, str]:
-        return {"name": self.name, "version": "0", "api_version": "0", "os": "linux", "arch": "x86_64"}
+        return {"name": self.name, "version": "0", "api_version": "0", "endpoint": "fake://", "runtime": "fake",
+                "cgroup_version": "2", "rootless": False, "adjustments": []}  # the keys DockerEngine.facts() has
 
 
 def _tar(files: dict[str, bytes]) -> bytes:

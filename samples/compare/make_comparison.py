@@ -1,6 +1,6 @@
 """Build the comparison's app on Debian and on Alpine, slim both, and write `slim compare` of the four images
-(table and chart) into samples/README.md, and its `--json --packages` output (abridged) as the example of the
-project's README.md. Nothing in either is typed by hand.
+(table and chart) into samples/README.md, and its `--json --packages` output (abridged) as the example of
+docs/commands.md. Nothing in either is typed by hand.
 
 Run: .venv/bin/python samples/compare/make_comparison.py   (needs the Docker engine and base images:
 scripts/setup). The slim images are removed afterwards; the two originals stay, as the other samples do. Each
@@ -17,7 +17,7 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
-from readme_section import ROOT_README, abridged, json_block, paragraph, replace_section  # noqa: E402
+from readme_section import abridged, json_block, page, paragraph, replace_section  # noqa: E402
 
 SLIM = os.path.join(os.path.dirname(sys.executable), "slim")
 BASES = ("debian", "alpine")
@@ -60,7 +60,8 @@ side by side (`slim compare --markdown --chart`). `compare/make_comparison.py` w
 """)
     intro = (f"`slim compare {' '.join(images)} --json --packages` (schema `slim.compare/1`; abridged to the first "
              "image, written by `samples/compare/make_comparison.py`):")
-    replace_section("example-compare", f"{paragraph(intro)}\n\n{json_block(abridged(doc, items=1))}", ROOT_README)
+    replace_section("example-compare", f"{paragraph(intro)}\n\n{json_block(abridged(doc, items=1))}",
+                    page("commands.md"))
     print(table)
 
 

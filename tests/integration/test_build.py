@@ -14,6 +14,7 @@ from slim.image.reference import parse_reference
 from slim.image.source import read_image
 from slim.packages.catalog import read_catalog
 from slim.workspace import Workspace
+from schemas import validate
 from tests.integration.conftest import SAMPLES, run_output, sample_spec
 
 BUILT_SAMPLES = sorted(d for d in os.listdir(SAMPLES)
@@ -74,7 +75,7 @@ def test_every_sample_slims_verifies_and_keeps_a_true_package_database(name, eng
     report_file = tmp_path / "report.json"
     result = build(image, "-t", out, "--report", str(report_file), *sample_spec(name)["args"])
     assert result.exit_code == 0, result.output + result.stderr
-    report = json.loads(report_file.read_text())
+    report = validate("build", json.loads(report_file.read_text()))  # docs/schemas/slim.build-1.schema.json
     assert report["verification"] == {**report["verification"], "ran": True, "passed": True, "differences": []}
     profile = report["hardening"]["run_profile"]  # on by default, and proven by a run under exactly it
     assert profile["verified"] is True and profile["diagnosis"] == [] and profile["read_only"] is True

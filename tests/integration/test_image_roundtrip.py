@@ -9,6 +9,7 @@ import subprocess
 from click.testing import CliRunner
 
 from slim.cli import main
+from schemas import validate
 from tests.integration.conftest import run_output
 
 
@@ -48,15 +49,15 @@ def test_inspect_agrees_across_daemon_archive_and_oci(engine, build_sample, tmp_
     original = build_sample("python-web")
     saved = tmp_path / "saved.tar"
     subprocess.run(["docker", "save", "-o", str(saved), original], check=True)
-    from_daemon = json.loads(slim("inspect", "--json", original))
-    from_archive = json.loads(slim("inspect", "--json", f"docker-archive:{saved}"))
+    from_daemon = validate("inspect", json.loads(slim("inspect", "--json", original)))
+    from_archive = validate("inspect", json.loads(slim("inspect", "--json", f"docker-archive:{saved}")))
     assert from_daemon["file_count"] == from_archive["file_count"] > 1000
     assert from_daemon["image_id"] == from_archive["image_id"] == engine.images.get(original).id
     assert from_daemon["os"]["ID"] == "debian" and len(from_daemon["layers"]) >= 2
     assert from_daemon["packages"]["database"] == "dpkg" and from_daemon["packages"]["count"] > 100
     layout = tmp_path / "layout"
     slim("squash", f"docker-archive:{saved}", "-t", "py:oci", "-o", f"oci:{layout}")
-    from_oci = json.loads(slim("inspect", "--json", f"oci:{layout}:py:oci"))
+    from_oci = validate("inspect", json.loads(slim("inspect", "--json", f"oci:{layout}:py:oci")))
     assert from_oci["file_count"] == from_daemon["file_count"]
     assert from_oci["content_bytes"] == from_daemon["content_bytes"]
     # and from the OCI layout back into the engine, where it runs

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 from slim.cli import main
 from slim.model import EXEC, READ, STAT
+from schemas import validate
 
 HERE = os.path.dirname(__file__)
 
@@ -21,7 +22,7 @@ HERE = os.path.dirname(__file__)
 def trace(*args: str) -> dict:
     result = CliRunner().invoke(main, ["-q", "trace", "--json", *args])
     assert result.exit_code == 0, result.output + result.stderr
-    return json.loads(result.stdout)
+    return validate("trace", json.loads(result.stdout))
 
 
 def kinds_of(doc: dict, path: str) -> set[str]:

@@ -28,6 +28,7 @@ from slim.run.options import RunOptions
 from slim.run.probes import ProbePlan
 from slim.run.verify import differences, require_passing
 from slim.workspace import Workspace
+from schemas import checked
 from tarbuild import layer
 from test_wiring import APP, TRACE
 
@@ -144,7 +145,7 @@ def _build(engine, tmp_path, output=Output("docker"), tags=("job:1-slim",), **kw
         options = pipeline.BuildOptions(run=RunOptions("job:1", cmd=("/app/run",), probes=kw.pop("probes", ProbePlan())),
                                         plan=PlanOptions(), output=output, tags=tags,
                                         seccomp_file=str(tmp_path / "seccomp.json"), **kw)
-        return pipeline.build(parse_reference("job:1"), options, ws, engine, Phases())
+        return checked(pipeline.build(parse_reference("job:1"), options, ws, engine, Phases()))
 
 
 def test_a_failing_original_probe_stops_the_build_before_anything_is_written(tmp_path):

@@ -1,6 +1,7 @@
-"""The JSON examples in README.md have the shape slim emits today. samples/make_readme_examples.py writes them
+"""The JSON examples in docs/ have the shape slim emits today. samples/make_readme_examples.py writes them
 from real runs; when a document gains, loses or renames a key, this fails until the examples are regenerated.
-Keys are compared down to the sections' own keys (and a probe's), since the examples cut lists and data maps."""
+Keys are compared down to the sections' own keys (and a probe's), since the examples cut lists and data maps.
+The documents the fake engine makes here also fit their JSON Schemas (docs/schemas/)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import re
 import pytest
 
 from fake_engine import Behaviour, FakeEngine
+from schemas import validate
 from slim import pipeline
 from slim.image.reference import parse_reference
 from slim.image.sink import Output
@@ -23,7 +25,9 @@ from slim.run.probes import ProbePlan
 from slim.workspace import Workspace
 from tarbuild import layer
 
-README = os.path.join(os.path.dirname(__file__), "..", "..", "README.md")
+DOCS = os.path.join(os.path.dirname(__file__), "..", "..", "docs")
+# the page each generated example lives on (samples/make_readme_examples.py and make_comparison.py write them)
+PAGES = {"report": "report.md", "trace": "commands.md", "inspect": "commands.md", "compare": "commands.md"}
 APP = layer(("app", "dir"), ("app/run", "file", (b"not ELF", 0o755)), ("etc/data.txt", "file", b"used"),
             ("etc/os-release", "file", b"ID=debian\n"), ("etc/passwd", "file", b"root:x:0:0:root:/root:/bin/sh\n"))
 TRACE = """1     execve("/app/run", ["/app/run"], 0x7ffc8a0e9c58 /* 1 vars */) = 0
@@ -37,10 +41,10 @@ DATA_SECTIONS = {"seconds", "engine", "os", "syscalls"}
 
 
 def example(name: str) -> dict:
-    with open(README) as fh:
+    with open(os.path.join(DOCS, PAGES[name])) as fh:
         text = fh.read()
     found = re.search(rf"<!-- begin:example-{name} -->.*?```json\n(.*?)\n```\n<!-- end:example-{name} -->", text, re.S)
-    assert found, f"README.md has no example-{name} block between markers"
+    assert found, f"docs/{PAGES[name]} has no example-{name} block between markers"
     return json.loads(found.group(1))
 
 
@@ -70,22 +74,23 @@ def built():
 
 
 def test_the_build_report_example_has_the_report_shape(built):
-    doc = built[0].to_json()
+    doc = validate("build", built[0].to_json())
     assert doc["trace"]["probes"] and doc["verification"]["probes"], "the fake build should have probed"
     assert_same_shape(example("report"), doc)
 
 
 def test_the_trace_example_has_the_trace_shape(built):
     report = built[0]
-    assert_same_shape(example("trace"), trace_json("job:1", report.facts.trace), data_sections={"files"})
+    assert_same_shape(example("trace"), validate("trace", trace_json("job:1", report.facts.trace)),
+                      data_sections={"files"})
 
 
 def test_the_inspect_example_has_the_inspect_shape(built):
-    assert_same_shape(example("inspect"), info_json(built[1]))
+    assert_same_shape(example("inspect"), validate("inspect", info_json(built[1])))
 
 
 def test_the_compare_example_has_the_compare_shape(built):
-    doc = comparison_json(built[2])
+    doc = validate("compare", comparison_json(built[2]))
     shown = example("compare")
     assert list(shown) == list(doc)
     image = {**doc["images"][0], "only_here": []}  # --packages adds it (the example is made with it)
@@ -93,9 +98,10 @@ def test_the_compare_example_has_the_compare_shape(built):
 
 
 def test_the_runtime_call_count_is_the_measured_list():
-    """The README's count of the calls the container runtime makes is the list bench/runtime_syscalls.py measured."""
+    """docs/hardening.md's count of the calls the container runtime makes is the list bench/runtime_syscalls.py
+    measured."""
     from slim.harden.runtime import RUNTIME_SYSCALLS
 
-    with open(README) as fh:
+    with open(os.path.join(DOCS, "hardening.md")) as fh:
         said = re.findall(r"`slim/harden/runtime\.py`, (\d+) calls, measured", fh.read())
     assert said == [str(len(RUNTIME_SYSCALLS))]

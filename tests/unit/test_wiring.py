@@ -17,6 +17,7 @@ from slim.progress import Phases
 from slim.run.options import RunOptions
 from slim.run.probes import ContinueAfter, ProbePlan
 from slim.run.runner import run
+from schemas import checked
 from tarbuild import layer
 
 APP = layer(("app", "dir"), ("app/run", "file", (b"not ELF: the fake engine never runs it", 0o755)),
@@ -80,7 +81,7 @@ def build(engine, output=Output("docker"), tags=("job:1-slim",), **run_options):
     with Workspace() as ws:
         options = pipeline.BuildOptions(run=RunOptions("job:1", cmd=("/app/run",), **run_options), plan=PlanOptions(),
                                         output=output, tags=tags, seccomp_file=ws.path("seccomp.json"))
-        return pipeline.build(parse_reference("job:1"), options, ws, engine, Phases())
+        return checked(pipeline.build(parse_reference("job:1"), options, ws, engine, Phases()))
 
 
 def test_build_keeps_what_the_trace_used_and_verifies(engine):
@@ -155,7 +156,7 @@ def test_a_partial_trace_gives_a_verified_profile_without_seccomp(engine):
         opts = pipeline.BuildOptions(RunOptions("job:1", cmd=("/app/run",)), PlanOptions(), Output("docker"),
                                      ("job:1-slim",), tracing=pipeline.TraceOptions(syscall_profile=False),
                                      seccomp_file=ws.path("seccomp.json"))
-        report = pipeline.build(parse_reference("job:1"), opts, ws, engine, Phases())
+        report = checked(pipeline.build(parse_reference("job:1"), opts, ws, engine, Phases()))
     profile = report.to_json()["hardening"]["run_profile"]
     assert profile["verified"] is True and profile["syscalls"] is None and profile["seccomp_profile"] is None
     assert not any(a.startswith("seccomp=") for a in profile["docker_args"])

@@ -90,7 +90,7 @@ def _remove_own_leftovers(ctx: click.Context) -> None:
 
 @main.command()
 @click.argument("image")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (shape documented in the README).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (shape in docs/commands.md).")
 @click.pass_context
 def inspect(ctx: click.Context, image: str, as_json: bool) -> None:
     """Show what IMAGE holds: layers and their sizes, file count, total size, distribution."""
@@ -133,7 +133,7 @@ def squash(ctx: click.Context, image: str, tags: tuple[str, ...], output: str) -
 @main.command()
 @click.argument("image")
 @click.argument("paths", nargs=-1, required=True)
-@click.option("--json", "as_json", is_flag=True, help="Each kept path with why it is kept (shape in the README).")
+@click.option("--json", "as_json", is_flag=True, help="Each kept path with why it is kept (shape in docs/commands.md).")
 @click.option("--strict", is_flag=True, help="Exit 9 when a library or interpreter cannot be found.")
 @click.pass_context
 def deps(ctx: click.Context, image: str, paths: tuple[str, ...], as_json: bool, strict: bool) -> None:
@@ -175,7 +175,7 @@ def deps(ctx: click.Context, image: str, paths: tuple[str, ...], as_json: bool, 
 @click.option("--seccomp-bpf/--no-seccomp-bpf", default=True, show_default=True,
               help="With --no-syscall-profile, let strace filter in the kernel. It sets no_new_privs, so setuid "
                    "programs do not elevate while traced: turn it off for images that need them to.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (shape documented in the README).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (shape in docs/commands.md).")
 @click.pass_context
 def trace(ctx: click.Context, image: str, syscall_profile: bool, seccomp_bpf: bool, as_json: bool, **kw) -> None:
     """Run IMAGE with tracing while probing it, and show every file it touched.

@@ -37,7 +37,7 @@ def ci_options(command):
     for option in reversed([
         click.option("--config", "config_file", type=click.Path(dir_okay=False), metavar="FILE", is_eager=True,
                      expose_value=False, callback=_use_config,
-                     help="Read build settings from FILE (YAML, documented in the README); flags override them. "
+                     help="Read build settings from FILE (YAML, documented in docs/ci.md); flags override them. "
                           "Default: slim.yaml or .slim.yaml in the current directory, when there is one."),
         click.option("--max-size", metavar="SIZE",
                      help="Fail (exit 11) when the slim image is bigger than SIZE (80MB, 1.5GiB; as `docker "

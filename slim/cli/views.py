@@ -50,7 +50,8 @@ def sbom(ctx: click.Context, image: str, fmt: str, output_file: str | None) -> N
 
 @click.command()
 @click.argument("images", nargs=-1, required=True, metavar="IMAGE...")
-@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON (slim.compare/1, see README).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the comparison as JSON (slim.compare/1, see docs/commands.md).")
 @click.option("--markdown", is_flag=True, help="Print a Markdown table (for a pull request or a CI step summary).")
 @click.option("--chart", type=click.Path(dir_okay=False), metavar="FILE.svg|FILE.png",
               help="Also draw size and package count per image into FILE (needs the chart extra: matplotlib).")
@@ -104,7 +105,7 @@ def compare(ctx: click.Context, images: tuple[str, ...], as_json: bool, markdown
 @click.option("--dockerfile", type=click.Path(dir_okay=False, exists=True), metavar="FILE",
               help="Also (or, without IMAGE, only) check FILE for what only a Dockerfile shows: no USER, "
                    "compilers in the shipped stage, unpinned or latest base images, ADD of URLs, secrets in ENV/ARG.")
-@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON (slim.lint/1, see README).")
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON (slim.lint/1, see docs/commands.md).")
 @click.option("--sarif", is_flag=True, help="Print SARIF 2.1.0 (for code-scanning dashboards).")
 @click.option("--fail-on", type=click.Choice(SEVERITIES), metavar="|".join(SEVERITIES),
               help="Exit 14 when a finding is at least this severe.")

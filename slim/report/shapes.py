@@ -1,4 +1,4 @@
-"""The documented JSON shapes of slim's results (see README), beside nothing that renders for a terminal."""
+"""The documented JSON shapes of slim's results (docs/schemas/), beside nothing that renders for a terminal."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ JSON_WARNINGS = 200  # a hostile image can make thousands; the output says how m
 
 
 def info_json(info: ImageInfo) -> dict:
-    """The documented `slim inspect --json` shape (see README)."""
+    """The documented `slim inspect --json` shape (docs/schemas/inspect.schema.json)."""
     return {
         "reference": info.reference,
         "image_id": info.image_id,
@@ -30,7 +30,7 @@ def info_json(info: ImageInfo) -> dict:
 
 
 def closure_json(closure: Closure) -> dict:
-    """The documented `slim deps --json` shape (see README)."""
+    """The documented `slim deps --json` shape (docs/commands.md)."""
     return {
         "paths": [
             {"path": path, "reasons": [{"kind": r.kind, "of": r.of} for r in sorted(closure.keep[path])]}
@@ -52,7 +52,7 @@ def files_by_kind(trace: Trace) -> dict[str, list[str]]:
 
 
 def trace_json(image: str, trace: Trace) -> dict:
-    """The documented `slim trace --json` shape (see README)."""
+    """The documented `slim trace --json` shape (docs/schemas/trace.schema.json)."""
     return {
         "image": image,
         "exit_code": trace.exit_code,

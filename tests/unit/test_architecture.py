@@ -1,4 +1,4 @@
-"""The dependency rules of the layout (README, Layout), checked on the source:
+"""The dependency rules of the layout (docs/layout.md), checked on the source:
 
 cli -> pipeline -> stages (engine, image, analysis, plan, run, report, tracers) -> model/errors.
 Only the engine adapter imports the engine SDK, only the command line imports click and rich, only named

@@ -130,7 +130,8 @@ def _mapping(trust: Trust, report) -> dict:
     mapped = match.mapping(findings, match.contents_of(report.slim_inventory.components, kept), scanner)
     out = report.facts.output
     if trust.scan and report.passed and out.tags:  # the scanner's own view of the slim image, to cross-check
-        mapped["scanned_slim"] = counts(scan.scan(out.tags[0] if out.kind == "docker" else f"{out.kind}:{out.path}")[0])
+        slim_image = out.tags[0] if out.kind == "docker" else f"{out.kind}:{out.path}"
+        mapped["scanned_slim"] = counts(scan.scan(slim_image)[0])
     return mapped
 
 

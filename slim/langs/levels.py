@@ -1,7 +1,8 @@
 """Language-aware completion: so code the probes never reached still imports in the minimized image.
 
 imports (the default): Python modules that kept code can import, found by parsing it (pyimports), and the
-Node files kept code can require or import, resolved as Node does (nodeimports); a package whose code loads a
+Node files kept code can require or import, resolved as Node does (nodeimports), and the same for Ruby (ruby),
+PHP (php) and Perl (perl) against the image's own load paths; a package whose code loads a
 name computed at run time is kept whole. full: the interpreter's whole standard library (no test suites, idle, tkinter, ensurepip), and every
 package directory (one holding __init__.py) that keeps any file, with its *.dist-info/*.egg-info. Node: the
 package directory of every module that keeps any file, and the packages it depends on (package.json).
@@ -13,7 +14,7 @@ from __future__ import annotations
 import posixpath
 import re
 
-from slim.langs import nodeimports, pyimports
+from slim.langs import nodeimports, pyimports, ruby
 from slim.langs.pypath import PythonPath, search_path, top_package
 from slim.model import SlimWarning
 from slim.results import LanguageRule, Reason
@@ -37,6 +38,7 @@ def completion(rootfs, kept: set[str], level: str, env: dict[str, str] | None = 
         warnings = warnings if warnings is not None else []
         _python_imports(rootfs, kept, env or {}, out, warnings, scan_python)
         _node_imports(rootfs, kept, out, warnings)
+        ruby.completion(rootfs, kept, env or {}, out, warnings)
         return out
     if level == FULL:
         for version in python_versions(kept):

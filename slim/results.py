@@ -108,6 +108,19 @@ class ImportedBy(Reason):
 
 
 @dataclass(frozen=True)
+class NamedInCode(Reason):
+    """A Python module that kept code imports by a name built at run time, and names in its own text (six's
+    table of moved modules, a literal list of lazy submodules): the file and line of that name."""
+
+    file: str
+    line: int
+    category: ClassVar[str] = LANGUAGE
+
+    def text(self) -> str:
+        return f"named at {self.file}:{self.line}, imported at run time"
+
+
+@dataclass(frozen=True)
 class RequiredBy(Reason):
     """A Node file a literal require/import of kept code loads: that statement's file and line."""
 
@@ -167,6 +180,8 @@ class KeepPlan:
     # Python modules the import closure parsed, and those whose scan came from the cache (set by the wiring)
     python_scans: dict[str, int] = field(default_factory=dict)
     kept_whole: dict[str, int] = field(default_factory=dict)  # package kept whole -> bytes its modules added
+    # Python imports never followed because they cannot run in the image: rule (pybranches.RULES) -> bytes saved
+    cuts: dict[str, int] = field(default_factory=dict)
     warnings: list[SlimWarning] = field(default_factory=list)
 
     def category(self, path: str) -> str:

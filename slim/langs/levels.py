@@ -14,7 +14,7 @@ from __future__ import annotations
 import posixpath
 import re
 
-from slim.langs import nodeimports, pyimports, ruby
+from slim.langs import nodeimports, pybranches, pyimports, ruby
 from slim.langs.pypath import PythonPath, search_path, top_package
 from slim.model import SlimWarning
 from slim.results import LanguageRule, Reason
@@ -28,15 +28,17 @@ _SITE_DIRS = ("site-packages", "dist-packages")
 
 
 def completion(rootfs, kept: set[str], level: str, env: dict[str, str] | None = None,
-               warnings: list | None = None, scan_python=pyimports.scan_serially) -> dict[str, Reason]:
+               warnings: list | None = None, scan_python=pyimports.scan_serially,
+               cuts: dict[str, int] | None = None) -> dict[str, Reason]:
     """path -> why, for what the level adds on top of `kept`. `warnings` receives SlimWarnings (imports level).
-    `scan_python` scans batches of Python modules (pyimports.import_closure's scan_many)."""
+    `scan_python` scans batches of Python modules (pyimports.import_closure's scan_many). `cuts` receives, at
+    the imports level, the bytes each rule of pybranches kept out (what the imports it cut would have added)."""
     if level == OFF:
         return {}
     out: dict[str, Reason] = {}
     if level == IMPORTS:
         warnings = warnings if warnings is not None else []
-        _python_imports(rootfs, kept, env or {}, out, warnings, scan_python)
+        _python_imports(rootfs, kept, env or {}, out, warnings, scan_python, cuts if cuts is not None else {})
         _node_imports(rootfs, kept, out, warnings)
         ruby.completion(rootfs, kept, env or {}, out, warnings)
         return out
@@ -67,7 +69,7 @@ def _walk(rootfs, top: str, out: dict[str, Reason], why: str, want, skip=frozens
 
 
 def _python_imports(rootfs, kept: set[str], env: dict[str, str], out: dict[str, Reason], warnings: list,
-                    scan_python) -> None:
+                    scan_python, cuts: dict[str, int]) -> None:
     """The import closure of every kept module; metadata of the packages that keep files; whole packages only
     where the code cannot be read (a parse failure) or names a module at run time (import_module(variable))."""
     py_files = sorted(p for p in kept if p.endswith(".py") and rootfs.is_file(p))
@@ -79,9 +81,18 @@ def _python_imports(rootfs, kept: set[str], env: dict[str, str], out: dict[str, 
         pypath = PythonPath(rootfs, search_path(rootfs, version, env, script_dirs))
         never = tuple(f"{lib}/{skip}" for lib in stdlib for skip in _STDLIB_SKIP if skip not in ("site-packages",
                                                                                                "dist-packages"))
-        found = pyimports.import_closure(rootfs, pypath, py_files, never, scan_python)
+        interpreter = tuple(int(n) for n in version.split("."))[:2]
+        for rule in pybranches.RULES:
+            cuts.setdefault(rule, 0)
+        found = pyimports.import_closure(rootfs, pypath, py_files, never, scan_python, interpreter)  # type: ignore
         for path, why in found.keep.items():
             out.setdefault(path, why)
+        for rule, seeds in found.cut.items():  # what following the imports each rule cut would have added
+            known = frozenset(py_files) | frozenset(found.keep)
+            extra = pyimports.import_closure(rootfs, pypath, [], never, scan_python, interpreter,  # type: ignore
+                                             seeds, known)
+            saved = rootfs.bytes_of(set(extra.keep) - kept - set(out))
+            cuts[rule] = cuts.get(rule, 0) + saved
         for path, package in found.unparsed.items():
             warnings.append(SlimWarning("lang.unparsed", f"could not parse it: {_kept_whole(package)}", path))
         for where, package in found.dynamic.items():

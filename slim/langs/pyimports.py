@@ -14,9 +14,12 @@ import posixpath
 import re
 import warnings as py_warnings
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
+from slim.langs import pybranches, pynames
+from slim.langs.pybranches import When
 from slim.langs.pypath import PythonPath, top_package
-from slim.results import ImportedBy, PartOfWholePackage, Reason
+from slim.results import ImportedBy, NamedInCode, PartOfWholePackage, Reason
 
 MAX_SOURCE = 4 << 20  # a module bigger than this is not parsed (its package is kept whole instead)
 _DYNAMIC_CALLS = {"import_module", "__import__"}
@@ -24,28 +27,48 @@ _DYNAMIC_CALLS = {"import_module", "__import__"}
 
 @dataclass(frozen=True)
 class Import:
+    """One import a module makes, its name made absolute."""
+
     name: str  # absolute dotted name, relative ones already resolved
     line: int
     names: tuple[str, ...] = ()  # `from name import a, b`: a and b may be submodules
     # A fallback in `try: import x / except ImportError: import y`: y is needed only when one of these (x)
     # cannot be found in the image; empty for an import that is always followed.
     unless: tuple[str, ...] = ()
+    when: tuple = ()  # sys.version_info tests (pybranches.Atom) that must all hold for it to run
 
 
 @dataclass
 class ImportClosure:
+    """What import_closure found: the files kept and why, and where the code could not say what it loads."""
+
     keep: dict[str, Reason] = field(default_factory=dict)  # path -> the import (or the whole package) that keeps it
     # Where the code cannot say what it imports, the package directory kept whole (None: no package to keep):
     unparsed: dict[str, str | None] = field(default_factory=dict)  # module that failed to parse -> package
     dynamic: dict[str, str | None] = field(default_factory=dict)  # "file:line" of import_module(name) -> package
+    # What the imports never followed would have loaded first, by the rule that cut them (pybranches.RULES):
+    # rule -> [(file, why)]; the files already kept are not left out, so are not listed
+    cut: dict[str, list[tuple[str, Reason]]] = field(default_factory=dict)
 
 
 # What one module's source says, before relative names are resolved against the package it lives in, so that
 # the same file content gives the same scan wherever it sits (and a scan can be cached by content):
-# ([(module, level, names, line, unless), ...], [(line, prefix) of each dynamic import, ...]); a dynamic
-# import's prefix is the constant start of the name it builds ("encodings." of 'encodings.' + name), or "".
-RawImport = tuple[str, int, tuple[str, ...], int, tuple[str, ...]]
-Scan = tuple[list[RawImport], list[tuple[int, str]]]
+# imports [(module, level, names, line, unless, when)], dynamic imports [(line, prefix)] (a prefix is the
+# constant start of the name built: "encodings." of 'encodings.' + name, or ""), the module names the code
+# spells out for them (pynames.Named), and the imports of branches that never run on import in the image:
+# [(rule, module, level, names, line)]. Version tests stay conditions (`when`): the scan does not depend on
+# which interpreter the image has, the closure decides them.
+RawImport = tuple[str, int, tuple[str, ...], int, tuple[str, ...], tuple]
+CutImport = tuple[str, str, int, tuple[str, ...], int]
+
+
+class Scan(NamedTuple):
+    """What scan() found in one module's source (see above); a plain tuple of lists, so it caches as JSON."""
+
+    imports: list[RawImport]
+    dynamic: list[tuple[int, str]]
+    named: list[pynames.Named] = []
+    cut: list[CutImport] = []
 
 
 def scan(source: bytes) -> Scan:
@@ -55,21 +78,32 @@ def scan(source: bytes) -> Scan:
         py_warnings.simplefilter("ignore")  # invalid escape sequences and the like in old code
         tree = ast.parse(source)
     found: list[RawImport] = []
+    cut: list[CutImport] = []
     dynamic: list[tuple[int, str]] = []
-    for node, unless in _reachable_nodes(tree, source):
+    dynamic_calls: list[ast.Call] = []
+    for node, unless, when, rule in _reachable_nodes(tree, source):
         if isinstance(node, ast.Import):
-            found += [(alias.name, 0, (), node.lineno, unless) for alias in node.names]
+            raw = [(alias.name, 0, (), node.lineno) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
-            names = tuple(a.name for a in node.names if a.name != "*")
-            found.append((node.module or "", node.level, names, node.lineno, unless))
+            raw = [(node.module or "", node.level, tuple(a.name for a in node.names if a.name != "*"), node.lineno)]
         elif isinstance(node, ast.Call) and _call_name(node.func) in _DYNAMIC_CALLS:
             arg = node.args[0] if node.args else None
             if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
                 level = len(arg.value) - len(arg.value.lstrip("."))
-                found.append((arg.value.lstrip("."), level, (), node.lineno, unless))
+                raw = [(arg.value.lstrip("."), level, (), node.lineno)]
             else:
-                dynamic.append((node.lineno, _constant_start(arg)))
-    return found, dynamic
+                if not rule:
+                    dynamic.append((node.lineno, _constant_start(arg)))
+                    dynamic_calls.append(node)
+                continue
+        else:
+            continue
+        if rule:
+            cut += [(rule, *r) for r in raw]
+        else:
+            found += [(*r, unless, when) for r in raw]  # type: ignore[misc]
+    named = pynames.named_modules(tree, dynamic_calls) if dynamic_calls else []
+    return Scan(found, dynamic, named, cut)
 
 
 def _constant_start(arg: ast.expr | None) -> str:
@@ -111,47 +145,28 @@ def resolve(raw: list[RawImport], package: str) -> list[Import]:
     too) with relative names made absolute; those that reach above the top-level package are dropped (Python
     raises ImportError for them too)."""
     found = []
-    for module, level, names, line, unless in raw:
+    for module, level, names, line, unless, when in raw:
         name = _absolute(module, level, package)
         if name or (name == "" and names):  # `from . import x` at a path root names x alone
-            found.append(Import(name, line, names, unless))
+            found.append(Import(name, line, names, unless, when))
     return found
 
 
-def imports_of(source: bytes, package: str) -> tuple[list[Import], list[int]]:
+def imports_of(source: bytes, package: str) -> tuple[list[Import], list[tuple[int, str]]]:
     """scan() and resolve() in one: the imports of `source` living in `package`. Raises SyntaxError/ValueError."""
-    raw, dynamic = scan(source)
-    return resolve(raw, package), dynamic
-
-
-_OTHER_PLATFORMS = {"win32", "nt", "cygwin", "darwin", "java", "os2", "ce", "riscos", "emscripten", "wasi"}
-
-
-def _never_runs_here(test: ast.expr) -> bool:
-    """`if __name__ == "__main__"` (a module run as a script, not imported), `if TYPE_CHECKING` (type checkers
-    only), `if sys.platform == "win32"` / `os.name == "nt"` (another system): their bodies never run in a Linux
-    container when the module is imported."""
-    if isinstance(test, ast.Name) and test.id == "TYPE_CHECKING":
-        return True
-    if isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING":
-        return True
-    if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq):
-        left, right = test.left, test.comparators[0]
-        value = right.value if isinstance(right, ast.Constant) else None
-        if isinstance(left, ast.Name) and left.id == "__name__" and value == "__main__":
-            return True
-        if isinstance(left, ast.Attribute) and left.attr in ("platform", "name") and value in _OTHER_PLATFORMS:
-            return True
-    return False
+    found = scan(source)
+    return resolve(found.imports, package), found.dynamic
 
 
 def _reachable_nodes(tree: ast.Module, source: bytes):
-    """(node, unless) for every statement (and, when the source names import_module or __import__, every
-    expression: those calls are expressions), except the bodies of branches that never run on import in a
-    Linux container and of functions only such a branch calls; `unless` is set inside import fallbacks.
+    """(node, unless, when, rule) for every statement (and, when the source names import_module or __import__,
+    every expression: those calls are expressions). `unless` is set inside import fallbacks; `when` holds the
+    version tests a branch needs; `rule` names the pybranches rule under which a node never runs on import in
+    a Linux container ("" when it may run): the bodies of such branches and of functions only they call.
     Import statements are statements, so most modules need only their statement tree walked."""
     expressions = b"import_module" in source or b"__import__" in source
-    script_only = _script_only_functions(tree, source)
+    flags = pybranches.module_flags(tree) if b"version_info" in source or b"platform" in source else {}
+    script_only = _script_only_functions(tree, source, flags)
     # Every import statement and import call has the word on one of its lines: a subtree whose lines never
     # say "import" holds none, and is not walked (most of a module's tree).
     import_lines = [n for n, text in enumerate(source.split(b"\n"), 1) if b"import" in text]
@@ -163,20 +178,27 @@ def _reachable_nodes(tree: ast.Module, source: bytes):
         i = bisect.bisect_left(import_lines, first)
         return i < len(import_lines) and import_lines[i] <= (node.end_lineno or first)
 
-    stack: list[tuple[ast.AST, tuple[str, ...]]] = [(tree, ())]
+    stack: list[tuple[ast.AST, tuple[str, ...], When, str]] = [(tree, (), (), "")]
     while stack:
-        node, unless = stack.pop()
-        yield node, unless
-        if isinstance(node, ast.If) and _never_runs_here(node.test):
-            stack.extend((child, unless) for child in node.orelse if says_import(child))
+        node, unless, when, rule = stack.pop()
+        yield node, unless, when, rule
+        if isinstance(node, ast.If) and not rule:
+            cond = pybranches.condition(node.test, flags)
+            for branch, where in ((node.body, cond.yes), (node.orelse, cond.no)):
+                inner = pybranches.and_when(when, where)
+                cut = cond.rule if inner is False else ""
+                stack.extend((child, unless, () if cut else inner or (), cut) for child in branch
+                             if says_import(child))
+            if expressions:
+                stack.append((node.test, unless, when, rule))
             continue
-        if id(node) in script_only:
-            continue
+        if id(node) in script_only and not rule:
+            rule = pybranches.MAIN
         guarded = _import_fallback_guard(node)
         for child in ast.iter_child_nodes(node) if expressions else _child_statements(node):
             if says_import(child):
                 inside_handler = guarded and isinstance(child, ast.ExceptHandler)
-                stack.append((child, unless + guarded if inside_handler else unless))
+                stack.append((child, unless + guarded if inside_handler else unless, when, rule))
 
 
 def _child_statements(node: ast.AST):
@@ -206,7 +228,7 @@ def _import_fallback_guard(node: ast.AST) -> tuple[str, ...]:
                  for stmt in node.body for alias in (stmt.names if isinstance(stmt, ast.Import) else stmt.names[:1]))
 
 
-def _script_only_functions(tree: ast.Module, source: bytes) -> set[int]:
+def _script_only_functions(tree: ast.Module, source: bytes, flags: dict) -> set[int]:
     """ids of private module-level functions (`_test`, `_main`) that only the module's `if __name__ ==
     "__main__"` block calls, directly or through other such functions: like the block, they run only when the
     module is a script, never on import. Public ones stay: another module may import and call them. Any other
@@ -214,7 +236,7 @@ def _script_only_functions(tree: ast.Module, source: bytes) -> set[int]:
     private = {stmt.name: stmt for stmt in tree.body if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef))
                and stmt.name.startswith("_") and not stmt.name.endswith("__")}
     main_blocks = [(stmt.lineno, stmt.end_lineno or stmt.lineno) for stmt in tree.body
-                   if isinstance(stmt, ast.If) and _never_runs_here(stmt.test)]
+                   if isinstance(stmt, ast.If) and pybranches.condition(stmt.test, flags).yes is False]
     if not private or not main_blocks:
         return set()
     mentions = {}  # name -> lines it appears on, outside its own definition
@@ -254,17 +276,22 @@ def scan_serially(sources: dict) -> dict:
 
 
 def import_closure(rootfs, pypath: PythonPath, start: list[str], never: tuple[str, ...] = (),
-                   scan_many=scan_serially) -> ImportClosure:
-    """From the kept .py files `start`, every module their imports (and their modules' imports) load; nothing
-    under the directories `never` (the standard library's test suites and GUI toolkits). A module that does
-    not parse, or imports a name built at run time, keeps a whole package: the one the name's constant start
-    names ('encodings.' + name: encodings), else its own top-level one; those modules' imports are followed
-    too. Goes in waves: each wave's new modules are scanned as one batch by `scan_many` ({path: source} ->
-    {path: Scan or None}), which may cache or parallelise; the result does not depend on how it scans."""
+                   scan_many=scan_serially, version: tuple[int, int] | None = None,
+                   seeds: list[tuple[str, Reason]] = (), known: frozenset[str] = frozenset()) -> ImportClosure:
+    """From the kept .py files `start` (and the files `seeds` name, kept for their reason), every module their
+    imports (and their modules' imports) load; nothing under the directories `never` (the standard library's
+    test suites and GUI toolkits), nothing of `known` (already kept: not scanned again). Branches on
+    sys.version_info are followed when they hold for the interpreter `version` (all of them when None). A
+    module that imports a name built at run time: the modules its code names for it (pynames), else a whole
+    package: the one the name's constant start names ('encodings.' + name: encodings), else its own top-level
+    one; a module that does not parse keeps its top-level package whole. Goes in waves: each wave's new
+    modules are scanned as one batch by `scan_many` ({path: source} -> {path: Scan or None}), which may cache
+    or parallelise; the result does not depend on how it scans."""
     out = ImportClosure()
-    seen: set[str] = set()
+    seen: set[str] = set(known)
     whole: set[str] = set()  # package directories already put into a wave whole
-    wave: list[tuple[str, Reason | None]] = [(p, None) for p in start]
+    wave: list[tuple[str, Reason | None]] = [(p, None) for p in start] + list(seeds)
+    cut: dict[str, list[tuple[str, Reason]]] = {}
     while wave:
         sources: dict[str, bytes] = {}
         for path, why in wave:
@@ -282,17 +309,53 @@ def import_closure(rootfs, pypath: PythonPath, start: list[str], never: tuple[st
             if result is None:
                 out.unparsed[path] = _whole(rootfs, pypath, path, None, f"{path} does not parse", wave, whole)
                 continue
-            raw, dynamic = result
-            for line, prefix in dynamic:
-                where = f"{path}:{line}"
-                out.dynamic[where] = _whole(rootfs, pypath, path, dynamic_package(prefix, package),
-                                            f"{where} imports a name built at run time", wave, whole)
-            for imp in resolve(raw, package):
+            result = Scan(*result)
+            _dynamic(rootfs, pypath, path, package, result, wave, whole, out)
+            for imp in resolve(result.imports, package):
                 if imp.unless and all(pypath.find(name) for name in imp.unless):
                     continue  # a fallback for modules the image has
-                for name in [imp.name] + [f"{imp.name}.{n}" for n in imp.names]:
-                    wave += [(file, ImportedBy(path, imp.line)) for file in pypath.find(name) or ()]
+                files = [(f, ImportedBy(path, imp.line)) for name in [imp.name, *(f"{imp.name}.{n}" for n in imp.names)]
+                         for f in pypath.find(name) or _parents(pypath, name if name == imp.name else "")]
+                if pybranches.holds(imp.when, version):
+                    wave += files
+                else:
+                    cut.setdefault(pybranches.VERSION, []).extend(files)
+            for rule, module, level, names, line in result.cut:
+                name = _absolute(module, level, package)
+                dotted_names = ([name] if name else []) + [f"{name}.{n}" if name else n for n in names]
+                cut.setdefault(rule, []).extend((f, ImportedBy(path, line)) for dotted in dotted_names
+                                                for f in pypath.find(dotted) or ())
+    out.cut = {rule: [(f, why) for f, why in files if f not in seen] for rule, files in sorted(cut.items())}
     return out
+
+
+def _parents(pypath: PythonPath, name: str) -> list[str]:
+    """For a dotted name no file provides (`six.moves`, made by six at run time), what importing it loads
+    before Python looks for the rest: its nearest parent module that a file provides."""
+    while "." in name:
+        name = name.rsplit(".", 1)[0]
+        found = pypath.find(name)
+        if found:
+            return found
+    return []
+
+
+def _dynamic(rootfs, pypath: PythonPath, path: str, package: str, found: Scan, wave: list, whole: set[str],
+             out: ImportClosure) -> None:
+    """Follow what the dynamic imports of one module may load: the modules its code names for them that the
+    image has, else the package the name's constant start names (or the module's own) kept whole."""
+    for line, prefix in found.dynamic:
+        where = f"{path}:{line}"
+        named = []
+        for written, string_line in pynames.candidates(found.named, prefix):
+            level = len(written) - len(written.lstrip("."))
+            dotted = _absolute(written.lstrip("."), level, package)
+            named += [(f, NamedInCode(path, string_line)) for f in (pypath.find(dotted) or ()) if dotted]
+        if named:
+            wave += named
+        else:
+            out.dynamic[where] = _whole(rootfs, pypath, path, dynamic_package(prefix, package),
+                                        f"{where} imports a name built at run time", wave, whole)
 
 
 def _whole(rootfs, pypath: PythonPath, path: str, dotted: str | None, why: str, wave: list,

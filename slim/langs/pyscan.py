@@ -24,7 +24,7 @@ from slim.langs import pyimports
 from slim.model import SlimWarning
 
 # Bump when pyimports.scan's output changes for the same source: older cached scans are then never read.
-SCAN_FORMAT = 3
+SCAN_FORMAT = 4  # 4: version conditions, cut imports, names spelled out
 # The parsing Python's minor version is part of the key: a newer grammar parses what an older one rejects.
 _KEY_SUFFIX = f":{SCAN_FORMAT}:{sys.version_info[0]}.{sys.version_info[1]}".encode()
 _PARALLEL_FROM = 512 << 10  # bytes of uncached source below which starting workers costs more than it saves
@@ -124,9 +124,13 @@ def _loaded(text: str) -> pyimports.Scan | None:
     data = json.loads(text)
     if data is None:
         return None
-    raw, dynamic = data
-    return [(m, int(level), tuple(names), int(line), tuple(unless)) for m, level, names, line, unless in raw], \
-        [(int(line), str(prefix)) for line, prefix in dynamic]
+    raw, dynamic, named, cut = data
+    return pyimports.Scan(
+        [(m, int(level), tuple(names), int(line), tuple(unless), tuple((a[0], a[1], tuple(a[2])) for a in when))
+         for m, level, names, line, unless, when in raw],
+        [(int(line), str(prefix)) for line, prefix in dynamic],
+        [(int(line), str(name), str(kind)) for line, name, kind in named],
+        [(str(rule), m, int(level), tuple(names), int(line)) for rule, m, level, names, line in cut])
 
 
 def digest(source: bytes) -> bytes:

@@ -194,7 +194,8 @@ def _language(p: _Planner) -> None:
     sizes = {}
     for level in levels.LEVELS:
         found: list = []
-        added = levels.completion(p.rootfs, base, level, p.env, found, p.scan_python)
+        cuts: dict[str, int] = {}
+        added = levels.completion(p.rootfs, base, level, p.env, found, p.scan_python, cuts)
         if level == p.options.lang_completion:
             p.out.warnings.extend(found)
         sizes[level] = p.rootfs.bytes_of(set(added) - base)
@@ -203,6 +204,7 @@ def _language(p: _Planner) -> None:
                 if path not in base:
                     p.seed(path, why)
             p.out.kept_whole = _kept_whole(p.rootfs, {path: why for path, why in added.items() if path not in base})
+            p.out.cuts = dict(sorted(cuts.items()))
     p.out.language_cost = sizes
 
 

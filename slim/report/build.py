@@ -181,8 +181,8 @@ class BuildReport:
                 # directories of app files the app read, kept whole: bytes each added beyond the trace
                 "content_directories": dict(sorted(keep.content.items())),
             },
-            "language_completion": {"level": f.lang_level, "bytes_by_level": keep.language_cost,
-                                    "python_modules": keep.python_scans, "kept_whole": keep.kept_whole},
+            "language_completion": {"level": f.lang_level, "bytes_by_level": keep.language_cost, "python_modules":
+                                    keep.python_scans, "kept_whole": keep.kept_whole, "cuts": keep.cuts},
             "trace": {"exit_code": f.trace.exit_code, "probes": [probe_json(p) for p in f.trace.probes],
                       "syscalls": [name for name, _ in f.trace.syscalls], "files_touched": len(f.trace.paths())},
             "verification": {"ran": f.verification.ran, "passed": f.verification.passed,

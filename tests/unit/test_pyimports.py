@@ -194,7 +194,7 @@ sibling = import_module("." + name, package=__name__)
 anything = import_module("%s.%s" % (package, name))
 chained = import_module("app.x." + a + "." + b)
 '''
-    _, dynamic = pyimports.scan(source)
+    dynamic = pyimports.scan(source).dynamic
     prefixes = [prefix for _, prefix in sorted(dynamic)]
     assert prefixes == ["encodings.", "app.backends.", "app.plugins.", ".", "", "app.x."]
     assert [pyimports.dynamic_package(p, "app.core") for p in prefixes] == [

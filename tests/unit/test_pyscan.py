@@ -54,7 +54,7 @@ def test_an_unparsable_module_is_cached_as_unparsable(tmp_path):
     for _ in range(2):
         with pyscan.ModuleScanner(pyscan.ScanCache(str(tmp_path / "scans.sqlite")), workers=1) as scanner:
             got = scanner(sources)
-        assert got == {"/py2.py": None, "/ok.py": ([("os", 0, (), 1, ())], [])}
+        assert got == {"/py2.py": None, "/ok.py": pyimports.Scan([("os", 0, (), 1, (), ())], [], [], [])}
     assert scanner.cached == 2
 
 

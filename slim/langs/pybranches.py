@@ -1,0 +1,221 @@
+"""Which branches of a Python module can run when the module is imported in the image: the tests of `if`
+statements that a Linux container answers the same way every time (`TYPE_CHECKING`, `__name__ == "__main__"`,
+`sys.platform`, `os.name`), and those on `sys.version_info`, which depend on the image's interpreter and are
+therefore kept as conditions (`Atom`s) that the closure decides once it knows the version.
+
+Pure: AST nodes in, a `Cond` out.
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+from dataclasses import dataclass
+
+TYPE_CHECKING, MAIN, PLATFORM, VERSION = "type_checking", "main", "platform", "version"
+RULES = (TYPE_CHECKING, MAIN, PLATFORM, VERSION)
+
+# A test on the interpreter's version: (subject, op, value); subject "info" compares sys.version_info (or its
+# [:2]) with a tuple, "major"/"minor" compare one number. Plain tuples so that a scan stays JSON.
+Atom = tuple[str, str, tuple[int, ...]]
+# Where a branch may run: None (no known constraint), False (never, in any image), or a conjunction of atoms
+When = bool | tuple[Atom, ...] | None
+
+_OPS = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
+_NEGATED = {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "==": "!=", "!=": "=="}
+_COMPARE = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq,
+            "!=": operator.ne}
+# What these answer in a Linux container: sys.platform, os.name, platform.system()
+_HERE = {"platform": "linux", "name": "posix", "system": "Linux"}
+
+
+@dataclass(frozen=True)
+class Cond:
+    """What an `if` test says about its two branches: where the body may run (`yes`) and the else branch
+    (`no`), and the rule that decides it (for the report of what each rule cut)."""
+
+    yes: When = None
+    no: When = None
+    rule: str = ""
+
+
+UNKNOWN = Cond()
+
+
+def module_flags(tree: ast.Module) -> dict[str, Cond]:
+    """Module-level names bound once to a test these rules decide (`PY2 = sys.version_info[0] == 2`,
+    `WINDOWS = sys.platform == "win32"`): an `if PY2:` is then decided as the test itself."""
+    counts: dict[str, int] = {}
+    tests: dict[str, ast.expr] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                for name in ast.walk(target):
+                    if isinstance(name, ast.Name):
+                        counts[name.id] = counts.get(name.id, 0) + 1
+    for stmt in tree.body:
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+            tests[stmt.targets[0].id] = stmt.value
+    flags: dict[str, Cond] = {}
+    for name, value in tests.items():
+        if counts.get(name) == 1:
+            cond = condition(value, flags)
+            if cond != UNKNOWN:
+                flags[name] = cond
+    return flags
+
+
+def condition(test: ast.expr, flags: dict[str, Cond] | None = None) -> Cond:
+    """What `test` says about the branches it guards (UNKNOWN when these rules cannot tell)."""
+    flags = flags or {}
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        inner = condition(test.operand, flags)
+        return Cond(inner.no, inner.yes, inner.rule)
+    if isinstance(test, ast.BoolOp):
+        parts = [condition(v, flags) for v in test.values]
+        rule = next((p.rule for p in parts if p.rule), "")
+        if isinstance(test.op, ast.And):
+            return Cond(_all([p.yes for p in parts]), _any([p.no for p in parts]), rule)
+        return Cond(_any([p.yes for p in parts]), _all([p.no for p in parts]), rule)
+    if isinstance(test, ast.Name) and test.id in flags:
+        return flags[test.id]
+    if (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or \
+            (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"):
+        return Cond(False, None, TYPE_CHECKING)
+    if isinstance(test, ast.Call) and isinstance(test.func, ast.Attribute) and test.func.attr == "startswith":
+        here = _platform_value(test.func.value)
+        prefixes = _constants(test.args[0]) if len(test.args) == 1 else None
+        if here is not None and prefixes is not None and all(isinstance(p, str) for p in prefixes):
+            return _known(here.startswith(tuple(prefixes)), PLATFORM)
+        return UNKNOWN
+    if isinstance(test, ast.Compare) and len(test.ops) == 1:
+        return _compare(test.left, test.ops[0], test.comparators[0])
+    return UNKNOWN
+
+
+def _compare(left: ast.expr, op: ast.cmpop, right: ast.expr) -> Cond:
+    if isinstance(left, ast.Name) and left.id == "__name__" and isinstance(right, ast.Constant) \
+            and right.value == "__main__" and type(op) in (ast.Eq, ast.NotEq):
+        return _known(isinstance(op, ast.NotEq), MAIN)  # a module that is imported is never __main__
+    here = _platform_value(left)
+    if here is not None:
+        values = _constants(right)
+        if values is None or not all(isinstance(v, str) for v in values):
+            return UNKNOWN
+        if type(op) in (ast.Eq, ast.NotEq) and len(values) == 1 and not isinstance(right, (ast.Tuple, ast.List,
+                                                                                         ast.Set)):
+            return _known((here == values[0]) == isinstance(op, ast.Eq), PLATFORM)
+        if type(op) in (ast.In, ast.NotIn) and isinstance(right, (ast.Tuple, ast.List, ast.Set)):
+            return _known((here in values) == isinstance(op, ast.In), PLATFORM)
+        return UNKNOWN
+    subject = _version_subject(left)
+    if subject is None or type(op) not in _OPS:
+        return UNKNOWN
+    values = _constants(right)
+    if values is None or not values or not all(type(v) is int for v in values):
+        return UNKNOWN
+    if (subject == "info") != isinstance(right, ast.Tuple) or (subject != "info" and len(values) != 1):
+        return UNKNOWN
+    atom: Atom = (subject, _OPS[type(op)], tuple(values))
+    return Cond((atom,), (negated(atom),), VERSION)
+
+
+def negated(atom: Atom) -> Atom:
+    """The test that holds exactly when `atom` does not."""
+    return atom[0], _NEGATED[atom[1]], atom[2]
+
+
+def _known(value: bool, rule: str) -> Cond:
+    return Cond(None, False, rule) if value else Cond(False, None, rule)
+
+
+def _all(parts: list[When]) -> When:
+    """Where every part holds: the union of their atoms; False when one never does."""
+    if any(p is False for p in parts):
+        return False
+    atoms = tuple(a for p in parts if isinstance(p, tuple) for a in p)
+    return atoms or None
+
+
+def _any(parts: list[When]) -> When:
+    """Where one part holds; a disjunction of atoms cannot be written as a conjunction: unknown (None)."""
+    left = [p for p in parts if p is not False]
+    if not left:
+        return False
+    return left[0] if len(left) == 1 else None
+
+
+def and_when(outer: When, inner: When) -> When:
+    """Nested branches: the conditions of both."""
+    return _all([outer, inner])
+
+
+def _platform_value(node: ast.expr) -> str | None:
+    """What `sys.platform`, `os.name` or `platform.system()` is in a Linux container; None for anything else."""
+    if isinstance(node, ast.Call) and not node.args and isinstance(node.func, ast.Attribute) \
+            and node.func.attr == "system" and _is_name(node.func.value, ("platform", "_platform")):
+        return _HERE["system"]
+    if isinstance(node, ast.Attribute) and node.attr == "platform" and _is_name(node.value, ("sys", "_sys")):
+        return _HERE["platform"]
+    if isinstance(node, ast.Attribute) and node.attr == "name" and _is_name(node.value, ("os", "_os")):
+        return _HERE["name"]
+    return None
+
+
+def _version_subject(node: ast.expr) -> str | None:
+    """"info" for sys.version_info and sys.version_info[:2]; "major"/"minor" for [0]/[1] and .major/.minor."""
+    if _is_version_info(node):
+        return "info"
+    if isinstance(node, ast.Attribute) and node.attr in ("major", "minor") and _is_version_info(node.value):
+        return node.attr
+    if isinstance(node, ast.Subscript) and _is_version_info(node.value):
+        index = node.slice
+        if isinstance(index, ast.Constant) and index.value in (0, 1):
+            return ("major", "minor")[index.value]
+        if isinstance(index, ast.Slice) and index.step is None and (
+                index.lower is None or (isinstance(index.lower, ast.Constant) and index.lower.value == 0)):
+            return "info"
+    return None
+
+
+def _is_version_info(node: ast.expr) -> bool:
+    return (isinstance(node, ast.Attribute) and node.attr == "version_info" and _is_name(node.value, ("sys", "_sys"))) \
+        or (isinstance(node, ast.Name) and node.id == "version_info")
+
+
+def _is_name(node: ast.expr, names: tuple[str, ...]) -> bool:
+    return isinstance(node, ast.Name) and node.id in names
+
+
+def _constants(node: ast.expr) -> list | None:
+    if isinstance(node, ast.Constant):
+        return [node.value]
+    if isinstance(node, (ast.Tuple, ast.List, ast.Set)) and all(isinstance(e, ast.Constant) for e in node.elts):
+        return [e.value for e in node.elts]  # type: ignore[attr-defined]
+    return None
+
+
+def holds(when: When, version: tuple[int, int] | None) -> bool:
+    """Whether a branch under `when` may run on the interpreter `version` (major, minor); an unknown version
+    follows every branch."""
+    if when is False:
+        return False
+    if not when or version is None:
+        return True
+    return all(_atom_holds(atom, version) is not False for atom in when)
+
+
+def _atom_holds(atom: Atom, version: tuple[int, int]) -> bool | None:
+    subject, op, values = atom
+    if subject in ("major", "minor"):
+        return _COMPARE[op](version[0 if subject == "major" else 1], values[0])
+    # sys.version_info is (major, minor, micro, level, serial): against a tuple of one or two numbers, an equal
+    # prefix leaves it greater (it is longer); the micro release is unknown, so a longer tuple may not decide
+    if len(values) > 2 and tuple(values[:2]) == version:
+        return None
+    mine = version[:len(values)] if len(values) <= 2 else version
+    theirs = tuple(values[:2])
+    if mine == theirs[:len(mine)] and len(values) <= 2:
+        return _COMPARE[op](1, 0)  # equal prefix: version_info is the greater
+    return _COMPARE[op](mine, theirs)

@@ -12,15 +12,20 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 from slim import identity
 from slim.langs.pyscan import scan_cache_file
-from slim.engine import Engine
+from slim.engine import Containers, Images, Volumes
 from slim.image.sink import TEMPORARY_REPOSITORY, temporary_tag_owner
 from slim.workspace import OWNER_FILE, left_outside, stale_workspaces
 from tracers.bundle import CACHE_LABEL
+
+
+class Holder(Images, Containers, Volumes, Protocol):
+    """Where leftovers live: an engine's containers, volumes and tags (not its facts or its connection)."""
 
 
 @dataclass
@@ -83,7 +88,7 @@ def _cache_files() -> list[str]:
     return [p for p in (base, base + "-wal", base + "-shm") if os.path.exists(p)]
 
 
-def find_dead(engine: Engine, work_base: str | None, everything: bool = False) -> Leftovers:
+def find_dead(engine: Holder, work_base: str | None, everything: bool = False) -> Leftovers:
     """What dead runs left in the engine and under `work_base`; with `everything` also the tracer bundle
     cache (rebuilt by the next trace) and the import scan cache (refilled by the next build)."""
     found = _labelled(engine, _dead)
@@ -99,7 +104,7 @@ def find_dead(engine: Engine, work_base: str | None, everything: bool = False) -
     return found
 
 
-def find_own(engine: Engine) -> Leftovers:
+def find_own(engine: Holder) -> Leftovers:
     """What this very run still holds in the engine: after an interrupt cut a cleanup short, the last net."""
     me = identity.current().run_id
     found = _labelled(engine, lambda labels: labels[identity.RUN] == me)
@@ -107,16 +112,16 @@ def find_own(engine: Engine) -> Leftovers:
     return found
 
 
-def _labelled(engine: Engine, wanted) -> Leftovers:
+def _labelled(engine: Holder, wanted: Callable[[dict[str, str]], bool]) -> Leftovers:
     """The containers and volumes carrying a run identity whose labels `wanted` accepts."""
     return Leftovers(containers=[cid for cid, labels in engine.labelled_containers(identity.RUN) if wanted(labels)],
                      volumes=[name for name, labels in engine.labelled_volumes(identity.RUN) if wanted(labels)])
 
 
-def remove(engine: Engine | None, found: Leftovers) -> Removal:
+def remove(engine: Holder | None, found: Leftovers) -> Removal:
     """Remove everything in `found`, in the order of Leftovers.KINDS; never raises: what could not be removed
     comes back with the reason (the engine refused or went away, a directory this user cannot empty)."""
-    removers = dict(_HOST_REMOVERS)
+    removers: dict[str, Callable[[str], str | None]] = dict(_HOST_REMOVERS)
     if engine is not None:
         removers.update(containers=engine.remove_container, volumes=engine.remove_volume,
                         caches=engine.remove_volume, tags=engine.remove_image)
@@ -153,8 +158,8 @@ def _remove_work_dir(path: str) -> str | None:
         return None
     if not failures:
         return "something new was put in it while it was being removed"
-    where, exc = failures[0]  # the first refusal is the cause; the directories above it then are not empty
-    return f"{exc.strerror or exc}: {where}"
+    where, refusal = failures[0]  # the first refusal is the cause; the directories above it then are not empty
+    return f"{refusal.strerror or refusal}: {where}"
 
 
 def _remove_path(path: str, failures: list[tuple[str, OSError]]) -> None:
@@ -164,7 +169,10 @@ def _remove_path(path: str, failures: list[tuple[str, OSError]]) -> None:
         if not isinstance(exc, FileNotFoundError):
             failures.append((where, exc))
     if os.path.isdir(path) and not os.path.islink(path):
-        shutil.rmtree(path, **{_ON_ERROR: note})
+        if sys.version_info >= (3, 12):  # 3.12 renamed onerror (and warns on the old name)
+            shutil.rmtree(path, onexc=note)
+        else:
+            shutil.rmtree(path, onerror=note)
     else:
         try:
             os.unlink(path)
@@ -186,5 +194,4 @@ def _why(exc: OSError) -> str:
     return f"{exc.strerror}: {exc.filename}" if exc.strerror and exc.filename else str(exc)
 
 
-_ON_ERROR = "onexc" if sys.version_info >= (3, 12) else "onerror"  # 3.12 renamed it (and warns on the old name)
 _HOST_REMOVERS = {"work_dirs": _remove_work_dir, "partial_files": _remove_file, "cache_files": _remove_file}

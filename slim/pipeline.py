@@ -12,6 +12,7 @@ import dataclasses
 import os
 import threading
 import time
+from typing import Any
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from slim.packages.inventory import Inventory, read_inventory
 from slim.packages.catalog import read_catalog
 from slim.langs.pyscan import ModuleScanner, ScanCache, scan_cache_file
 from slim.checks.users import read_accounts, resolve_user
-from slim.engine import Engine
+from slim.engine import Engine, Images
 from slim.errors import SlimError, UsageError
 from slim.image.assemble import AssembledImage, assemble
 from slim.image.compressed import gzip_size
@@ -88,7 +89,7 @@ class Loaded:
     rootfs: RootFS
 
 
-def load(ref: Reference, ws: Workspace, engine: Engine, phases: Phases) -> Loaded:
+def load(ref: Reference, ws: Workspace, engine: Images, phases: Phases) -> Loaded:
     """Read the image `ref` names and flatten its layers, each step timed as a phase."""
     with phases.phase("read", f"reading {ref.text}"):
         image = read_image(ref, ws, engine)
@@ -97,13 +98,13 @@ def load(ref: Reference, ws: Workspace, engine: Engine, phases: Phases) -> Loade
     return Loaded(image, rootfs)
 
 
-def inspect(ref: Reference, ws: Workspace, engine: Engine, phases: Phases) -> ImageInfo:
+def inspect(ref: Reference, ws: Workspace, engine: Images, phases: Phases) -> ImageInfo:
     """`slim inspect`: the facts about an image, from its config, layers and files."""
     loaded = load(ref, ws, engine, phases)
     return inspect_image(loaded.image, loaded.rootfs)
 
 
-def inventory(ref: Reference, ws: Workspace, engine: Engine, phases: Phases) -> tuple[Loaded, Inventory]:
+def inventory(ref: Reference, ws: Workspace, engine: Images, phases: Phases) -> tuple[Loaded, Inventory]:
     """The packages of every kind the image holds (what its SBOM lists)."""
     loaded = load(ref, ws, engine, phases)
     with phases.phase("inventory", "listing packages"):
@@ -112,7 +113,7 @@ def inventory(ref: Reference, ws: Workspace, engine: Engine, phases: Phases) -> 
     return loaded, found
 
 
-def compare(refs: list[Reference], workspaces, engine: Engine, phases: Phases) -> list[ImageSummary]:
+def compare(refs: list[Reference], workspaces, engine: Images, phases: Phases) -> list[ImageSummary]:
     """One summary per image. `workspaces()` gives a fresh Workspace: each image keeps its own until its layers'
     compressed sizes are measured, which happens in threads while the next image is read."""
     with ExitStack() as stack:
@@ -142,7 +143,7 @@ def reference_tag(ref: Reference, image: Image) -> str | None:
     return tag_of(tagged) or tagged or None  # an archive's TAG may be the tag alone
 
 
-def lint(ref: Reference, ws: Workspace, engine: Engine, phases: Phases) -> list[Finding]:
+def lint(ref: Reference, ws: Workspace, engine: Images, phases: Phases) -> list[Finding]:
     """The image's practices: config, history and files against slim.checks.lint_rules."""
     loaded = load(ref, ws, engine, phases)
     with phases.phase("lint", "checking the image's config, history and files"):
@@ -158,7 +159,7 @@ class Squashed:
     warnings: tuple[SlimWarning, ...]
 
 
-def squash(ref: Reference, output: Output, tags: list[str], ws: Workspace, engine: Engine,
+def squash(ref: Reference, output: Output, tags: list[str], ws: Workspace, engine: Images,
            phases: Phases) -> Squashed:
     """Every path of the image in one FROM-scratch layer with the original config."""
     loaded = load(ref, ws, engine, phases)
@@ -170,7 +171,7 @@ def squash(ref: Reference, output: Output, tags: list[str], ws: Workspace, engin
     return Squashed(assembled, tuple(loaded.rootfs.warnings))
 
 
-def deps(ref: Reference, paths: list[str], ws: Workspace, engine: Engine, phases: Phases) -> Closure:
+def deps(ref: Reference, paths: list[str], ws: Workspace, engine: Images, phases: Phases) -> Closure:
     """The static closure of `paths` inside the image, resolved as the image's own loader would."""
     loaded = load(ref, ws, engine, phases)
     config = loaded.image.run_config
@@ -192,7 +193,7 @@ def doctor(engine: Engine, ws: Workspace, phases: Phases) -> dict:
     tracing works, proven by tracing a static program (the bundle's tini) in an empty image made for it."""
     from tracers import bundle as bundle_mod
 
-    out = {"engine": engine.facts(), "tracer_bundle": None, "tracing": {"works": False, "detail": ""}}
+    out: dict[str, Any] = {"engine": engine.facts(), "tracer_bundle": None, "tracing": {"works": False, "detail": ""}}
     try:
         bundle = bundle_mod.host_bundle()
     except SlimError as exc:
@@ -217,7 +218,7 @@ def doctor(engine: Engine, ws: Workspace, phases: Phases) -> dict:
     return out
 
 
-def _in_engine(ref: Reference, ws: Workspace, engine: Engine, phases: Phases, created: list[str]) -> str:
+def _in_engine(ref: Reference, ws: Workspace, engine: Images, phases: Phases, created: list[str]) -> str:
     """The engine's name for the image to build from: its own, or a temporary tag it is loaded under."""
     if ref.transport == DAEMON:
         return ref.location
@@ -298,7 +299,7 @@ def _keep(rootfs, config, traced: Trace, accounts, options: PlanOptions, owned: 
     return keep
 
 
-def _measured(docker_bytes, image: Image, rootfs, engine: Engine, in_engine: str | None,
+def _measured(docker_bytes, image: Image, rootfs, engine: Images, in_engine: str | None,
               assembled: AssembledImage) -> tuple[Measured, Measured]:
     """Sizes and file counts of the original and the slim image, as the report states them."""
     content, files, _ = counts(rootfs)
@@ -318,7 +319,7 @@ def sweep(engine: Engine, work_base: str, phases: Phases) -> None:
         phases.warn(f"could not remove {line}, left by a slim run that was killed: {reason} (slim cleanup retries)")
 
 
-def _write(assembled, opts: BuildOptions, ws, engine: Engine, phases: Phases, created: list[str],
+def _write(assembled, opts: BuildOptions, ws, engine: Images, phases: Phases, created: list[str],
            written: list[Written]) -> str | None:
     """Write the output; returns the tag the engine knows the result by (a temporary one for file outputs
     that are to be verified), and records in `created` every tag made and in `written` every file output,

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import time
-from contextlib import contextmanager
-from typing import ContextManager, Iterator
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 
 
 class Phases:
@@ -29,7 +29,7 @@ class Phases:
             self.seconds[name] = self.seconds.get(name, 0.0) + elapsed
         self.finished(text, elapsed)
 
-    def showing(self, text: str) -> ContextManager:
+    def showing(self, text: str) -> AbstractContextManager:
         """What to display while a phase runs (nothing here)."""
         return contextlib.nullcontext()
 

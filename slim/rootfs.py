@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import posixpath
 from dataclasses import dataclass
-from typing import BinaryIO, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import BinaryIO, cast
 
 from slim.model import DIR, FILE, SYMLINK, Entry, SlimWarning
 
@@ -82,7 +83,8 @@ class RootFS:
                 if name in skip or path[len(real) + 1:] in skip:
                     continue
                 yield path
-                if self.lstat(path).is_dir:
+                entry = self.lstat(path)
+                if entry is not None and entry.is_dir:
                     stack.append(path)
 
     def bytes_of(self, paths: Iterable[str]) -> int:
@@ -96,7 +98,7 @@ class RootFS:
                 total += entry.size
         return total
 
-    def only(self, paths) -> "RootFS":
+    def only(self, paths) -> RootFS:
         """A view holding just `paths` and the directories above them (what a layer of those paths unpacks to)."""
         entries: dict[str, Entry] = {}
         for path in paths:
@@ -107,7 +109,7 @@ class RootFS:
                 path = posixpath.dirname(path)
         return RootFS(entries, self.warnings)
 
-    def derive(self, changes: dict[str, Entry]) -> "RootFS":
+    def derive(self, changes: dict[str, Entry]) -> RootFS:
         """A new view with `changes` laid over this one (this one is left as it is)."""
         return RootFS({**self._entries, **changes}, self.warnings)
 
@@ -189,7 +191,8 @@ class RootFS:
         entry = self.stat(path)
         if entry is None or entry.kind != FILE or entry.blob is None:
             raise FileNotFoundError(path)
-        return _Slice(entry.blob, entry.blob_offset, entry.size)
+        # a file's read, seek, tell and close over part of a pack file: what readers of image files call
+        return cast(BinaryIO, _Slice(entry.blob, entry.blob_offset, entry.size))
 
     def read_bytes(self, path: str, limit: int = -1) -> bytes:
         """A regular file's bytes, at most `limit` of them: files come from the image, and a bound keeps a huge one
@@ -208,7 +211,7 @@ class _Slice:
     """A read-only file over `size` bytes at `offset` of a layer's pack file."""
 
     def __init__(self, pack: str, offset: int, size: int):
-        self._fh = open(pack, "rb")
+        self._fh = open(pack, "rb")  # noqa: SIM115  held until close(): the caller's `with` closes it
         self._fh.seek(offset)
         self._start = offset
         self._left = size
@@ -234,7 +237,7 @@ class _Slice:
     def close(self) -> None:
         self._fh.close()
 
-    def __enter__(self) -> "_Slice":
+    def __enter__(self) -> _Slice:
         return self
 
     def __exit__(self, *exc) -> None:

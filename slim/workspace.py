@@ -88,7 +88,7 @@ class Workspace:
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
-    def __enter__(self) -> "Workspace":
+    def __enter__(self) -> Workspace:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -98,7 +98,7 @@ class Workspace:
 def stale_workspaces(base: str | None = None) -> list[str]:
     """Work directories under `base` (default: the system temp dir) whose run is dead."""
     base = base or os.environ.get("SLIM_WORK_DIR") or tempfile.gettempdir()
-    out = []
+    out: list[str] = []
     try:
         names = os.listdir(base)
     except OSError:

@@ -16,9 +16,10 @@ import tarfile
 import tempfile
 import threading
 from dataclasses import dataclass
+from typing import Protocol
 
 from slim.closure.elf.resolver import Resolver
-from slim.engine import Engine
+from slim.engine import Containers, Volumes
 from slim.errors import HostToolMissing
 from slim.closure.hostfs import HostFS
 
@@ -27,6 +28,10 @@ STRACE = "/usr/bin/strace"
 TINI = "/usr/bin/tini-static"
 VOLUME_PREFIX = "slim-tracer-bundle-"
 CACHE_LABEL = "slim.cache"  # on the bundle volume: shared by every run, removed only by `slim cleanup --all`
+
+
+class Delivery(Containers, Volumes, Protocol):
+    """What filling a tracer's volumes needs: the volumes, and a never-started container to copy through."""
 
 
 @dataclass(frozen=True)
@@ -94,7 +99,7 @@ def _tar(bundle: Bundle) -> bytes:
 _fill_lock = threading.Lock()
 
 
-def fill(engine: Engine, helper: str, bundle: Bundle) -> None:
+def fill(engine: Delivery, helper: str, bundle: Bundle) -> None:
     """Copy the bundle into its volume, mounted at MOUNT in the never-started container `helper`, unless
     already there. `.complete` is written last, so an interrupted copy is simply done again by the next run.
 

@@ -14,7 +14,7 @@ import time
 import uuid
 
 from slim import identity
-from slim.engine import ContainerSpec, Engine, Mount
+from slim.engine import ContainerSpec, Containers, Engine, Mount, Volumes
 from slim.model import SlimWarning, Trace
 from tracers import bundle as bundle_mod
 from slim.run.options import RunOptions
@@ -43,7 +43,7 @@ class StraceHooks(Hooks):
         self.seccomp_bpf = seccomp_bpf
         self.raw_files: dict[str, str] = {}
 
-    def prepare(self, engine: Engine, image: str) -> None:
+    def prepare(self, engine: bundle_mod.Delivery, image: str) -> None:
         engine.ensure_volume(self.bundle.volume, {bundle_mod.CACHE_LABEL: "tracer-bundle"}, shared=True)
         engine.ensure_volume(self.output_volume, {"slim.purpose": "trace-output"})
         # One helper container, never started, to fill both volumes through the API.
@@ -83,17 +83,18 @@ class StraceHooks(Hooks):
     def exec_argv(self, argv: list[str], n: int) -> list[str]:
         return self._strace(f"exec-{n}.trace") + argv
 
-    def collect(self, engine: Engine, container: str) -> None:
+    def collect(self, engine: Containers, container: str) -> None:
         data = engine.get_archive(container, f"{OUTPUT}/out")
         if data is None:
             return
         with tarfile.open(fileobj=io.BytesIO(data), mode="r|") as tar:
             for member in tar:
-                if member.isfile() and member.name.endswith(".trace"):
-                    data = tar.extractfile(member).read()
-                    self.raw_files[member.name.rsplit("/", 1)[-1]] = data.decode("utf-8", "surrogateescape")
+                member_file = tar.extractfile(member) if member.isfile() and member.name.endswith(".trace") else None
+                if member_file is not None:
+                    text = member_file.read().decode("utf-8", "surrogateescape")
+                    self.raw_files[member.name.rsplit("/", 1)[-1]] = text
 
-    def cleanup(self, engine: Engine) -> None:
+    def cleanup(self, engine: Volumes) -> None:
         engine.remove_volume(self.output_volume)
 
 

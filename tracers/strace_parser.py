@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Iterable
+from collections.abc import Iterable
 
 from slim.model import (CHDIR, CREATE, DELETE, EXEC, LISTDIR, READ, READLINK, STAT, WRITE, FileAccess, SlimWarning,
                         ProcessInfo)

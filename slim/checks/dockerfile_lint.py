@@ -90,7 +90,7 @@ def _pairs(command) -> list[tuple[str, str]]:
     """ENV (the parser gives name, value, name, value for every form) and ARG (name or name=value) as pairs."""
     values = list(command.value)
     if command.cmd == "ENV":
-        pairs = list(zip(values[::2], values[1::2]))
+        pairs = list(zip(values[::2], values[1::2], strict=False))  # a name left without a value is dropped
     else:
         pairs = [(item.partition("=")[0], item.partition("=")[2]) for item in values]
     return [(name, value.strip("\"'")) for name, value in pairs]

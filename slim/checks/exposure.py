@@ -29,7 +29,8 @@ class Exposure:
 
 def tools(rootfs) -> tuple[list[str], list[str]]:
     """(shells, package managers) that run: names in the real bin directories whose targets exist."""
-    shells, managers = [], []
+    shells: list[str] = []
+    managers: list[str] = []
     for directory in BIN_DIRS:
         real_dir = rootfs.realpath(directory)
         if real_dir is None or real_dir != directory:

@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import sys
+from collections.abc import Sequence
 
 import click
 
@@ -121,13 +122,13 @@ def squash(ctx: click.Context, image: str, tags: tuple[str, ...], output: str) -
     """
     ref = parse_reference(image)
     out = parse_output(output)
-    tags = list(tags) or [default_tag(ref.name, "squashed")]
+    names = list(tags) or [default_tag(ref.name, "squashed")]
     phases, engine = run_context(ctx)
     with workspace(ctx) as ws:
-        squashed = pipeline.squash(ref, out, tags, ws, engine, phases)
+        squashed = pipeline.squash(ref, out, names, ws, engine, phases)
     for warning in warning_texts(squashed.warnings, TERMINAL_WARNINGS):
         phases.warn(warning)
-    click.echo(visible(f"{squashed.assembled.image_id} {' '.join(tags)}"))
+    click.echo(visible(f"{squashed.assembled.image_id} {' '.join(names)}"))
 
 
 @main.command()
@@ -255,7 +256,7 @@ def trace(ctx: click.Context, image: str, syscall_profile: bool, seccomp_bpf: bo
 @ci_options
 @run_options
 @click.pass_context
-def build(ctx: click.Context, images: tuple[str, ...], from_file, jobs, tags, output, report_file, as_json, verify,
+def build(ctx: click.Context, images: Sequence[str], from_file, jobs, tags, output, report_file, as_json, verify,
           keep_failed, include_paths, include_bins, exclude_patterns, include_shell, lang_completion, syscall_profile,
           seccomp_bpf, harden, seccomp_file, run_as, fail_on, max_size, min_reduction, junit_file, sbom_file,
           summary_file, push, allow_failing_probes, **kw) -> None:
@@ -348,7 +349,7 @@ def cleanup_command(ctx: click.Context, everything: bool, dry_run: bool) -> None
         raise CleanupIncomplete(f"{len(done.failed)} of {len(found)} leftovers could not be removed (listed above)")
 
 
-def refuse_contradictions(images: list[str], verify: bool, harden: bool, push: bool, fail_on: tuple[str, ...],
+def refuse_contradictions(images: Sequence[str], verify: bool, harden: bool, push: bool, fail_on: tuple[str, ...],
                           output: str, one_image_options: bool, run_as: str | None, user: str | None) -> None:
     """Options that contradict each other, above all ones that ask for a proof together with ones that rule
     it out: exit 2 before anything runs."""

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import click
 
+from slim.engine import Images
 from slim.files import write_file
 from slim.errors import UsageError, VerificationFailed
 from slim.report.build import BuildReport
@@ -76,7 +78,7 @@ class Outputs:
     trust: Trust | None = None  # --sign-key, --sign-by, --vulns, --scan, --max-vulns
 
 
-def image_list(images: tuple[str, ...], from_file: str | None) -> list[str]:
+def image_list(images: Sequence[str], from_file: str | None) -> list[str]:
     """The images named on the command line, then those in the --from-file list; at least one."""
     out = list(images)
     if from_file:
@@ -145,7 +147,7 @@ def _fate(report: BuildReport) -> str:
     return "; ".join(parts) or "nothing was written"
 
 
-def push(doc: dict, verdicts, engine) -> None:
+def push(doc: dict, verdicts, engine: Images) -> None:
     """Push the output tags; only a build whose verification ran and passed, and whose every gate passed,
     ever gets here, and this checks it once more rather than trust the caller."""
     if not verdicts or verdicts[0].passed is not True or any(v.passed is not True for v in verdicts[1:]):

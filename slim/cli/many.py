@@ -12,7 +12,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable, Sequence
 
 import click
 
@@ -49,7 +49,7 @@ class _Result:
     seconds: float = 0.0
 
 
-def build_many(ctx: click.Context, images: list[str], jobs: int, options_for: Callable, outputs: Outputs,
+def build_many(ctx: click.Context, images: Sequence[str], jobs: int, options_for: Callable, outputs: Outputs,
                gates: Gates) -> None:
     """Build every image, `jobs` at a time, each with its own work directory and report file; print the combined
     table and exit with the first failing image's code. One build's crash is that image's result, not the end of the
@@ -57,7 +57,10 @@ def build_many(ctx: click.Context, images: list[str], jobs: int, options_for: Ca
     obj = ctx.find_root().obj
     err = console(stderr=True, quiet=obj["quiet"])
     engine = obj.setdefault("engine", None) or _connect(obj)
-    os.makedirs(outputs.report_file, exist_ok=True)
+    reports = outputs.report_file
+    if not reports:  # the caller names the directory (slim-reports by default)
+        raise ValueError("build_many needs a report directory")
+    os.makedirs(reports, exist_ok=True)
     results = [_Result(image) for image in images]
     workspaces: list[Workspace] = []
     slots = threading.Semaphore(jobs)
@@ -67,7 +70,7 @@ def build_many(ctx: click.Context, images: list[str], jobs: int, options_for: Ca
             started = time.monotonic()
             try:
                 name = file_name(result.image)
-                ref, opts = options_for(result.image, os.path.join(outputs.report_file, name + ".json"))
+                ref, opts = options_for(result.image, os.path.join(reports, name + ".json"))
                 mine = _per_image(outputs, name)
                 with Workspace(obj["work_dir"], obj["max_unpacked"]) as ws:
                     workspaces.append(ws)
@@ -97,7 +100,7 @@ def build_many(ctx: click.Context, images: list[str], jobs: int, options_for: Ca
     failed = next((r for r in results if r.code), None)
     if failed is not None:
         error = SlimError(f"{failed.image}: {failed.message}")
-        error.exit_code = failed.code
+        error.exit_code = failed.code or 1  # failed.code is set: that is how it was found
         raise error
 
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ContextManager
-
+from contextlib import AbstractContextManager
 
 from slim.cli.text import console, safe
 from slim.progress import Phases
@@ -17,7 +16,7 @@ class ConsolePhases(Phases):
         super().__init__()
         self.console = console(stderr=True, quiet=quiet)
 
-    def showing(self, text: str) -> ContextManager:
+    def showing(self, text: str) -> AbstractContextManager:
         return self.console.status(f"{safe(text)}...")
 
     def finished(self, text: str, elapsed: float) -> None:

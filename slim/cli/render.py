@@ -54,9 +54,9 @@ def print_trace(image: str, trace: Trace, console: Console | None = None) -> Non
                   + safe(", ".join(f"{name} {n}" for name, n in top[:10])))
     if trace.probes:
         table = Table("probe", "target", "result", "time")
-        for p in trace.probes:
-            outcome = (safe(p.status) if p.ok else f"[red]failed[/red]: {safe(p.detail)}")
-            table.add_row(p.kind, safe(p.target), outcome, f"{p.seconds:.2f}s")
+        for probe in trace.probes:
+            outcome = (safe(probe.status) if probe.ok else f"[red]failed[/red]: {safe(probe.detail)}")
+            table.add_row(probe.kind, safe(probe.target), outcome, f"{probe.seconds:.2f}s")
         console.print(table)
     print_warnings(console, trace.warnings)
 

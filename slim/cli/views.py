@@ -136,7 +136,7 @@ def lint(ctx: click.Context, image: str | None, dockerfile: str | None, as_json:
         phases, engine = run_context(ctx)
         with workspace(ctx) as ws:
             findings += pipeline.lint(parse_reference(image), ws, engine, phases)
-    target = image or dockerfile
+    target = image or dockerfile or ""  # one of them is given (checked above)
     if as_json:
         click.echo(json.dumps(lint_json(findings, target), indent=2))
     elif sarif:

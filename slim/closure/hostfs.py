@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Mapping
-from typing import Iterator
+from collections.abc import Iterator
 
 from slim.model import BLOCK, CHAR, DIR, FIFO, FILE, SYMLINK, Entry
 from slim.rootfs import RootFS

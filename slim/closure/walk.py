@@ -136,7 +136,7 @@ class ClosureBuilder:
             self.closure.missing_paths.append((result.root.info.interpreter, Reason(INTERPRETER, real)))
         for obj in result.objects:
             # Libraries are covered by this object's closure already; no need to resolve each as a root.
-            out.append((obj.path, Reason(NEEDED, obj.needed_by), False))
+            out.append((obj.path, Reason(NEEDED, obj.needed_by or real), False))  # only the root has no needed_by
             out.extend((v, Reason(HWCAPS, obj.path), False) for v in self.resolver.hwcaps_variants(obj.path))
         self.closure.missing_libraries.extend(result.missing)
         return out

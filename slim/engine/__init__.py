@@ -1,13 +1,15 @@
-"""Container engines behind one protocol (`Engine`), and how slim connects to one."""
+"""Container engines behind one protocol per role (`Images`, `Containers`, `Volumes`, `Facts`; `Engine` is all
+of them), and how slim connects to one."""
 
 from __future__ import annotations
 
 import os
-from typing import Callable
+from collections.abc import Callable
 
-from slim.engine.base import ContainerSpec, Engine, ExecResult, ImageFacts, Mount
+from slim.engine.base import ContainerSpec, Containers, Engine, ExecResult, Facts, ImageFacts, Images, Mount, Volumes
 
-__all__ = ["ContainerSpec", "Engine", "ExecResult", "ImageFacts", "LazyEngine", "Mount", "connect"]
+__all__ = ["ContainerSpec", "Containers", "Engine", "ExecResult", "Facts", "ImageFacts", "Images", "LazyEngine",
+           "Mount", "Volumes", "connect"]
 
 
 KINDS = ("docker", "podman")

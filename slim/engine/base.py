@@ -1,10 +1,13 @@
-"""The few verbs slim needs from a container engine, as one protocol.
+"""The few verbs slim needs from a container engine, as one protocol per role.
 
-Everything in slim that touches an engine goes through `Engine`: reading and writing images, running
-containers for tracing and verification, the volumes the tracer uses. Values cross this boundary as plain
-data (strings, bytes, the dataclasses below), never as an engine SDK's objects, so a second engine (Podman's
-compatible API, a remote engine with published ports) is one more implementation, and tests can drive the
-wiring with a fake.
+Everything in slim that touches an engine goes through these protocols: `Images` (reading and writing images),
+`Containers` (running containers for tracing and verification), `Volumes` (the volumes the tracer uses) and
+`Facts` (which engine it is, how its containers are reached). `Engine` is all of them, for the adapters; each
+caller asks for the narrowest role it uses, so a test's fake implements only that.
+
+Values cross this boundary as plain data (strings, bytes, the dataclasses below), never as an engine SDK's
+objects, so a second engine (Podman's compatible API, a remote engine with published ports) is one more
+implementation, and tests can drive the wiring with a fake.
 """
 
 from __future__ import annotations
@@ -64,14 +67,20 @@ class ExecResult:
     stdout: bytes = b""  # what verification compares
 
 
-class Engine(Protocol):
-    """A container engine. Errors are slim's own: ImageNotFound, EngineError."""
+class Facts(Protocol):
+    """Which engine this is and how its containers are reached: what a run line or a report says about it."""
 
     name: str  # "docker" or "podman"
     remote: bool  # the engine runs elsewhere: its containers' addresses and this host's paths are not shared
     publishes: bool  # probes reach containers through published ports (remote engines, rootless Podman)
 
-    # images
+    def facts(self) -> dict[str, str]:
+        """Which engine this is: name, version, API version, operating system."""
+
+
+class Images(Protocol):
+    """The images an engine holds: read, write, push and remove them."""
+
     def image(self, ref: str) -> ImageFacts:
         """Facts about `ref`; ImageNotFound when the engine has no such image."""
 
@@ -94,11 +103,18 @@ class Engine(Protocol):
     def remove_if_untagged(self, image_id: str) -> None:
         """Remove the image when no tag names it any more and nothing uses it; otherwise leave it."""
 
-    # containers
+    def tags_in(self, repository_prefix: str) -> list[str]:
+        """Every tag whose repository starts with `repository_prefix` (what slim left behind)."""
+
+
+class Containers(Protocol):
+    """Containers from create to remove: what tracing and verification runs need."""
+
     def create(self, spec: ContainerSpec) -> str:
         """Create (not start) a container, labelled with this run's identity; its ID."""
 
-    def start(self, container: str) -> None: ...
+    def start(self, container: str) -> None:
+        """Start a created container."""
 
     def running(self, container: str) -> bool:
         """True while the container is created or running (False once it exited or is gone)."""
@@ -109,7 +125,8 @@ class Engine(Protocol):
     def published(self, container: str) -> dict[int, int]:
         """Container TCP port -> the engine host's port it is published on ({} when nothing is)."""
 
-    def exec(self, container: str, argv: list[str]) -> ExecResult: ...
+    def exec(self, container: str, argv: list[str]) -> ExecResult:
+        """Run `argv` in the running container and wait for it."""
 
     def wait(self, container: str, timeout: float) -> int | None:
         """The container's exit code, or None when it still runs after `timeout` seconds."""
@@ -130,9 +147,17 @@ class Engine(Protocol):
     def get_archive(self, container: str, path: str) -> bytes | None:
         """`path` inside the container as a tar, or None when it does not exist."""
 
-    # volumes
-    def ensure_volume(self, name: str, labels: dict[str, str]) -> None:
-        """Create the named volume unless it exists."""
+    def labelled_containers(self, key: str) -> list[tuple[str, dict[str, str]]]:
+        """(ID, labels) of every container, running or not, that carries the label `key` (what slim left
+        behind, for `slim cleanup` and the sweep at the start of a build)."""
+
+
+class Volumes(Protocol):
+    """Named volumes: the tracer's bundle and output, and the caches slim keeps."""
+
+    def ensure_volume(self, name: str, labels: dict[str, str], shared: bool = False) -> None:
+        """Create the named volume unless it exists. `shared`: kept across runs (a cache), so it carries only
+        `labels`, not this run's identity."""
 
     def volume_has(self, name: str, path: str) -> bool | None:
         """Whether `path` (relative to the volume's root) exists in the named volume, looked up on this host's
@@ -141,20 +166,13 @@ class Engine(Protocol):
     def remove_volume(self, name: str) -> str | None:
         """Remove the volume; never raises. None once it is gone, else the reason it is not."""
 
-    # what slim left behind (for `slim cleanup` and the sweep at the start of a build)
-
-    def labelled_containers(self, key: str) -> list[tuple[str, dict[str, str]]]:
-        """(ID, labels) of every container, running or not, that carries the label `key`."""
-
     def labelled_volumes(self, key: str) -> list[tuple[str, dict[str, str]]]:
         """(name, labels) of every volume that carries the label `key`."""
 
-    def tags_in(self, repository_prefix: str) -> list[str]:
-        """Every tag whose repository starts with `repository_prefix`."""
+
+class Engine(Facts, Images, Containers, Volumes, Protocol):
+    """A container engine: every role, as the adapters (Docker, Podman) implement it. Errors are slim's own:
+    ImageNotFound, EngineError. A module that needs one role asks for that role, not for this."""
 
     def close(self) -> None:
         """Release the connection to the engine (the command is done with it)."""
-
-    # facts
-    def facts(self) -> dict[str, str]:
-        """Which engine this is: name, version, API version, operating system."""

@@ -9,7 +9,8 @@ from __future__ import annotations
 import itertools
 import os
 from contextlib import contextmanager
-from typing import BinaryIO, Iterator
+from collections.abc import Iterator
+from typing import BinaryIO, cast
 
 import docker
 import docker.errors
@@ -46,7 +47,7 @@ class DockerEngine:
     name = "docker"
     label = "Docker"  # for messages: "no such image in the Docker engine"
 
-    def __init__(self, client: "docker.DockerClient", remote_host: str | None = None, endpoint: str = ""):
+    def __init__(self, client: docker.DockerClient, remote_host: str | None = None, endpoint: str = ""):
         self.client = client  # the SDK client; also handed to tests that need the engine directly
         self.api = client.api
         self.endpoint = endpoint  # where it answered: unix:///var/run/docker.sock, tcp://...
@@ -66,7 +67,8 @@ class DockerEngine:
         except docker.errors.NotFound:
             return None
         except _FAULTS as exc:
-            raise EngineError(f"{ref}: the engine could not inspect it: {getattr(exc, 'explanation', None) or exc}")
+            raise EngineError(f"{ref}: the engine could not inspect it: {getattr(exc, 'explanation', None) or exc}") \
+                from exc
         config = attrs.get("Config") or {}
         return ImageFacts(attrs["Id"], attrs.get("Size"), tuple(attrs.get("RepoTags") or ()), config,
                           dict(config.get("Labels") or {}))
@@ -80,7 +82,8 @@ class DockerEngine:
     def save(self, ref: str) -> BinaryIO:
         self.image(ref)  # a clear "no such image" before any streaming starts
         with _engine_errors(f"{ref}: docker save failed"):
-            return _ChunkStream(iter(self.api.get_image(ref, chunk_size=SAVE_CHUNK)))
+            # forward-only: read() is all that readers of a saved archive call
+            return cast(BinaryIO, _ChunkStream(iter(self.api.get_image(ref, chunk_size=SAVE_CHUNK))))
 
     def load(self, archive_path: str) -> None:
         with _engine_errors("docker load failed"), open(archive_path, "rb") as fh:

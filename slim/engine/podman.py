@@ -52,9 +52,10 @@ class PodmanEngine(DockerEngine):
 
     name = "podman"
     label = "Podman"
+    limits: dict[str, int]  # the rlimits every container gets (`of` sets them)
 
     @classmethod
-    def of(cls, client: "docker.DockerClient", endpoint: str, version: dict) -> "PodmanEngine":
+    def of(cls, client: docker.DockerClient, endpoint: str, version: dict) -> PodmanEngine:
         """The adapter for a Podman service that answered at `endpoint`: asks once whether it is rootless, and
         records the adjustments (rlimits, published ports) that the build report states for this engine."""
         engine = cls(client, remote_host(endpoint), endpoint)

@@ -39,14 +39,14 @@ class RunLine:
 def split_argv(argv: tuple[str, ...], entrypoint: tuple[str, ...], cmd: tuple[str, ...]) -> tuple[str | None, list[str]]:
     """(the `--entrypoint` to give, or None; the arguments after the image) that make `docker run` start `argv`
     in an image with this Entrypoint and Cmd. `--entrypoint` drops the image's Cmd and takes one word."""
-    argv = list(argv)
-    if argv == list(entrypoint) + list(cmd):
+    words = list(argv)
+    if words == list(entrypoint) + list(cmd):
         return None, []
-    if entrypoint and argv[:len(entrypoint)] == list(entrypoint) and len(argv) > len(entrypoint):
-        return None, argv[len(entrypoint):]
-    if not entrypoint and argv:
-        return None, argv
-    return argv[0], argv[1:]
+    if entrypoint and words[:len(entrypoint)] == list(entrypoint) and len(words) > len(entrypoint):
+        return None, words[len(entrypoint):]
+    if not entrypoint and words:
+        return None, words
+    return words[0], words[1:]
 
 
 def _split(line: RunLine) -> tuple[str | None, list[str]]:
@@ -185,7 +185,8 @@ def _security_context(line: RunLine, seccomp: str | None) -> dict:
 def _volumes(spec: ContainerSpec) -> tuple[list[dict], list[dict]]:
     """volumeMounts and volumes: a memory-backed emptyDir for each tmpfs, a hostPath for a host directory, a
     claim named like the engine volume for a named volume."""
-    mounts, volumes = [], []
+    mounts: list[dict] = []
+    volumes: list[dict] = []
     for n, (path, _) in enumerate(spec.tmpfs):
         mounts.append({"name": f"slim-tmp-{n}", "mountPath": path})
         volumes.append({"name": f"slim-tmp-{n}", "emptyDir": {"medium": "Memory"}})

@@ -23,7 +23,7 @@ def profile(allowed: set[str] | frozenset[str]) -> dict:
     fallback and calls newer than the table with ENOSYS."""
     known = set(X86_64)
     denied = known - set(allowed)
-    rules = [{"names": sorted(allowed), "action": "SCMP_ACT_ALLOW"}]
+    rules: list[dict[str, object]] = [{"names": sorted(allowed), "action": "SCMP_ACT_ALLOW"}]
     if denied - WITH_FALLBACK:
         rules.append({"names": sorted(denied - WITH_FALLBACK), "action": "SCMP_ACT_ERRNO", "errnoRet": EPERM})
     return {

@@ -15,7 +15,8 @@ import posixpath
 import tarfile
 import zlib
 from contextlib import contextmanager
-from typing import BinaryIO, Iterator
+from collections.abc import Iterator
+from typing import BinaryIO, cast
 
 from slim.errors import ImageFormatError, ImageNotFound
 from slim.image import documents
@@ -47,7 +48,7 @@ def read_docker_archive(stream: BinaryIO, ws: Workspace, reference: str, want_ta
             data = outer.extractfile(member)
             head = data.read(512)
             if looks_like_layer(head):
-                layers[name] = unpack_layer(Prefixed(head, data), ws.path("layers", f"{n}.pack"), name,
+                layers[name] = unpack_layer(cast(BinaryIO, Prefixed(head, data)), ws.path("layers", f"{n}.pack"), name,
                                             budget=ws, hash_content=not from_engine, length=member.size)
             elif member.size <= MAX_DOCUMENT_BYTES:
                 metadata[name] = head + data.read()
@@ -83,7 +84,7 @@ def open_archive(stream: BinaryIO, reference: str) -> Iterator[ArchiveReader]:
         plain = decompressed(stream)  # not tarfile's "r|*": the guard must count the tar's bytes, not gzip's
         limit = file_length(stream) if isinstance(plain, Prefixed) else None
         guarded = GuardedStream(plain, reference)
-        with tarfile.open(fileobj=guarded, mode="r|") as tar:
+        with tarfile.open(fileobj=cast(BinaryIO, guarded), mode="r|") as tar:  # it is read forward only
             yield ArchiveReader(tar, guarded, limit, reference)
     except (tarfile.TarError, EOFError, OSError, ValueError, OverflowError, zlib.error, lzma.LZMAError) as exc:
         raise ImageFormatError(f"{reference}: not a readable docker-archive ({type(exc).__name__}: {exc})") from exc

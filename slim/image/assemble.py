@@ -13,7 +13,7 @@ import json
 import os
 import tarfile
 from dataclasses import dataclass
-from typing import Iterable
+from collections.abc import Iterable
 
 from slim import __version__
 from slim.model import BLOCK, CHAR, DIR, FIFO, FILE, SYMLINK, Entry
@@ -91,14 +91,18 @@ def write_layer(rootfs: RootFS, paths: Iterable[str], target: str) -> tuple[str,
         with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
             for path in with_parents(rootfs, paths):
                 entry = rootfs.lstat(path)
+                if entry is None:  # with_parents yields only paths the root holds
+                    raise FileNotFoundError(path)
                 info = _tarinfo(entry)
-                if entry.kind == FILE and entry.content_key in first_path_of_blob:
+                key = entry.content_key  # None for a file with no stored bytes: it is nobody's hardlink
+                if entry.kind == FILE and key is not None and key in first_path_of_blob:
                     info.type = tarfile.LNKTYPE  # same bytes as an earlier path: the hardlink group stays one inode
-                    info.linkname = first_path_of_blob[entry.content_key][1:]
+                    info.linkname = first_path_of_blob[key][1:]
                     info.size = 0
                     tar.addfile(info)
                 elif entry.kind == FILE:
-                    first_path_of_blob[entry.content_key] = path
+                    if key is not None:
+                        first_path_of_blob[key] = path
                     file_bytes += entry.size
                     with rootfs.open(path) as fh:
                         tar.addfile(info, fh)

@@ -126,11 +126,12 @@ def _expected(error: ValidationError) -> str:
     rule = error.validator
     if rule == "type":
         wanted = error.validator_value
-        return "must be " + (" or ".join(wanted) if isinstance(wanted, list) else wanted)
+        return "must be " + (" or ".join(wanted) if isinstance(wanted, list) else str(wanted))
     if rule == "pattern":
         return "must be a K=V string"
     if rule == "required":
-        missing = [k for k in error.validator_value if isinstance(error.instance, dict) and k not in error.instance]
+        required = error.validator_value if isinstance(error.validator_value, list) else []
+        missing = [k for k in required if isinstance(error.instance, dict) and k not in error.instance]
         return "lacks " + ", ".join(missing)
     if rule == "minItems":
         return "is empty"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import posixpath
-from typing import Iterable
+from collections.abc import Iterable
 
 from slim.image.layer import UnpackedLayer
 from slim.model import DIR, FILE, HARDLINK, SYMLINK, Entry, SlimWarning
@@ -71,21 +71,23 @@ class _Tree:
                 if real.entry is None:  # a dangling link: create where it points, through real directories
                     restarts += 1
                     if restarts > MAX_SYMLINK_HOPS:  # links that lead to each other
-                        return self._blocked(path, candidate, where)
+                        self._blocked(path, candidate, where)
+                        return None
                     pending.extend(reversed([p for p in real.path.split("/") if p]))
                     current = "/"
                     continue
                 if real.entry.kind != DIR:
-                    return self._blocked(path, real.path, where)
+                    self._blocked(path, real.path, where)
+                    return None
                 candidate = real.path
             elif existing.kind != DIR:
-                return self._blocked(path, candidate, where)
+                self._blocked(path, candidate, where)
+                return None
             current = candidate
         return posixpath.join(current, name)
 
     def _blocked(self, path: str, parent: str, where: str) -> None:
         self.warnings.append(SlimWarning("flatten.parent-not-dir", f"skipped {path}: parent {parent} is not a directory", where))
-        return None
 
 
 _NONE = Entry(path="", kind="")

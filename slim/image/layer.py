@@ -13,7 +13,7 @@ import os
 import zlib
 import tarfile
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from slim.errors import ImageFormatError
 from slim.image.paths import member_path
@@ -116,17 +116,18 @@ class Prefixed:
 def decompressed(stream: BinaryIO) -> BinaryIO:
     """Open gzip/bzip2/xz transparently: layers come plain or compressed depending on who wrote them."""
     head = stream.read(6)
-    prefixed = Prefixed(head, stream)
+    # forward-only: the decompressors and tarfile's stream mode call only read() on it
+    prefixed = cast(BinaryIO, Prefixed(head, stream))
     if head.startswith(b"\x1f\x8b"):
         import gzip
 
-        return gzip.GzipFile(fileobj=prefixed, mode="rb")
+        return cast(BinaryIO, gzip.GzipFile(fileobj=prefixed, mode="rb"))
     if head.startswith(b"BZh"):
         import bz2
 
-        return bz2.BZ2File(prefixed)
+        return cast(BinaryIO, bz2.BZ2File(prefixed))
     if head.startswith(b"\xfd7zXZ\x00"):
-        return lzma.LZMAFile(prefixed)
+        return cast(BinaryIO, lzma.LZMAFile(prefixed))
     if head.startswith(b"\x28\xb5\x2f\xfd"):
         raise ImageFormatError("zstd-compressed layers are not supported; re-save the image with gzip layers")
     return prefixed
@@ -161,7 +162,7 @@ def unpack_layer(stream: BinaryIO, pack_file: str, name: str, budget=None, hash_
             plain = decompressed(stream)
             limit = length if isinstance(plain, Prefixed) else None  # a compressed layer's tar length is unknown
             tee = _TeeReader(plain, pack, budget, name, hasher)
-            with tarfile.open(fileobj=tee, mode="r|") as tar:
+            with tarfile.open(fileobj=cast(BinaryIO, tee), mode="r|") as tar:  # it is read forward only
                 for member in tar:
                     room = budget.max_unpacked - budget.unpacked if budget is not None else None
                     check_member(tar, member, tee, limit, room)
@@ -194,10 +195,11 @@ def _add_member(tar: tarfile.TarFile, member: tarfile.TarInfo, layer: UnpackedLa
         return _warn(layer, "layer.root-not-dir", "skipped a non-directory entry for the root")
     linkname = member.linkname
     if kind == HARDLINK:
-        linkname = member_path(member.linkname)
-        if linkname is None:
+        target = member_path(member.linkname)
+        if target is None:
             return _warn(layer, "layer.unsafe-hardlink",
                          f"skipped hardlink {member.name!r} -> {member.linkname!r}: unsafe target")
+        linkname = target
     if kind == SYMLINK and "\0" in linkname:
         return _warn(layer, "layer.unsafe-symlink", f"skipped symlink {member.name!r}: its target holds a NUL byte")
     if member.sparse is not None and kind == FILE and member.size > MAX_SPARSE_FILE:
@@ -237,6 +239,8 @@ def _stored_bytes(tar: tarfile.TarFile, member: tarfile.TarInfo, kind: str, pack
     if member.sparse:
         offset = sparse.tell()
         source = tar.extractfile(member)
+        if source is None:  # tarfile gives None for members that are not regular files
+            raise ImageFormatError(f"sparse member {member.name!r} holds no file data")
         while chunk := source.read(1 << 20):
             if budget is not None:
                 budget.charge(len(chunk), f"sparse file {member.name!r}")

@@ -47,7 +47,7 @@ class Image:
                 self.layers[0].warnings.append(SlimWarning(
                     "image.diff-ids", f"the config lists {len(diff_ids)} layers, the image has {len(self.layers)}"))
             return
-        for layer, diff_id in zip(self.layers, diff_ids):
+        for layer, diff_id in zip(self.layers, diff_ids, strict=True):
             layer.digest = layer.digest or diff_id
             if layer.content_digest and layer.content_digest != diff_id:
                 layer.warnings.append(SlimWarning(
@@ -72,5 +72,5 @@ class Image:
                 whiteouts=len(layer.whiteouts) + len(layer.opaque_dirs),
                 created_by=by,
             )
-            for layer, by in zip(self.layers, built)
+            for layer, by in zip(self.layers, built, strict=True)
         ]

@@ -12,7 +12,7 @@ import shutil
 from dataclasses import dataclass, field
 
 from slim import identity
-from slim.engine import Engine
+from slim.engine import Images
 from slim.errors import UsageError
 from slim.image import archive, oci
 from slim.image.assemble import SOURCE_LABEL, AssembledImage
@@ -105,7 +105,7 @@ class Written:
 
 
 def write_image(assembled: AssembledImage, output: Output, tags: list[str], ws: Workspace,
-                engine: Engine) -> Written:
+                engine: Images) -> Written:
     """Write the image; what was written (for file outputs) comes back so it can be removed again."""
     written = Written(output)
     if output.kind == OCI_LAYOUT:
@@ -154,13 +154,13 @@ def _write_layout(assembled: AssembledImage, layout: str, tags: list[str], ws: W
                          layout, tags)
 
 
-def _slim_images_at(engine: Engine, tags: list[str]) -> set[str]:
+def _slim_images_at(engine: Images, tags: list[str]) -> set[str]:
     """IDs of the images slim made earlier that these tags name now (about to be replaced)."""
     found = (engine.find_image(tag) for tag in tags if not is_temporary(tag))
     return {facts.id for facts in found if facts is not None and SOURCE_LABEL in facts.labels}
 
 
-def remove_tags(engine: Engine, tags: list[str]) -> None:
+def remove_tags(engine: Images, tags: list[str]) -> None:
     """Remove tags slim created; used on failure paths, so it never raises."""
     for tag in tags:
         try:
@@ -169,7 +169,7 @@ def remove_tags(engine: Engine, tags: list[str]) -> None:
             pass
 
 
-def dispose(engine: Engine, created: list[str], written: list[Written], failed: bool,
+def dispose(engine: Images, created: list[str], written: list[Written], failed: bool,
             keep_failed: bool) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
     """After verification: the temporary verification tag always goes; when verification failed the outputs
     go too (tags, docker-archive file, OCI directory), unless `keep_failed`. Returns what was removed, what

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from slim.engine import Engine
+from slim.engine import Images
 from slim.errors import ImageNotFound
 from slim.image import archive, oci
 from slim.image.model import Image
@@ -13,7 +13,7 @@ from slim.image.reference import ARCHIVE, DAEMON, OCI, Reference
 from slim.workspace import Workspace
 
 
-def read_image(ref: Reference, ws: Workspace, engine: Engine) -> Image:
+def read_image(ref: Reference, ws: Workspace, engine: Images) -> Image:
     """Read and unpack the image `ref` names. The engine is used only when it is the source."""
     if ref.transport == DAEMON:
         return archive.read_docker_archive(engine.save(ref.location), ws, ref.text, ref.location, from_engine=True)

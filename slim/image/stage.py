@@ -13,7 +13,7 @@ import json
 import os
 import tarfile
 
-from slim.engine import Engine
+from slim.engine import Images
 from slim.errors import ImageFormatError
 from slim.image import archive, documents, oci
 from slim.image.documents import MAX_DOCUMENT_BYTES
@@ -23,7 +23,7 @@ from slim.image.sink import temporary_tag
 from slim.workspace import Workspace
 
 
-def stage_in_engine(ref: Reference, ws: Workspace, engine: Engine, created: list[str]) -> str:
+def stage_in_engine(ref: Reference, ws: Workspace, engine: Images, created: list[str]) -> str:
     """Load the image `ref` names into the engine; its temporary tag (also appended to `created` first, so a
     failure half-way still removes it)."""
     tag = temporary_tag()
@@ -72,7 +72,7 @@ def _archive_of_layout(ref: Reference, out, tag: str) -> None:
     digests = [manifest["config"]["digest"]] + [layer["digest"] for layer in manifest.get("layers") or []]
     names = ["blobs/" + d.replace(":", "/") for d in digests]
     with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as dst:
-        for digest, name in dict(zip(digests, names)).items():
+        for digest, name in dict(zip(digests, names, strict=True)).items():
             with oci.open_blob(ref.location, digest, ref.text) as blob:
                 info = tarfile.TarInfo(name)
                 info.size = os.fstat(blob.fileno()).st_size

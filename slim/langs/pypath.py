@@ -26,7 +26,8 @@ class PythonPath:
     def _find(self, name: str) -> list[str] | None:
         parts = [p for p in name.split(".") if p]
         for directory in self.directories:
-            files, here = [], directory
+            files: list[str] = []
+            here = directory
             for n, part in enumerate(parts):
                 last = n == len(parts) - 1
                 names = self._names(here)
@@ -43,9 +44,9 @@ class PythonPath:
                 if part in names and self._names(f"{here}/{part}"):
                     here = f"{here}/{part}"  # a namespace package: no __init__.py
                     continue
-                files = None
+                files = []  # not found under this directory
                 break
-            if files is not None and files:
+            if files:
                 return files
         return None
 

@@ -74,7 +74,7 @@ class ScanCache:
         remembered too). A database fault turns the cache off and answers nothing."""
         if self._db is None or not digests:
             return {}
-        found = {}
+        found: dict[bytes, pyimports.Scan | None] = {}
         try:
             for start in range(0, len(digests), 500):  # SQLite's limit on bound parameters
                 chunk = digests[start:start + 500]
@@ -150,7 +150,7 @@ class ModuleScanner:
         self._pool: concurrent.futures.ProcessPoolExecutor | None = None
         self.parsed = self.cached = 0  # modules, for the report and the benchmark
 
-    def __enter__(self) -> "ModuleScanner":
+    def __enter__(self) -> ModuleScanner:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 
 from slim.packages import stream as stream_mod
 from slim.model import SlimWarning
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
+from collections.abc import Iterator
 
 STATUS = "/var/lib/dpkg/status"
 STATUS_D = "/var/lib/dpkg/status.d"

@@ -100,7 +100,8 @@ def read_inventory(rootfs, catalog: Catalog | None = None) -> Inventory:
         path = entry.path
         name = posixpath.basename(path)
         parent = posixpath.dirname(path)
-        if name == "METADATA" and parent.endswith(".dist-info") or name == "PKG-INFO" and parent.endswith(".egg-info"):
+        if (name == "METADATA" and parent.endswith(".dist-info")) or (
+                name == "PKG-INFO" and parent.endswith(".egg-info")):
             found = _python_distribution(rootfs, path, parent)
         elif path.endswith(".egg-info"):
             found = _python_distribution(rootfs, path, path)

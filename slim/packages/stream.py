@@ -7,7 +7,8 @@ Lines and blank-line separated blocks are yielded one at a time; one longer than
 
 from __future__ import annotations
 
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
+from collections.abc import Iterator
 
 MAX_BLOCK = 16 << 20  # a stanza or apk block: real ones are a few KiB, an apk block listing 50,000 files ~4 MiB
 MAX_LINE = 64 << 10  # a path or field line

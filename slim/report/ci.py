@@ -26,8 +26,8 @@ def junit_xml(doc: dict, verdicts: list[Verdict], seconds: float) -> bytes:
     counts = {o: str(sum(1 for c in cases if c[2] == o)) for o in (FAILED, SKIPPED)}
     totals = dict(tests=str(len(cases)), failures=counts[FAILED], errors="0", skipped=counts[SKIPPED],
                   time=f"{seconds:.3f}")
-    suites = ET.Element("testsuites", name="slim build", **totals)
-    suite = ET.SubElement(suites, "testsuite", name=f"slim build {doc['image']}", **totals)
+    suites = ET.Element("testsuites", {"name": "slim build", **totals})
+    suite = ET.SubElement(suites, "testsuite", {"name": f"slim build {doc['image']}", **totals})
     if doc.get("vulnerabilities"):  # the scanner's findings before and after, per severity, for dashboards
         found = ET.SubElement(suite, "properties")
         for when in ("before", "after"):

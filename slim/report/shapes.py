@@ -18,9 +18,9 @@ def info_json(info: ImageInfo) -> dict:
         "file_count": info.file_count,
         "dir_count": info.dir_count,
         "layers": [
-            {"digest": l.digest, "size_bytes": l.size_bytes, "entries": l.entries, "whiteouts": l.whiteouts,
-             "created_by": l.created_by}
-            for l in info.layers
+            {"digest": layer.digest, "size_bytes": layer.size_bytes, "entries": layer.entries,
+             "whiteouts": layer.whiteouts, "created_by": layer.created_by}
+            for layer in info.layers
         ],
         "os": info.os,
         "packages": {"database": info.package_db, "count": info.packages},

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from slim.engine import Engine
+from slim.engine import Engine, Facts
 from slim.errors import EngineError, TraceError
 from slim.harden.profile import RunProfile
 from slim.harden.render import RunLine
@@ -54,7 +54,7 @@ def verify_under(engine: Engine, options: RunOptions, image: str, traced: Trace,
     return HardenedRun(False, tuple(diffs), tuple(diagnose(engine, options, image, traced, profile)))
 
 
-def run_line(engine: Engine, options: RunOptions, config: RunConfig, profile: RunProfile, image: str,
+def run_line(engine: Facts, options: RunOptions, config: RunConfig, profile: RunProfile, image: str,
              seccomp_file: str, ids: tuple[int | None, int | None]) -> RunLine:
     """The container `verify_under` runs, as the user starts it: built by the same function as the verified
     run's, with `image` (the output tag, not the temporary one verification may use) and the seccomp profile's
@@ -103,13 +103,16 @@ class _OutOfRuns(Exception):
 
 def _missing_calls(passes, profile: RunProfile, denied: list[str]) -> list[str]:
     """The denied calls the run needs, by bisection: [] when the run budget ran out first."""
+    allowed = profile.syscalls
+    if allowed is None:  # no allow-list: nothing was denied
+        return []
     runs = [0]
 
     def works(calls) -> bool:
         runs[0] += 1
         if runs[0] > MAX_SECCOMP_RUNS:
             raise _OutOfRuns
-        return passes(dataclasses.replace(profile, syscalls=profile.syscalls | frozenset(calls)))
+        return passes(dataclasses.replace(profile, syscalls=allowed | frozenset(calls)))
 
     def find(group: list[str], base: frozenset[str]) -> list[str]:
         # base + group passes and base alone does not: a small part of group that is enough

@@ -15,7 +15,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from html.parser import HTMLParser
-from typing import Callable
+from collections.abc import Callable
 from urllib.parse import urljoin, urlsplit
 
 from slim.errors import UsageError

@@ -11,8 +11,9 @@ import hashlib
 import shlex
 import time
 from dataclasses import dataclass, field
+from typing import Protocol
 
-from slim.engine import ContainerSpec, Engine, Mount
+from slim.engine import ContainerSpec, Containers, Engine, Facts, Images, Mount
 from slim.errors import EngineError, ImageFormatError, TraceError, UsageError
 from slim.harden.profile import RunProfile
 from slim.harden.seccomp import profile_json
@@ -20,6 +21,10 @@ from slim.model import ProbeResult, RunConfig, RunOutcome, SlimWarning
 from slim.run.options import (RunOptions, command_of, effective_mode, has_probes, http_ports, reached_ports,
                               target_ports)
 from slim.run.probes import ContinueAfter, host_probe, http_probes, wait_for_port
+
+
+class _Reached(Containers, Facts, Protocol):
+    """What probing a container needs: its verbs, and whether its ports are reached through published ones."""
 
 
 class Hooks:
@@ -75,7 +80,7 @@ class RunResult:
         return RunOutcome(self.mode, self.exit_code, self.stdout, tuple(self.probes))
 
 
-def image_run_config(engine: Engine, image: str) -> RunConfig:
+def image_run_config(engine: Images, image: str) -> RunConfig:
     """How the engine's copy of `image` runs (entrypoint, user, ports...), with a config that does not parse reported
     as an image format error."""
     try:
@@ -119,20 +124,20 @@ def container_spec(options: RunOptions, config: RunConfig, remote: bool, publish
     """The container `run` creates for `options` in an image run as `config`. The run line slim prints comes
     from here too, with `seccomp_file` named where the run passes the same JSON inline: one source, no drift.
     `publishes`: the engine's containers are reached through published ports (every port a probe goes to)."""
-    publish = reached_ports(options, config) if publishes else ()
+    publish = reached_ports(options, config) if publishes else []
     return _spec(options, hooks or Hooks(), command_of(config, options), remote, publish, seccomp_file)
 
 
 def _spec(options: RunOptions, hooks: Hooks, argv: list[str], remote: bool = False,
-          publish: list[int] = (), seccomp_file: str | None = None) -> ContainerSpec:
+          publish: tuple[int, ...] | list[int] = (), seccomp_file: str | None = None) -> ContainerSpec:
     """`publish`: the ports to publish, for an engine whose containers' addresses this host cannot reach."""
     mounts = list(hooks.mounts())
-    for spec in options.mounts:
-        parts = spec.split(":")
+    for text in options.mounts:
+        parts = text.split(":")
         if len(parts) not in (2, 3) or not parts[1].startswith("/"):
-            raise TraceError(f"--mount {spec!r}: expected SOURCE:TARGET[:ro]")
+            raise TraceError(f"--mount {text!r}: expected SOURCE:TARGET[:ro]")
         if remote and parts[0].startswith("/"):
-            raise UsageError(f"--mount {spec!r}: the engine is remote and cannot see this host's paths; "
+            raise UsageError(f"--mount {text!r}: the engine is remote and cannot see this host's paths; "
                              "mount a named volume instead")
         mounts.append(Mount(parts[0], parts[1], len(parts) == 3 and parts[2] == "ro"))
     spec = ContainerSpec(
@@ -154,7 +159,7 @@ def _restricted(spec: ContainerSpec, profile: RunProfile, seccomp_file: str | No
         cap_add=tuple(sorted(set(spec.cap_add) | set(profile.cap_add))), security_opt=tuple(security))
 
 
-def _probe(engine: Engine, container: str, options: RunOptions, hooks: Hooks, ports: list[int],
+def _probe(engine: _Reached, container: str, options: RunOptions, hooks: Hooks, ports: list[int],
            result: RunResult, started: float, targets: list[int]) -> list[ProbeResult]:
     plan = options.probes
     host = engine.address(container)
@@ -179,7 +184,7 @@ def _probe(engine: Engine, container: str, options: RunOptions, hooks: Hooks, po
     return probes
 
 
-def _exec_probe(engine: Engine, container: str, command: str, hooks: Hooks, n: int, varies: bool) -> ProbeResult:
+def _exec_probe(engine: Containers, container: str, command: str, hooks: Hooks, n: int, varies: bool) -> ProbeResult:
     start = time.monotonic()
     if not engine.running(container):
         return ProbeResult("exec", command, False, detail="the container is not running", varies=varies)
@@ -192,7 +197,7 @@ def _exec_probe(engine: Engine, container: str, command: str, hooks: Hooks, n: i
                        len(done.stdout), text[-200:], time.monotonic() - start, varies=varies)
 
 
-def _finish(engine: Engine, container: str, options: RunOptions, mode: ContinueAfter,
+def _finish(engine: Containers, container: str, options: RunOptions, mode: ContinueAfter,
             result: RunResult) -> int | None:
     if mode.mode == "exit":
         code = engine.wait(container, options.exit_timeout)

@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from slim.cli import main
+from schemas import validate
 from tests.integration.conftest import sample_spec
 
 pytestmark = pytest.mark.docker
@@ -81,7 +82,7 @@ def test_samples_slim_and_verify_on_podman(sample, podman, tmp_path):
         result = CliRunner().invoke(main, ["-q", "--engine", "podman", "build", sample_spec(sample)["tag"], "-t", out,
                                            "--report", str(report_file), *sample_spec(sample)["args"]], env=env)
         assert result.exit_code == 0, result.output + result.stderr
-        report = json.loads(report_file.read_text())
+        report = validate("build", json.loads(report_file.read_text()))  # Podman's report: the same schema
         assert report["engine"]["name"] == "podman" and report["engine"]["rootless"] == (name == "podman-rootless")
         assert any("nofile" in line for line in report["engine"]["adjustments"])  # said, not silently changed
         assert report["verification"]["passed"] is True and report["verification"]["differences"] == []

@@ -57,7 +57,7 @@ def parse_ld_cache(stream: BinaryIO) -> list[CacheEntry]:
         raise LdCacheError("not an ld.so.cache (bad magic)")
     if len(data) < start + 48:
         raise LdCacheError("truncated header")
-    nlibs, len_strings = struct.unpack_from("<II", data, start + 20)
+    nlibs, _ = struct.unpack_from("<II", data, start + 20)  # then the string table's length, not needed
     ext_offset, = struct.unpack_from("<I", data, start + 32)
     if start + 48 + nlibs * 24 > len(data):
         raise LdCacheError(f"{nlibs} entries do not fit in {len(data)} bytes")

@@ -11,7 +11,7 @@ MAX_INCLUDE_DEPTH = 16
 
 def parse_ld_conf_text(text: str) -> list[tuple[str, str]]:
     """Pure part: the (kind, value) lines of one file, kind "dir" or "include"."""
-    out = []
+    out: list[tuple[str, str]] = []
     for raw in text.splitlines():
         line = raw.split("#", 1)[0].strip()
         if not line:

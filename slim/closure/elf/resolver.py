@@ -13,6 +13,7 @@ of /etc/ld-musl-<arch>.path (default /lib:/usr/local/lib:/usr/lib); libc's reser
 
 from __future__ import annotations
 
+import functools
 import posixpath
 import re
 from dataclasses import dataclass, field
@@ -36,6 +37,12 @@ _CACHE_FLAGS = {EM_X86_64: FLAG_ELF_LIBC6 | FLAG_X8664_LIB64, EM_386: FLAG_ELF_L
 _MUSL_DEFAULT = ("/lib", "/usr/local/lib", "/usr/lib")
 _MUSL_RESERVED = {"c", "pthread", "rt", "m", "dl", "util", "xnet"}
 _DST = re.compile(r"\$(ORIGIN|LIB|PLATFORM)\b|\$\{(ORIGIN|LIB|PLATFORM)\}")
+_Found = tuple[str, str, ElfInfo]  # a library the search found: (path as found, real path, its ELF facts)
+
+
+def _substitute(values: dict[str, str], match: re.Match[str]) -> str:
+    """The value of the dynamic string token `match` ($ORIGIN or ${ORIGIN}, ...)."""
+    return values[match.group(1) or match.group(2)]
 
 
 @dataclass(frozen=True)
@@ -73,10 +80,10 @@ class Resolver:
         self.hwcaps = hwcaps
         self.warnings: list[SlimWarning] = []
         self._elf: dict[str, ElfInfo | None] = {}
-        self._search: dict[tuple, tuple[str, str] | None] = {}
+        self._search: dict[tuple, _Found | None] = {}
         self._cache_entries = None
-        self._conf_dirs = None
-        self._musl_dirs = None
+        self._conf_dirs: tuple[str, ...] | None = None
+        self._musl_dirs: tuple[str, ...] | None = None
         self._image_flavor: str | None = None
 
     # --- facts about files ------------------------------------------------------------------
@@ -152,12 +159,12 @@ class Resolver:
                 if found is None:
                     missing.append((name, obj.real))
                     continue
-                found_path, found_real = found
+                found_path, found_real, found_info = found
                 existing = by_real.get(found_real)
                 if existing is not None:  # same file under another name: mapped once
                     by_name[name] = existing
                     continue
-                new = LoadedObject(name, found_path, found_real, obj.real, self._elf[found_real])
+                new = LoadedObject(name, found_path, found_real, obj.real, found_info)
                 by_name[name] = new
                 if new.info.soname:
                     by_name.setdefault(new.info.soname, new)
@@ -181,7 +188,7 @@ class Resolver:
         return self._object_at(name, "/lib/ld-musl-x86_64.so.1", needed_by.real)
 
     # --- searching for one name --------------------------------------------------------------
-    def _find(self, name: str, loader: LoadedObject, loaders: dict, root: LoadedObject, flavor: str):
+    def _find(self, name: str, loader: LoadedObject, loaders: dict, root: LoadedObject, flavor: str) -> _Found | None:
         if "/" in name:
             for candidate in self._expand(name, loader, root):
                 found = self._try_file(candidate, loader.info)
@@ -192,7 +199,7 @@ class Resolver:
             return self._search_dirs(name, self._musl_dirs_for(loader, loaders, root), loader.info, False)
         chain_dirs: list[str] = []
         if not loader.info.runpath:
-            obj = loader
+            obj: LoadedObject | None = loader
             while obj is not None:
                 if not obj.info.runpath:
                     chain_dirs.extend(x for d in obj.info.rpath for x in self._expand(d, obj, root))
@@ -234,7 +241,7 @@ class Resolver:
             self._conf_dirs = tuple(ld_conf_dirs(self.rootfs))
         return self._conf_dirs + defaults
 
-    def _search_dirs(self, name: str, dirs: tuple[str, ...], info: ElfInfo, hwcaps: bool):
+    def _search_dirs(self, name: str, dirs: tuple[str, ...], info: ElfInfo, hwcaps: bool) -> _Found | None:
         key = (name, dirs, info.abi, hwcaps)
         if key not in self._search:
             self._search[key] = self._first_in(name, dirs, info, hwcaps)
@@ -253,7 +260,7 @@ class Resolver:
                 return found
         return None
 
-    def _try_file(self, path: str, loader_info: ElfInfo):
+    def _try_file(self, path: str, loader_info: ElfInfo) -> _Found | None:
         # No lexical normpath: "bin/../lib" must follow a symlinked "bin" as the kernel does.
         path = normalize(path)
         real = self.rootfs.realpath(path)
@@ -262,7 +269,7 @@ class Resolver:
         info = self.elf_info(real)
         if info is None or info.abi != loader_info.abi:
             return None  # not ELF, or another class/machine: the loader skips it and searches on
-        return path, real
+        return path, real, info
 
     def _cache(self):
         if self._cache_entries is None:
@@ -276,7 +283,7 @@ class Resolver:
                     self.warnings.append(SlimWarning("elf.bad-ld-cache", str(exc), "/etc/ld.so.cache"))
         return self._cache_entries
 
-    def _from_cache(self, name: str, info: ElfInfo):
+    def _from_cache(self, name: str, info: ElfInfo) -> _Found | None:
         entries = self._cache().get(name, ())
         flags = _CACHE_FLAGS.get(info.machine)
         candidates = [e for e in entries if flags is None or e.flags == flags]
@@ -296,7 +303,7 @@ class Resolver:
         out = []
         for platform in platforms:
             values = {"ORIGIN": origin, "LIB": _LIB_TOKEN.get(obj.info.machine, "lib"), "PLATFORM": platform}
-            out.append(_DST.sub(lambda m: values[m.group(1) or m.group(2)], text))
+            out.append(_DST.sub(functools.partial(_substitute, values), text))
         return out
 
     def hwcaps_variants(self, path: str) -> list[str]:

@@ -22,11 +22,13 @@ BUILT_SAMPLES = sorted(d for d in os.listdir(SAMPLES)
 NEEDS_SH = {"alpine-script"}  # its entrypoint is a #!/bin/sh script
 PRESENT = {"nginx-static": ["/var/lib/nginx", "/etc/nginx/mime.types", "/var/www/site/about.html"],
            "python-web": ["/home/app", "/usr/lib/python3.11/decimal.py", "/srv/app/notes/store.py"],
+           "python-requests": ["/usr/lib/python3.11/queue.py", "/usr/lib/python3/dist-packages/requests/__init__.py"],
            "node-server": ["/opt/app/node_modules/greeter/lib/format.js", "/opt/app/package.json"]}
 # what each sample's run profile must hold back (tmpfs dirs, capabilities), from what its traced run did
 PROFILES = {"nginx-static": {"tmpfs": ["/run", "/var/lib/nginx", "/var/log/nginx"],
                              "capabilities": ["CHOWN", "NET_BIND_SERVICE", "SETGID", "SETUID"]},
             "python-web": {"tmpfs": [], "capabilities": [], "user": "app"},
+            "python-requests": {"tmpfs": [], "capabilities": [], "user": "app"},
             "node-server": {"tmpfs": [], "capabilities": [], "user": "nobody"},
             "alpine-script": {"tmpfs": [], "capabilities": []}}
 ABSENT = {"nginx-static": ["/run/nginx.pid", "/var/lib/nginx/body"],  # made by the traced run, not baked in

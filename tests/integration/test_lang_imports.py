@@ -31,6 +31,14 @@ ROUTES = {
                     {"/opt/app/node_modules/reporter/lib/report.js": "required at /opt/app/server.js:",
                      "/opt/app/node_modules/reporter/lib/quote.js": "required at /opt/app/node_modules/reporter/"},
                     ["/opt/app/node_modules/reporter/test/report.test.js"]),
+    # requests -> urllib3 1.26 -> six.moves: six loads queue and http.client by names from its table
+    "python-requests": (8080, "/api/health", "/api/fetch-self",
+                        b'{"prepared": "http://example.invalid/a%20b?q=x+y", "quoted": "a%20b/c", "self": {"ok": true}, '
+                        b'"status": 200}',
+                        {"/usr/lib/python3/dist-packages/urllib3/connectionpool.py": "imported at /usr/lib/python3/",
+                         "/usr/lib/python3.11/queue.py": "named at /usr/lib/python3/dist-packages/six.py:"},
+                        # pydoc's tables of topics are words, not the modules its __import__(path) loads
+                        ["/usr/lib/python3/dist-packages/requests/help.py", "/usr/lib/python3.11/pdb.py"]),
 }
 
 

@@ -134,14 +134,20 @@ def _read_dpkg(rootfs) -> Catalog:
             parsed = dpkg.parse_stanzas(fh, f"{dpkg.STATUS_D}/{name}")
         cat.warnings += parsed.warnings
         stanzas += [(s, f"{status_d}/{name}") for s in parsed.stanzas]
+    # one listing of info/ instead of two look-ups per package: a database of 100k packages (or one claiming to
+    # be) costs a set membership each, and an image without info/ (distroless) costs nothing
+    info = rootfs.realpath(dpkg.INFO)
+    in_info = set(rootfs.listdir(info)) if info else set()
     for stanza, source in stanzas:
         if not stanza.installed:
             continue
         arch = stanza.fields.get("Architecture", "")
-        listed = _first_file(rootfs, [f"{dpkg.INFO}/{stanza.name}:{arch}.list", f"{dpkg.INFO}/{stanza.name}.list"],
+        listed = _first_file(rootfs, [f"{dpkg.INFO}/{n}" for n in (f"{stanza.name}:{arch}.list", f"{stanza.name}.list")
+                                      if n in in_info],
                              lambda fh: dpkg.parse_file_list(fh, cat.warnings)) or []
-        sums = _first_file(rootfs, [f"{dpkg.INFO}/{stanza.name}:{arch}.md5sums", f"{dpkg.INFO}/{stanza.name}.md5sums",
-                                    f"{source}.md5sums" if source else ""],
+        sums = _first_file(rootfs, [f"{dpkg.INFO}/{n}" for n in (f"{stanza.name}:{arch}.md5sums",
+                                                                 f"{stanza.name}.md5sums") if n in in_info]
+                           + ([f"{source}.md5sums"] if source else []),
                            lambda fh: dpkg.parse_md5sums(fh, cat.warnings)) or []
         # distroless images have no .list files: their md5sums name the files
         owned = tuple(dict.fromkeys(listed + [p for _, p in sums]))

@@ -40,6 +40,8 @@ def always_parallel(monkeypatch):
 
 
 def test_workers_and_cache_give_the_plain_closure(plain, tmp_path, always_parallel):
+    """Slow by nature (seconds): it parses the import closure of this host's real standard library twice,
+    through worker processes, cold and from the cache."""
     with pyscan.ModuleScanner(pyscan.ScanCache(str(tmp_path / "scans.sqlite")), workers=2) as cold:
         assert closure(cold).keep == plain.keep
     assert cold.parsed > 100 and cold.cached == 0 and cold.warnings() == []
@@ -59,6 +61,8 @@ def test_an_unparsable_module_is_cached_as_unparsable(tmp_path):
 
 
 def test_a_damaged_cache_turns_itself_off_with_a_warning(plain, tmp_path):
+    """Slow by nature (seconds): each damaged cache is shown to give the same closure of the host's real
+    standard library, parsed in full since nothing can be cached."""
     damaged = tmp_path / "scans.sqlite"
     damaged.write_bytes(b"not a database" * 100)
     with pyscan.ModuleScanner(pyscan.ScanCache(str(damaged)), workers=1) as scanner:

@@ -86,8 +86,17 @@ class DockerEngine:
             return cast(BinaryIO, _ChunkStream(iter(self.api.get_image(ref, chunk_size=SAVE_CHUNK))))
 
     def load(self, archive_path: str) -> None:
+        """Load a docker-archive. The SDK hands back the engine's answer as a stream it never reads: an engine
+        that refuses the archive says so only there ({"error": ...}, or {"message": ...} for a failed
+        request), so the stream is read to the end and a refusal is an EngineError with the engine's words."""
         with _engine_errors("docker load failed"), open(archive_path, "rb") as fh:
-            self.api.load_image(fh)
+            for event in self.api.load_image(fh) or ():
+                if not isinstance(event, dict):
+                    continue
+                refusal = event.get("error") or (event.get("errorDetail") or {}).get("message") or (
+                    event.get("message") if set(event) == {"message"} else None)
+                if refusal:
+                    raise EngineError(f"the engine refused to load the image: {' '.join(str(refusal).split())}")
 
     def push(self, tag: str) -> None:
         repository, _, name = tag.rpartition(":") if ":" in tag.rsplit("/", 1)[-1] else (tag, "", "latest")

@@ -153,3 +153,15 @@ def test_several_images_push_only_what_passed(engine, registry, build_sample, tm
                 engine.images.remove(tag, force=True)
             except Exception:
                 pass
+
+
+def test_an_archive_the_engine_refuses_to_load_is_an_engine_error(engine, tmp_path):
+    """Before: the SDK's answer stream was never read, so a refused load passed silently and the next step
+    failed with "no such image in the Docker engine" instead of the engine's reason."""
+    from slim.engine.docker import DockerEngine
+    from slim.errors import EngineError
+
+    junk = tmp_path / "junk.tar"
+    junk.write_bytes(b"not a tar archive")
+    with pytest.raises(EngineError, match="refused to load the image: .*(EOF|tar)"):
+        DockerEngine(engine).load(str(junk))

@@ -90,7 +90,9 @@ def trust_options(kw: dict, push: bool, several: bool, params: dict) -> Trust:
         from slim.sign.push import SignPlan
 
         plan = SignPlan(_unlock(sign_key) if sign_key else None, sign_by, signature_dir, registries_d)
-    options = {k: list(v) if isinstance(v, tuple) else v for k, v in params.items() if not k.endswith("password")}
+    options = {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()}
+    # the provenance is published beside the image: environment values (tokens, passwords) stay out of it
+    options["env"] = [item.split("=", 1)[0] + "=..." for item in options.get("env") or []]
     return Trust(plan, vulns_file, scan, limits, options, _now())
 
 

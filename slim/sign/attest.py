@@ -70,11 +70,26 @@ def provenance(doc: dict, options: dict, original_id: str | None, started: str, 
                                                          "differences": v["differences"]}},
                 {"name": "hardening", "annotations": {
                     "verified": profile.get("verified") if profile else None,
-                    "command": profile.get("command") if profile else None,
+                    "command": redacted(profile.get("command")) if profile else None,
                     "capabilities": profile.get("capabilities") if profile else None}},
                 {"name": "sizes", "annotations": doc["size"]},
             ]},
     }
+
+
+def redacted(argv: list[str] | None) -> list[str] | None:
+    """A run line with the values of its environment variables replaced by "...": the provenance is published
+    beside the image, and an --env value can be a token."""
+    if argv is None:
+        return None
+    out: list[str] = []
+    for arg in argv:
+        if out and out[-1] in ("-e", "--env"):
+            arg = arg.split("=", 1)[0] + "=..."
+        elif arg.startswith("--env="):
+            arg = "--env=" + arg[len("--env="):].split("=", 1)[0] + "=..."
+        out.append(arg)
+    return out
 
 
 def attest(registry: Registry, ref: RepoRef, digest: str, signer: Signer, predicates: list[tuple[str, dict]]) -> str:

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.integration.conftest import registry_tags, sample_spec
+from tests.schemas import validate
 
 pytestmark = pytest.mark.docker
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "fixtures", "vulns")
@@ -72,13 +73,14 @@ def signed(engine, registry, build_sample, gnupg, tmp_path_factory):
         assert slim("keygen", str(work / name), cwd=work, env=PASSWORD).returncode == 0
     image = build_sample("python-web")
     target = f"{registry}/slim/python-web:signed"
-    done = slim("build", image, "-t", target, *sample_spec("python-web")["args"], "--push",
-                "--sign-key", str(work / "cosign.key"), "--sign-by", gnupg.fingerprint,
+    done = slim("build", image, "-t", target, *sample_spec("python-web")["args"], "--env", "SLIM_TEST_TOKEN=s3cret",
+                "--push", "--sign-key", str(work / "cosign.key"), "--sign-by", gnupg.fingerprint,
                 "--signature-dir", str(work / "sigs"), "--vulns", GRYPE_REPORT, "--report", str(work / "r.json"),
                 "--summary", str(work / "summary.md"), cwd=work, env={**PASSWORD, **gnupg.env})
     try:
         assert done.returncode == 0, done.stderr
-        _, headers = http("HEAD", f"http://{registry}/v2/slim/python-web/manifests/signed", headers={"Accept": MANIFESTS})
+        _, headers = http("HEAD", f"http://{registry}/v2/slim/python-web/manifests/signed",
+                          headers={"Accept": MANIFESTS})
         yield SimpleNamespace(work=work, image=image, target=target, registry=registry, done=done,
                               digest=headers["Docker-Content-Digest"],
                               report=json.loads((work / "r.json").read_text()),
@@ -106,7 +108,7 @@ def test_the_python_web_summary_shows_vulnerabilities_before_and_after(signed):
            "(10 of 15 findings removed)"
     assert f"- {line}\n" in signed.summary
     assert line in signed.done.stdout  # the terminal summary too
-    report = signed.report
+    report = validate("build", signed.report)  # docs/schemas/slim.build-1.schema.json
     assert list(report)[-2:] == ["vulnerabilities", "signatures"]  # new keys after the recorded ones
     remaining = {(r["id"], r["package"]): r for r in report["vulnerabilities"]["remaining"]}
     # the file as the trimmed package database names it (merged /usr: /lib is /usr/lib)
@@ -233,6 +235,8 @@ def test_attestations_name_the_pushed_digest_and_a_tampered_one_fails(signed, en
     provenance = statements["https://slsa.dev/provenance/v1"]["predicate"]
     [original] = provenance["buildDefinition"]["resolvedDependencies"]
     assert "sha256:" + original["digest"]["sha256"] == engine.images.get(signed.image).id
+    assert provenance["buildDefinition"]["externalParameters"]["options"]["env"] == ["SLIM_TEST_TOKEN=..."]
+    assert "s3cret" not in done.stdout  # published beside the image: environment values stay out
     results = {b["name"]: b["annotations"] for b in provenance["runDetails"]["byproducts"]}
     assert results["verification"]["passed"] is True and results["hardening"]["verified"] is True
     # the envelope checked without slim: ECDSA over DSSE's pre-authentication encoding
@@ -279,7 +283,7 @@ def test_a_signing_failure_leaves_the_tag_pushed_and_reported_unsigned(engine, r
         assert done.returncode == 19, done.stderr
         assert done.stderr.strip().splitlines()[-1].startswith(f"slim: error: {target} was pushed but not signed: ")
         assert registry_tags(registry, "slim/alpine-script") == ["unsigned"]
-        [record] = json.loads((tmp_path / "r.json").read_text())["signatures"]
+        [record] = validate("build", json.loads((tmp_path / "r.json").read_text()))["signatures"]
         assert record["signed"] is False and "gpg could not sign" in record["error"]
         assert f"- signature of `{target}`: **unsigned**" in (tmp_path / "s.md").read_text()
     finally:

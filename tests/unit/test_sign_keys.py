@@ -161,3 +161,8 @@ def test_signature_files_are_numbered_from_one(tmp_path):
     first, second = gpg.store(base, digest, b"a"), gpg.store(base, digest, b"b")
     assert first.endswith(f"slim/web@sha256={'12' * 32}/signature-1") and second.endswith("/signature-2")
     assert gpg.signatures(base, digest) == [first, second]
+
+
+def test_the_provenance_never_carries_environment_values():
+    assert attest.redacted(["docker", "run", "-e", "TOKEN=s3cret", "--env=A=b=c", "--env", "X", "img"]) == [
+        "docker", "run", "-e", "TOKEN=...", "--env=A=...", "--env", "X=...", "img"]

@@ -17,7 +17,8 @@ LIBZ = "/usr/lib/x86_64-linux-gnu/libz.so.1.2.13"
 KEPT_PACKAGES = {"base-files": (), "libc6": ("/usr/lib/x86_64-linux-gnu/libc.so.6",), "libexpat1": (),
                  "libpython3.11-minimal": (), "libpython3.11-stdlib": ("/usr/lib/python3.11/json/__init__.py",),
                  "libsqlite3-0": ("/lib/x86_64-linux-gnu/libsqlite3.so.0.8.6",), "libssl3": (), "python3-minimal": (),
-                 "python3.11-minimal": ("/usr/bin/python3.11",), "tzdata": (), "zlib1g": (LIBZ, "/usr/share/doc/zlib1g/copyright")}
+                 "python3.11-minimal": ("/usr/bin/python3.11",), "tzdata": (),
+                 "zlib1g": (LIBZ, "/usr/share/doc/zlib1g/copyright")}
 KEPT_PATHS = {"/usr/bin/python3.11", "/usr/bin/python3", LIBZ, "/usr/lib/x86_64-linux-gnu/libc.so.6",
               "/usr/lib/python3.11/json/__init__.py", "/var/lib/dpkg/status.d/zlib1g"}
 
@@ -169,3 +170,16 @@ def test_a_scanner_that_fails_is_a_one_line_usage_error(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     with pytest.raises(UsageError, match="--scan needs grype or trivy"):
         scan.scan("img")
+
+
+def test_the_mapping_fits_the_published_report_schema():
+    """The `vulnerabilities` object as docs/schemas/slim.build-1.schema.json publishes it."""
+    import jsonschema
+
+    with open(os.path.join(os.path.dirname(__file__), "..", "..", "docs", "schemas", "slim.build-1.schema.json")) as fh:
+        schema = json.load(fh)
+    part = {**schema["properties"]["vulnerabilities"], "$defs": schema.get("$defs", {})}
+    for name in ("python-web.grype.json", "python-web.trivy.json"):
+        mapped = match.mapping(*_read(name))
+        mapped["scanned_slim"] = mapped["after"]  # what --scan adds
+        jsonschema.Draft202012Validator(part).validate(mapped)

@@ -133,6 +133,20 @@ class RequiredBy(Reason):
 
 
 @dataclass(frozen=True)
+class Autoloaded(Reason):
+    """A PHP class file the autoloader loads for a class kept code names (`new X`, `X::`, `extends X`...):
+    the class and where the code names it."""
+
+    cls: str
+    file: str
+    line: int
+    category: ClassVar[str] = LANGUAGE
+
+    def text(self) -> str:
+        return f"class {self.cls} autoloaded at {self.file}:{self.line}"
+
+
+@dataclass(frozen=True)
 class PartOfWholePackage(Reason):
     """A module of a package kept whole, because code loads a name from it built at run time (or does not
     parse): `package` is the package's directory, `because` says which code and why."""

@@ -1,0 +1,2 @@
+<?php
+return "about: a sample for slim\n";

@@ -1,0 +1,8 @@
+<?php
+
+namespace Acme\Unused;
+
+/** A class nothing uses: the slim image leaves it out. */
+class Thing
+{
+}

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections import deque
 from dataclasses import dataclass, field
 
 from slim.langs.rubylex import blank
@@ -130,12 +131,12 @@ def require_closure(rootfs, path: LoadPath, start: list[str]) -> RequireClosure:
     """From the kept Ruby sources `start`, every file their literal loads (and those files' loads) read, the
     gemspecs of the gems on the way, and whole directories where a name is computed at run time."""
     out = RequireClosure()
-    queue: list[tuple[str, Reason | None]] = [(p, None) for p in start]
+    queue: deque[tuple[str, Reason | None]] = deque((p, None) for p in start)
     seen: set[str] = set()
     whole: set[str] = set()
     gems: set[str] = set()
     while queue:
-        file, why = queue.pop()
+        file, why = queue.popleft()
         if file in seen:
             continue
         seen.add(file)
@@ -191,7 +192,7 @@ def _keep_specs(path: LoadPath, gem: Gem, out: RequireClosure, done: set[str]) -
         stack += [path.by_name[d] for d in g.depends if d in path.by_name]
 
 
-def _whole(rootfs, directory: str | None, because: str, queue: list, done: set[str]) -> str | None:
+def _whole(rootfs, directory: str | None, because: str, queue: deque, done: set[str]) -> str | None:
     """Queue every source and extension under `directory` (once per directory); returns it."""
     if directory is not None and directory not in done:
         done.add(directory)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import posixpath
 import re
 
-from slim.langs import nodeimports, php, pybranches, pyimports, ruby
+from slim.langs import nodeimports, perl, php, pybranches, pyimports, ruby
 from slim.langs.pypath import PythonPath, search_path, top_package
 from slim.model import SlimWarning
 from slim.results import LanguageRule, Reason
@@ -40,6 +40,7 @@ def completion(rootfs, kept: set[str], level: str, env: dict[str, str] | None = 
         warnings = warnings if warnings is not None else []
         _python_imports(rootfs, kept, env or {}, out, warnings, scan_python, cuts if cuts is not None else {})
         _node_imports(rootfs, kept, out, warnings)
+        perl.completion(rootfs, kept, env or {}, out, warnings)
         php.completion(rootfs, kept, env or {}, out, warnings)
         ruby.completion(rootfs, kept, env or {}, out, warnings)
         return out

@@ -86,6 +86,19 @@ class NeededBy(Reason):
 
 
 @dataclass(frozen=True)
+class DataNamedBy(Reason):
+    """A data file a kept binary names in its read-only data and opens on demand (zone data, CA roots...):
+    `rule` is the entry of slim.closure.data_paths that matched, `binary` the kept file that names it."""
+
+    rule: str
+    binary: str
+    category: ClassVar[str] = CLOSURE
+
+    def text(self) -> str:
+        return f"data named by {self.binary} ({self.rule})"
+
+
+@dataclass(frozen=True)
 class ParentDirectory(Reason):
     """A directory on the way to a kept path."""
 
@@ -196,6 +209,7 @@ class KeepPlan:
     kept_whole: dict[str, int] = field(default_factory=dict)  # package kept whole -> bytes its modules added
     # Python imports never followed because they cannot run in the image: rule (pybranches.RULES) -> bytes saved
     cuts: dict[str, int] = field(default_factory=dict)
+    data_named: dict[str, int] = field(default_factory=dict)  # data rule -> bytes it added (slim.closure.data_paths)
     warnings: list[SlimWarning] = field(default_factory=list)
 
     def category(self, path: str) -> str:

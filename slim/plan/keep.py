@@ -22,6 +22,7 @@ from slim.packages.catalog import is_db_path
 from slim.closure.shebang import which
 from slim.checks.users import ImageAccounts
 from slim.plan.content import app_content
+from slim.plan.data import keep_named_data
 from slim.model import EXEC, PSEUDO_FILESYSTEMS, RunConfig, SlimWarning, Trace, within
 from slim.results import (LANGUAGE, Essential, Included, KeepPlan, MadeAtRunTime, NeededBy, ParentDirectory,
                           PartOfWholePackage, Reason, TracedAccess)
@@ -102,6 +103,8 @@ def plan_keep(rootfs, config: RunConfig, trace: Trace, accounts: ImageAccounts, 
     _content(p, owned)  # before the languages: kept app code gets its imports followed too
     p.collect_closure()
     _language(p)
+    p.collect_closure()
+    keep_named_data(p)  # after every step that keeps ELF files: the data they name opens on demand
     p.collect_closure()
     p.closure_warnings()
     _exclude(p)

@@ -178,8 +178,8 @@ class BuildReport:
                           for p in sorted(keep.reasons)],
                 "generated": [{"path": g.path, "why": g.why}
                               for g in sorted(rw.generated.values(), key=lambda g: g.path)],
-                # directories of app files the app read, kept whole: bytes each added beyond the trace
-                "content_directories": dict(sorted(keep.content.items())),
+                "content_directories": dict(sorted(keep.content.items())),  # app dirs read: bytes beyond the trace
+                "data_named": dict(sorted(keep.data_named.items())),  # data binaries name: bytes each rule added
             },
             "language_completion": {"level": f.lang_level, "bytes_by_level": keep.language_cost, "python_modules":
                                     keep.python_scans, "kept_whole": keep.kept_whole, "cuts": keep.cuts},

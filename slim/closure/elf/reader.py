@@ -21,6 +21,10 @@ _MAX_PHDRS = 4096  # real files have a dozen; more means a hostile header
 _MAX_DYN = 1 << 16
 _MAX_STRTAB = 16 << 20
 _MAX_INTERP = 4096
+_MAX_SHDRS = 1 << 16
+SHT_NOBITS = 8
+SHF_WRITE, SHF_ALLOC, SHF_EXECINSTR = 0x1, 0x2, 0x4
+PF_X, PF_W = 0x1, 0x2
 
 
 class ElfError(Exception):
@@ -99,6 +103,61 @@ def read_elf(stream: BinaryIO, size: int) -> ElfInfo:
     if dynamic is None:
         return ElfInfo(**base, needed=(), soname=None, rpath=(), runpath=(), nodeflib=False, dynamic=False)
     return ElfInfo(**base, **_read_dynamic(stream, size, dynamic, loads, is64, end), dynamic=True)
+
+
+def read_only_data(stream: BinaryIO, size: int) -> list[tuple[int, int]]:
+    """The (file offset, length) of each part of the file that is loaded read-only and not executable:
+    .rodata and its kin from the section headers (a stripped Go binary keeps them); from the program headers
+    (PT_LOAD without PF_W or PF_X) when the file has no section headers."""
+    ident = _read_at(stream, 0, min(64, size), size)
+    if len(ident) < 52 or ident[:4] != ELF_MAGIC or ident[4] not in (1, 2) or ident[5] not in (1, 2):
+        raise ElfError("not an ELF file")
+    end, is64 = ("<" if ident[5] == 1 else ">"), ident[4] == 2
+    if is64:
+        shoff, = struct.unpack_from(end + "Q", ident, 40)
+        shentsize, shnum = struct.unpack_from(end + "HH", ident, 58)
+        sh_fmt, sh_min = end + "IIQQQQ", 40  # sh_name, sh_type, sh_flags, sh_addr, sh_offset, sh_size
+    else:
+        shoff, = struct.unpack_from(end + "I", ident, 32)
+        shentsize, shnum = struct.unpack_from(end + "HH", ident, 46)
+        sh_fmt, sh_min = end + "IIIIII", 24
+    if not shoff or not shnum:
+        return _read_only_segments(stream, size, ident, end, is64)
+    if shnum > _MAX_SHDRS or shentsize < sh_min:
+        raise ElfError(f"implausible section header table ({shnum} entries of {shentsize} bytes)")
+    table = _read_at(stream, shoff, shnum * shentsize, size)
+    out = []
+    for i in range(shnum):
+        _, sh_type, flags, _, offset, length = struct.unpack_from(sh_fmt, table, i * shentsize)
+        if flags & SHF_ALLOC and not flags & (SHF_WRITE | SHF_EXECINSTR) and sh_type != SHT_NOBITS and length:
+            if offset + length > size:
+                raise ElfError(f"section {i} lies beyond the end of the file")
+            out.append((offset, length))
+    return out
+
+
+def _read_only_segments(stream, size, ident, end, is64) -> list[tuple[int, int]]:
+    if is64:
+        phoff, = struct.unpack_from(end + "Q", ident, 32)
+        phentsize, phnum = struct.unpack_from(end + "HH", ident, 54)
+        fmt = end + "IIQQQQ"  # p_type, p_flags, p_offset, p_vaddr, p_paddr, p_filesz
+    else:
+        phoff, = struct.unpack_from(end + "I", ident, 28)
+        phentsize, phnum = struct.unpack_from(end + "HH", ident, 42)
+        fmt = end + "IIIIIII"  # p_type, p_offset, p_vaddr, p_paddr, p_filesz, p_memsz, p_flags
+    if phnum > _MAX_PHDRS or (phnum and phentsize < struct.calcsize(fmt)):
+        raise ElfError(f"implausible program header table ({phnum} entries of {phentsize} bytes)")
+    table = _read_at(stream, phoff, phnum * phentsize, size)
+    out = []
+    for i in range(phnum):
+        fields = struct.unpack_from(fmt, table, i * phentsize)
+        if is64:
+            p_type, flags, offset, _, _, length = fields
+        else:
+            p_type, offset, _, _, length, _, flags = fields
+        if p_type == PT_LOAD and not flags & (PF_W | PF_X) and length and offset + length <= size:
+            out.append((offset, length))
+    return out
 
 
 def _read_dynamic(stream, size, dynamic, loads, is64, end) -> dict:

@@ -185,6 +185,30 @@ class LanguageRule(Reason):
 
 
 @dataclass(frozen=True)
+class JavaRuntimePart(Reason):
+    """A part of a Java runtime that ran, which it opens lazily (native libraries, module image, config):
+    counted as closure, like the libraries of a traced program."""
+
+    home: str
+    category: ClassVar[str] = CLOSURE
+
+    def text(self) -> str:
+        return f"part of the Java runtime {self.home}, loaded lazily"
+
+
+@dataclass(frozen=True)
+class OnClassPath(Reason):
+    """A jar or directory on a JVM's class path: `via` says which (-classpath of java, a manifest's
+    Class-Path, a Tomcat loader of catalina.properties, a webapp)."""
+
+    via: str
+    category: ClassVar[str] = LANGUAGE
+
+    def text(self) -> str:
+        return f"on the class path: {self.via}"
+
+
+@dataclass(frozen=True)
 class AppContentFile(Reason):
     """A file of a directory of app content (a document root, templates) the app read from."""
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import posixpath
 import re
 
-from slim.langs import nodeimports, perl, php, pybranches, pyimports, ruby
+from slim.langs import jvm, nodeimports, perl, php, pybranches, pyimports, ruby
 from slim.langs.pypath import PythonPath, search_path, top_package
 from slim.model import SlimWarning
 from slim.results import LanguageRule, Reason
@@ -29,13 +29,15 @@ _SITE_DIRS = ("site-packages", "dist-packages")
 
 def completion(rootfs, kept: set[str], level: str, env: dict[str, str] | None = None,
                warnings: list | None = None, scan_python=pyimports.scan_serially,
-               cuts: dict[str, int] | None = None) -> dict[str, Reason]:
+               cuts: dict[str, int] | None = None, processes=(), workdir: str = "/") -> dict[str, Reason]:
     """path -> why, for what the level adds on top of `kept`. `warnings` receives SlimWarnings (imports level).
     `scan_python` scans batches of Python modules (pyimports.import_closure's scan_many). `cuts` receives, at
     the imports level, the bytes each rule of pybranches kept out (what the imports it cut would have added)."""
     if level == OFF:
         return {}
     out: dict[str, Reason] = {}
+    # `processes`: the traced ones, whose argv gives a JVM's class path (at every level but off)
+    jvm.completion(rootfs, kept, env or {}, processes, out, workdir)
     if level == IMPORTS:
         warnings = warnings if warnings is not None else []
         _python_imports(rootfs, kept, env or {}, out, warnings, scan_python, cuts if cuts is not None else {})

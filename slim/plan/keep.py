@@ -198,7 +198,8 @@ def _language(p: _Planner) -> None:
     for level in levels.LEVELS:
         found: list = []
         cuts: dict[str, int] = {}
-        added = levels.completion(p.rootfs, base, level, p.env, found, p.scan_python, cuts)
+        added = levels.completion(p.rootfs, base, level, p.env, found, p.scan_python, cuts,
+                                  processes=p.trace.processes, workdir=p.config.workdir or "/")
         if level == p.options.lang_completion:
             p.out.warnings.extend(found)
         sizes[level] = p.rootfs.bytes_of(set(added) - base)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 
 import click
 
@@ -30,7 +31,7 @@ def keygen(prefix: str, force: bool) -> None:
     private, public = f"{prefix}.key", f"{prefix}.pub"
     if not force and any(os.path.exists(p) for p in (private, public)):
         raise UsageError(f"{private} or {public} exists: pass --force to overwrite")
-    password = keys.read_password(_prompt_password, confirm=True)
+    password = keys.read_password(_prompt_password if sys.stdin.isatty() else None, confirm=True)
     pair = keys.generate()
     write_file(private, keys.encrypt_private(pair, password))
     os.chmod(private, 0o600)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -102,7 +103,11 @@ def _unlock(path: str):
 
     with open(path, "rb") as fh:
         data = fh.read()
-    password = keys.read_password(lambda confirm: click.prompt(f"password of {path}", hide_input=True, err=True))
+
+    def ask(confirm: bool) -> str:
+        return click.prompt(f"password of {path}", hide_input=True, err=True)
+
+    password = keys.read_password(ask if sys.stdin.isatty() else None)  # no terminal (CI): the variable or an error
     return KeySigner(keys.decrypt_private(data, password, path))
 
 

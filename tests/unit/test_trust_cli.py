@@ -98,3 +98,9 @@ def test_junit_shows_the_counts_before_and_after(tmp_path):
     assert props["vulnerabilities.before.high"] == "6" and props["vulnerabilities.after.high"] == "3"
     [case] = ET.fromstring(xml).iter("testcase")
     assert case.get("name") == "gate max-vulns" and case.find("failure") is not None
+
+
+def test_without_a_terminal_a_missing_password_is_a_usage_error(tmp_path):
+    done = CliRunner().invoke(main, ["keygen", str(tmp_path / "k")], env={"SLIM_KEY_PASSWORD": None,
+                                                                         "COSIGN_PASSWORD": None})
+    assert done.exit_code == 2 and "SLIM_KEY_PASSWORD" in done.stderr

@@ -36,6 +36,9 @@ def named_modules(tree: ast.Module, dynamic_calls: list[ast.Call]) -> list[Named
             found.setdefault((node.value, kind), node.lineno)
 
     callers = _importing_functions(tree, dynamic_calls)
+    for fn in callers.values():  # `def _makenamedict(module='numpy')`: the default is passed too
+        for default in [*fn.args.defaults, *fn.args.kw_defaults]:
+            add(default, PASSED)
     loop_names = {n.id for call in dynamic_calls if call.args for n in ast.walk(call.args[0])
                   if isinstance(n, ast.Name)}
     for node in ast.walk(tree):
@@ -63,10 +66,10 @@ def named_modules(tree: ast.Module, dynamic_calls: list[ast.Call]) -> list[Named
     return sorted((line, name, kind) for (name, kind), line in found.items())
 
 
-def _importing_functions(tree: ast.Module, dynamic_calls: list[ast.Call]) -> set[str]:
-    """Names of the functions whose own parameter becomes the name a dynamic import loads: their call
+def _importing_functions(tree: ast.Module, dynamic_calls: list[ast.Call]) -> dict[str, ast.FunctionDef]:
+    """The functions (by name) whose own parameter becomes the name a dynamic import loads: their call
     sites' strings are candidates too (`def load(name): import_module("plugins." + name)` ... `load("csv")`)."""
-    out = set()
+    out = {}
     calls = {id(c) for c in dynamic_calls}
     for fn in ast.walk(tree):
         if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
@@ -75,7 +78,7 @@ def _importing_functions(tree: ast.Module, dynamic_calls: list[ast.Call]) -> set
         for node in ast.walk(fn):
             if id(node) in calls and node.args and any(isinstance(n, ast.Name) and n.id in params  # type: ignore
                                                        for n in ast.walk(node.args[0])):  # type: ignore
-                out.add(fn.name)
+                out[fn.name] = fn  # type: ignore[assignment]
     return out
 
 

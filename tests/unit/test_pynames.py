@@ -96,14 +96,17 @@ def __getattr__(name):
 def backend(name):
     return import_module("." + name, __package__)
 DEFAULT = backend("fast")
+def _named_dict(module="sci.loader.by_default"):  # numpy's _makenamedict(module='numpy')
+    return __import__(module)
 '''
     root = rootfs(ws, (f"{SITE}/sci/__init__.py", init), (f"{SITE}/sci/linalg.py", b""),
                   (f"{SITE}/sci/fft/__init__.py", b""), (f"{SITE}/sci/huge_unlisted.py", b""),
                   (f"{SITE}/sci/loader/__init__.py", loader), (f"{SITE}/sci/loader/fast.py", b""),
-                  (f"{SITE}/sci/loader/slow.py", b""),
+                  (f"{SITE}/sci/loader/slow.py", b""), (f"{SITE}/sci/loader/by_default.py", b""),
                   ("srv/run.py", b"import sci\nimport sci.loader\n"))
     found = closure(root, ["/srv/run.py"])
-    assert {f"/{SITE}/sci/linalg.py", f"/{SITE}/sci/fft/__init__.py", f"/{SITE}/sci/loader/fast.py"} <= set(found.keep)
+    assert {f"/{SITE}/sci/linalg.py", f"/{SITE}/sci/fft/__init__.py", f"/{SITE}/sci/loader/fast.py",
+            f"/{SITE}/sci/loader/by_default.py"} <= set(found.keep)
     assert f"/{SITE}/sci/huge_unlisted.py" not in found.keep and f"/{SITE}/sci/loader/slow.py" not in found.keep
 
 

@@ -44,7 +44,7 @@ def completion(rootfs, kept: set[str], level: str, env: dict[str, str] | None = 
         _node_imports(rootfs, kept, out, warnings)
         perl.completion(rootfs, kept, env or {}, out, warnings)
         php.completion(rootfs, kept, env or {}, out, warnings)
-        ruby.completion(rootfs, kept, env or {}, out, warnings)
+        ruby.completion(rootfs, kept, env or {}, out, warnings, cuts)
         return out
     if level == FULL:
         for version in python_versions(kept):

@@ -27,6 +27,20 @@ from slim.model import SlimWarning
 from slim.results import LanguageRule, PartOfWholePackage, Reason, RequiredBy
 
 MAX_SOURCE = 4 << 20  # a bigger file is not scanned: its gem is kept whole instead
+# The standard library's and the bundled gems' developer tools: the REPL, the documentation tools, the build and
+# test tools, the Gemfile resolver. A library's require of one (rubygems loading bundler for a Gemfile, tilt's
+# RDoc template) is not followed: an app server does not run them unless the app itself does, and then the trace
+# or the app's own require (which is followed) keeps them. What the cut kept out is reported in its bytes.
+DEVELOPER_TOOLS = frozenset({"rdoc", "irb", "reline", "bundler", "rake", "debug", "rbs", "typeprof", "test-unit",
+                             "minitest", "power_assert"})
+# RubyGems' own install machinery (what `gem install` runs) is the gem package manager, which slim removes from
+# images like the others: a library's require of it is cut the same way.
+GEM_INSTALLER = tuple(f"rubygems/{name}" for name in (
+    "installer", "dependency_installer", "remote_fetcher", "package", "security", "request_set", "resolver",
+    "commands", "command", "command_manager", "gem_runner", "uninstaller", "spec_fetcher", "ext", "doctor",
+    "source", "request", "indexer", "gemcutter_utilities", "package_task", "s3_uri_signer", "optparse", "tsort",
+    "install_update_options", "local_remote_options", "version_option", "security_option", "validator"))
+CUT = "ruby_developer_tools"  # the name of the cut in language_completion.cuts
 _FEATURE_EXTS = (".rb", ".so")
 _KEYWORD = rb"(?:(?<=Kernel\.)|(?<![\w.:$@]))"
 _CALL = re.compile(_KEYWORD + rb"(require_relative|require|load|autoload)\b(?![?!])")
@@ -125,11 +139,31 @@ class RequireClosure:
     keep: dict[str, Reason] = field(default_factory=dict)
     dynamic: dict[str, str | None] = field(default_factory=dict)  # "file:line" -> directory kept whole (or None)
     unparsed: dict[str, str | None] = field(default_factory=dict)  # file the lexer could not read -> directory
+    cut: dict[str, Reason] = field(default_factory=dict)  # developer tool files a library requires, not followed
 
 
-def require_closure(rootfs, path: LoadPath, start: list[str]) -> RequireClosure:
+def developer_tool(path: LoadPath, file: str) -> str | None:
+    """The developer tool (DEVELOPER_TOOLS) `file` belongs to: a gem of that name, or a top-level library of
+    that name on the load path (rdoc.rb, rdoc/...)."""
+    gem = path.gem_of(file)
+    if gem is not None:
+        return gem.name if gem.name in DEVELOPER_TOOLS else None
+    for d in path.dirs:
+        if file.startswith(d + "/"):
+            relative = file[len(d) + 1:]
+            feature = relative[:-3] if relative.endswith(".rb") else relative
+            if any(feature == p or feature.startswith(p + "/") for p in GEM_INSTALLER):
+                return "gem install"
+            top = feature.split("/", 1)[0]
+            return top if top in DEVELOPER_TOOLS else None
+    return None
+
+
+def require_closure(rootfs, path: LoadPath, start: list[str], cut_tools: bool = True) -> RequireClosure:
     """From the kept Ruby sources `start`, every file their literal loads (and those files' loads) read, the
-    gemspecs of the gems on the way, and whole directories where a name is computed at run time."""
+    gemspecs of the gems on the way, and whole directories where a name is computed at run time. With
+    `cut_tools`, what a library (not the app, not a tool) requires of a developer tool is listed in `cut`
+    instead."""
     out = RequireClosure()
     queue: deque[tuple[str, Reason | None]] = deque((p, None) for p in start)
     seen: set[str] = set()
@@ -158,8 +192,15 @@ def require_closure(rootfs, path: LoadPath, start: list[str]) -> RequireClosure:
             where = f"{file}:{d.line}"
             directory = path.directory(d.prefix) or path.package_of(file)
             out.dynamic[where] = _whole(rootfs, directory, f"{where} requires a name built at run time", queue, whole)
+        # a library (not the app, not a tool: a tool kept needs its own parts) reaching into a tool is cut
+        library = developer_tool(path, file) is None and (
+            path.gem_of(file) is not None or any(file.startswith(d + "/") for d in path.dirs))
         for req in found:
-            queue += [(f, RequiredBy(file, req.line)) for f in _resolve(rootfs, path, file, req)]
+            for target in _resolve(rootfs, path, file, req):
+                if cut_tools and library and developer_tool(path, target) is not None:
+                    out.cut.setdefault(target, RequiredBy(file, req.line))
+                else:
+                    queue.append((target, RequiredBy(file, req.line)))
     return out
 
 
@@ -205,19 +246,26 @@ def _whole(rootfs, directory: str | None, because: str, queue: deque, done: set[
     return directory
 
 
-# A gem kept whole leaves out its test suites: no name built at run time loads them in production, and following
-# their requires would bring in the test frameworks too.
-_NOT_IN_WHOLE = frozenset({"test", "tests", "spec", "features"})
+# A gem kept whole leaves out its test suites and benchmarks: no name built at run time loads them in production,
+# and following their requires would bring in the test frameworks too.
+_NOT_IN_WHOLE = frozenset({"test", "tests", "spec", "features", "bench", "benchmarks", "examples"})
 
 
-def completion(rootfs, kept: set[str], env: dict[str, str], out: dict[str, Reason], warnings: list) -> None:
+def completion(rootfs, kept: set[str], env: dict[str, str], out: dict[str, Reason], warnings: list,
+               cuts: dict[str, int] | None = None) -> None:
     """The imports level for Ruby: the require closure of every kept .rb file, for each kept interpreter's load
-    path; `warnings` gets a SlimWarning for each name computed at run time and each file that does not lex."""
+    path; `warnings` gets a SlimWarning for each name computed at run time and each file that does not lex;
+    `cuts` gets the bytes the developer tools cut kept out."""
     sources = sorted(p for p in kept if p.endswith(".rb") and rootfs.is_file(p))
     for rbconfig in find_rbconfig(rootfs, kept) if sources else []:
-        found = require_closure(rootfs, load_path(rootfs, rbconfig, env), sources)
-        for path, why in found.keep.items():
-            out.setdefault(path, why)
+        path = load_path(rootfs, rbconfig, env)
+        found = require_closure(rootfs, path, sources)
+        for file, why in found.keep.items():
+            out.setdefault(file, why)
+        if cuts is not None:
+            left_out = require_closure(rootfs, path, sorted(found.cut), cut_tools=False)
+            saved = (set(left_out.keep) | set(found.cut)) - set(found.keep) - kept
+            cuts[CUT] = cuts.get(CUT, 0) + rootfs.bytes_of(saved)
         for where, directory in found.dynamic.items():
             warnings.append(SlimWarning("lang.dynamic-import",
                                         f"requires a name computed at run time: {_kept_whole(directory)}", where))

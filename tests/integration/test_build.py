@@ -23,13 +23,17 @@ NEEDS_SH = {"alpine-script"}  # its entrypoint is a #!/bin/sh script
 PRESENT = {"nginx-static": ["/var/lib/nginx", "/etc/nginx/mime.types", "/var/www/site/about.html"],
            "python-web": ["/home/app", "/usr/lib/python3.11/decimal.py", "/srv/app/notes/store.py"],
            "python-requests": ["/usr/lib/python3.11/queue.py", "/usr/lib/python3/dist-packages/requests/__init__.py"],
-           "node-server": ["/opt/app/node_modules/greeter/lib/format.js", "/opt/app/package.json"]}
+           "node-server": ["/opt/app/node_modules/greeter/lib/format.js", "/opt/app/package.json"],
+           "ruby-sinatra": ["/usr/lib/ruby/3.1.0/csv.rb", "/usr/lib/x86_64-linux-gnu/ruby/3.1.0/digest/sha2.so"],
+           "php-app": ["/usr/share/php/Parsedown/Parsedown.php", "/usr/share/zoneinfo/Europe/Paris"]}
 # what each sample's run profile must hold back (tmpfs dirs, capabilities), from what its traced run did
 PROFILES = {"nginx-static": {"tmpfs": ["/run", "/var/lib/nginx", "/var/log/nginx"],
                              "capabilities": ["CHOWN", "NET_BIND_SERVICE", "SETGID", "SETUID"]},
             "python-web": {"tmpfs": [], "capabilities": [], "user": "app"},
             "python-requests": {"tmpfs": [], "capabilities": [], "user": "app"},
             "node-server": {"tmpfs": [], "capabilities": [], "user": "nobody"},
+            "ruby-sinatra": {"tmpfs": [], "capabilities": [], "user": "app"},
+            "php-app": {"tmpfs": ["/tmp"], "capabilities": [], "user": "app"},
             "alpine-script": {"tmpfs": [], "capabilities": []}}
 ABSENT = {"nginx-static": ["/run/nginx.pid", "/var/lib/nginx/body"],  # made by the traced run, not baked in
           "python-web": ["/usr/lib/python3.11/test", "/usr/lib/python3.11/idlelib"]}

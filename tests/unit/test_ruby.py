@@ -112,6 +112,15 @@ def tree(ws):
         (f"{RUBYLIB}/csv.rb", "file", b"# never required\n"),
         ("usr/lib/ruby/vendor_ruby/tilt.rb", "file", b"require 'tilt/mapping'\n"),
         ("usr/lib/ruby/vendor_ruby/tilt/mapping.rb", "file", b"module Tilt; end\n"),
+        ("usr/lib/ruby/vendor_ruby/tilt/rdoc.rb", "file", b"require 'rdoc'\n"),  # a library's way into a tool
+        ("usr/lib/ruby/vendor_ruby/rubygems.rb", "file", b'require_relative "rubygems/dependency_installer"\n'),
+        ("usr/lib/ruby/vendor_ruby/rubygems/dependency_installer.rb", "file", b"require 'net/http'\n"),
+        (f"{RUBYLIB}/net/http.rb", "file", b""),
+        (f"{RUBYLIB}/rdoc.rb", "file", b"require 'rdoc/markup'\n"),
+        (f"{RUBYLIB}/rdoc/markup.rb", "file", b"# 40 bytes of the documentation tool....\n"),
+        (f"{RUBYLIB}/irb.rb", "file", b"require 'reline'\n"),
+        (f"{RUBYLIB}/reline.rb", "file", b""),
+        ("srv/app/console.rb", "file", b"require 'irb'\n"),  # the app's own require of a tool is followed
         (f"{GEMS}/specifications/sinatra-3.0.5.gemspec", "file", SINATRA_SPEC),
         (f"{GEMS}/specifications/rack-2.2.22.gemspec", "file",
          b's.name = "rack".freeze\ns.version = "2.2.22"\ns.require_paths = ["lib".freeze]\n'),
@@ -195,3 +204,18 @@ def test_the_closure_keeps_lazy_requires_extensions_and_gemspecs(ws):
 def test_no_ruby_interpreter_no_ruby_closure(ws):
     root = tree(ws)
     assert levels.completion(root, {"/srv/app/app.rb"}, levels.IMPORTS, {}, []) == {}
+
+
+def test_developer_tools_and_the_gem_installer_are_cut_when_a_library_reaches_them(ws):
+    root = tree(ws)
+    kept = {"/usr/bin/ruby3.1", "/srv/app/console.rb", "/usr/lib/ruby/vendor_ruby/tilt/rdoc.rb",
+            "/usr/lib/ruby/vendor_ruby/rubygems.rb"}
+    cuts: dict = {}
+    out = levels.completion(root, kept, levels.IMPORTS, {}, [], cuts=cuts)
+    assert f"/{RUBYLIB}/irb.rb" in out and f"/{RUBYLIB}/reline.rb" in out  # the app requires irb itself
+    for path in (f"/{RUBYLIB}/rdoc.rb", f"/{RUBYLIB}/rdoc/markup.rb",
+                 "/usr/lib/ruby/vendor_ruby/rubygems/dependency_installer.rb", f"/{RUBYLIB}/net/http.rb"):
+        assert path not in out, path
+    # what the cut kept out, with what only it would have brought in (rdoc/markup.rb)
+    assert cuts == {ruby.CUT: root.bytes_of([f"/{RUBYLIB}/rdoc.rb", f"/{RUBYLIB}/rdoc/markup.rb",
+                                             "/usr/lib/ruby/vendor_ruby/rubygems/dependency_installer.rb"])}

@@ -124,6 +124,9 @@ def test_the_gpg_signed_push_is_accepted_by_skopeo_and_podman(signed, gnupg, tmp
     policy = _policy(signed, gnupg, tmp_path)
     copied = _skopeo_copy(policy, signed.target, tmp_path)
     assert copied.returncode == 0, copied.stderr
+    verified = slim("verify-signature", signed.target, "--gpg-key", gnupg.public, "--registries.d",
+                    str(policy / "registries.d"), cwd=tmp_path)  # the store found as the containers tools find it
+    assert verified.returncode == 0 and gnupg.fingerprint in verified.stdout, verified.stderr
     home = tmp_path / "home"  # Podman reads registries.d from $HOME/.config/containers before /etc/containers
     (home / ".config" / "containers").mkdir(parents=True)
     os.symlink(policy / "registries.d", home / ".config" / "containers" / "registries.d")

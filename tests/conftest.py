@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from slim.workspace import OWNER_FILE, Workspace, stale_workspaces  # noqa: E402
+from slim.workspace import OWNER_FILE, Workspace, stale_workspaces
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import os
 import tarfile
 import zlib
 
-from tarbuild import config_for, layer, legacy_archive, oci_archive, sha
+from tarbuild import config_for, layer, sha
 
 PLAIN = layer(("etc", "dir"), ("etc/os-release", "file", b"ID=debian\n"), ("bin", "dir"),
               ("bin/sh", "file", (b"\x7fELF", 0o755)))
@@ -39,11 +39,11 @@ def raw_layer(build) -> bytes:
 def archive_with(layers: list[bytes], config: bytes | None = None, manifest=None, extra: dict | None = None) -> bytes:
     """A legacy docker-archive whose config and manifest.json may be replaced by anything."""
     config = config if config is not None else config_for(layers)
-    names = [f"{sha(l)}/layer.tar" for l in layers]
+    names = [f"{sha(blob)}/layer.tar" for blob in layers]
     manifest = manifest if manifest is not None else [{"Config": "config.json", "RepoTags": ["h:1"], "Layers": names}]
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
-        for name, data in zip(names, layers):
+        for name, data in zip(names, layers, strict=True):
             member(tar, name, data)
         member(tar, "config.json", config)
         member(tar, "manifest.json", manifest if isinstance(manifest, bytes) else json.dumps(manifest).encode())
@@ -98,7 +98,7 @@ def oci_layout(where: str, index=None, config: bytes | None = None, manifest: by
     config = config if config is not None else config_for(layers)
     manifest = manifest if manifest is not None else json.dumps(
         {"schemaVersion": 2, "config": {"digest": "sha256:" + sha(config), "size": len(config)},
-         "layers": [{"digest": "sha256:" + sha(l), "size": len(l)} for l in layers]}).encode()
+         "layers": [{"digest": "sha256:" + sha(blob), "size": len(blob)} for blob in layers]}).encode()
     layout = os.path.join(where, "layout")
     os.makedirs(os.path.join(layout, "blobs", "sha256"))
     for blob in [*layers, config, manifest]:
@@ -109,7 +109,7 @@ def oci_layout(where: str, index=None, config: bytes | None = None, manifest: by
     with open(os.path.join(layout, "index.json"), "w") as fh:
         json.dump(index, fh)
     if tamper:
-        tamper(layout, [sha(l) for l in layers])
+        tamper(layout, [sha(blob) for blob in layers])
     return "oci:" + layout
 
 
@@ -152,7 +152,7 @@ DEPTH = 3000
 def deep(parents: bool, whiteouts: bool = False) -> bytes:
     def build(tar):
         path = ""
-        for n in range(DEPTH):
+        for _ in range(DEPTH):
             path = f"{path}d/" if path else "d/"
             if parents:
                 member(tar, path.rstrip("/"), kind=tarfile.DIRTYPE, mode=0o755)

@@ -53,7 +53,7 @@ def diff_id(layer_bytes: bytes) -> str:
 def config_for(layers: list[bytes], cmd=("/bin/sh",), **extra) -> bytes:
     cfg = {"architecture": "amd64", "os": "linux", "created": "2024-01-01T00:00:00Z",
            "config": {"Cmd": list(cmd), "Env": ["PATH=/usr/bin:/bin"], **extra},
-           "rootfs": {"type": "layers", "diff_ids": [diff_id(l) for l in layers]},
+           "rootfs": {"type": "layers", "diff_ids": [diff_id(blob) for blob in layers]},
            "history": [{"created_by": f"layer {n}"} for n in range(len(layers))]}
     return json.dumps(cfg).encode()
 
@@ -92,7 +92,7 @@ def oci_archive(layers: list[bytes], tag: str = "test:1") -> bytes:
     config = config_for(layers)
     manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
                            "config": {"digest": "sha256:" + sha(config), "size": len(config)},
-                           "layers": [{"digest": "sha256:" + sha(l), "size": len(l)} for l in layers]}).encode()
+                           "layers": [{"digest": "sha256:" + sha(blob), "size": len(blob)} for blob in layers]}).encode()
     index = json.dumps({"schemaVersion": 2, "manifests": [{"digest": "sha256:" + sha(manifest), "size": len(manifest),
                                                             "annotations": {"org.opencontainers.image.ref.name": tag}}]}).encode()
     buf = io.BytesIO()
@@ -103,5 +103,5 @@ def oci_archive(layers: list[bytes], tag: str = "test:1") -> bytes:
         _add(tar, "index.json", index)
         _add(tar, "oci-layout", b'{"imageLayoutVersion":"1.0.0"}')
         _add(tar, "manifest.json", json.dumps([{"Config": "blobs/sha256/" + sha(config), "RepoTags": [tag],
-                                                "Layers": ["blobs/sha256/" + sha(l) for l in layers]}]).encode())
+                                                "Layers": ["blobs/sha256/" + sha(blob) for blob in layers]}]).encode())
     return buf.getvalue()

@@ -112,7 +112,8 @@ def test_the_gitlab_recipe_with_a_remote_engine(tls_engine, registry, tmp_path):
         assert not re.search(r"\$\{?CI_(?!COMMIT_SHORT_SHA|REGISTRY)", line), line
     run_steps(job["script"], repo, ci, prelude)
     check_outputs(repo, registry, "group/app")
-    report = open(os.path.join(repo, "slim-out", "report.json")).read()
+    with open(os.path.join(repo, "slim-out", "report.json")) as fh:
+        report = fh.read()
     assert '"target": "http://127.0.0.1:' in report and "http://127.0.0.1:8080/" not in report  # published ports
     assert job["cache"]["paths"] == [".slim-cache/"]  # what GitLab keeps is where slim wrote its scans
     assert os.path.isfile(os.path.join(repo, ".slim-cache", "python-imports.sqlite"))
@@ -130,7 +131,8 @@ def test_the_github_recipes_pin_actions_and_keep_tokens_out_of_the_workspace():
     for path in github_recipes():
         doc = recipe(os.path.basename(path))
         assert doc["permissions"] == {}, "nothing by default: each job asks for what it needs"
-        text = open(path).read()
+        with open(path) as fh:
+            text = fh.read()
         for job in doc["jobs"].values():
             assert set(job["permissions"]) == {"contents", "packages"}, job["permissions"]
             assert job["permissions"]["contents"] == "read"
@@ -154,7 +156,8 @@ def test_zizmor_reports_nothing_on_the_github_recipes(tmp_path):
     done = zizmor(*github_recipes())
     assert done.returncode == 0 and "No findings to report" in done.stdout + done.stderr, done.stdout + done.stderr
     # and it does audit them: the recipe as it was (a movable tag, the token left in the checkout) is reported
-    before = open(github_recipes()[0]).read()
+    with open(github_recipes()[0]) as fh:
+        before = fh.read()
     before = re.sub(r"@[0-9a-f]{40}  # (v\d+)\.\d+\.\d+", r"@\1", before).replace(
         "          persist-credentials: false", "          fetch-depth: 1")
     (tmp_path / "slim.yml").write_text(before)

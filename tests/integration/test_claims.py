@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import signal
 import socket
 import subprocess
@@ -163,5 +162,5 @@ def test_an_archive_the_engine_refuses_to_load_is_an_engine_error(engine, tmp_pa
 
     junk = tmp_path / "junk.tar"
     junk.write_bytes(b"not a tar archive")
-    with pytest.raises(EngineError, match="refused to load the image: .*(EOF|tar)"):
+    with pytest.raises(EngineError, match=r"refused to load the image: .*(EOF|tar)"):
         DockerEngine(engine).load(str(junk))

@@ -17,7 +17,7 @@ from slim.image.source import read_image
 from slim.workspace import Workspace
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "unit"))
-from elfroot import compile_exe, compile_so  # noqa: E402
+from elfroot import compile_exe, compile_so
 
 LDD_SCRIPT = 'while IFS= read -r f; do echo "@@@ $f"; %s "$f" 2>&1; done'
 

@@ -135,7 +135,8 @@ def test_compose_and_kubernetes_fragments_have_their_tools_shape(build_sample, s
     profile = json.loads(report_file.read_text())["hardening"]["run_profile"]
     seccomp = profile["seccomp_profile"]
     assert seccomp == str(tmp_path / "slim-test-nginx-static-frag-seccomp.json")
-    assert json.load(open(seccomp))["defaultErrnoRet"] == 38
+    with open(seccomp) as fh:
+        assert json.load(fh)["defaultErrnoRet"] == 38
     # compose: a service that `docker compose config` would accept (the plugin is not packaged here: the
     # keys and value kinds of the compose specification's service schema are checked instead)
     service = yaml.safe_load(yaml.safe_dump({"services": {"app": {"image": out, **profile["compose"]}}}))

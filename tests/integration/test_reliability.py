@@ -37,7 +37,7 @@ def slim_state(engine, work: str) -> dict[str, list[str]]:
 EMPTY = {"containers": [], "volumes": [], "tags": [], "work_dirs": []}
 
 
-_started: list["Build"] = []
+_started: list[Build] = []
 
 
 @pytest.fixture(autouse=True)

@@ -87,7 +87,8 @@ def slim_build(image: str, out: str, report: str, args: list[str], site: str, en
     result = CliRunner().invoke(main, ["-q", "--engine", engine, "build", image, "-t", out, "--report", report,
                                        *args], env=env)
     assert result.exit_code == 0, result.output + result.stderr
-    doc = json.loads(open(report).read())
+    with open(report) as fh:
+        doc = json.load(fh)
     profile = doc["hardening"]["run_profile"]
     assert doc["verification"]["passed"] is True and profile["verified"] is True, profile
     return result, doc
@@ -179,7 +180,7 @@ def podman(*args: str, **kw) -> subprocess.CompletedProcess:
 
 
 def test_the_pod_manifest_runs_under_podman_kube_play(podman_rootful, site, tmp_path):
-    sample, args, path, body = CASES["python-web"]
+    _, args, path, body = CASES["python-web"]
     out = "slim-test/run-line:kube"
     env = {"CONTAINER_HOST": PODMAN_SOCKET, "DOCKER_HOST": None}
     before = {c.id for c in podman_rootful.containers.list(all=True)}
@@ -193,7 +194,8 @@ def test_the_pod_manifest_runs_under_podman_kube_play(podman_rootful, site, tmp_
         root = tmp_path / "seccomp"
         root.mkdir()
         context = pod["spec"]["containers"][0]["securityContext"]
-        (root / context["seccompProfile"]["localhostProfile"]).write_bytes(open(profile["seccomp_profile"], "rb").read())
+        with open(profile["seccomp_profile"], "rb") as fh:
+            (root / context["seccompProfile"]["localhostProfile"]).write_bytes(fh.read())
         # a Pod has no ulimits: Podman gets the run line's own (its defaults exceed what this machine allows)
         argv = profile["command"]
         limits = [argv[n + 1] for n, a in enumerate(argv) if a == "--ulimit"]

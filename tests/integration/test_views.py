@@ -97,7 +97,7 @@ def test_compare_sizes_and_counts_match_the_engine_and_syft(engine, build_sample
     assert result.exit_code == 0, result.output
     doc = validate("compare", json.loads(result.stdout))
     assert [i["reference"] for i in doc["images"]] == images
-    for found, image in zip(doc["images"], images):
+    for found, image in zip(doc["images"], images, strict=True):
         assert found["docker_bytes"] == engine.images.get(image).attrs["Size"]
         theirs = syft_packages(image)
         assert found["packages"]["count"] == len(theirs)

@@ -27,7 +27,7 @@ def test_both_archive_layouts_read_to_the_same_filesystem(ws, builder):
     root = image.rootfs()
     assert root.read_bytes("/app/run").startswith(b"#!/bin/sh")
     assert root.lstat("/etc/gone") is None
-    assert [l.digest for l in image.layers] == image.config["rootfs"]["diff_ids"]
+    assert [unpacked.digest for unpacked in image.layers] == image.config["rootfs"]["diff_ids"]
     assert image.run_config.cmd == ("/bin/sh",)
     assert image.repo_tags == ["test:1"]
 
@@ -43,7 +43,7 @@ def test_archive_without_manifest_is_a_clear_error(ws):
         info = tarfile.TarInfo("random.txt")
         info.size = 3
         tar.addfile(info, io.BytesIO(b"abc"))
-    with pytest.raises(ImageFormatError, match="manifest.json"):
+    with pytest.raises(ImageFormatError, match=r"manifest\.json"):
         read_docker_archive(io.BytesIO(buf.getvalue()), ws, "t")
 
 

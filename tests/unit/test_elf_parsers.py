@@ -16,7 +16,9 @@ from slim.closure.elf.reader import ElfError, read_elf
 from slim.closure.shebang import env_command, parse_shebang
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "fixtures")
-SEED_ELF = open("/usr/lib/x86_64-linux-gnu/libz.so.1", "rb").read() if os.path.exists("/usr/lib/x86_64-linux-gnu/libz.so.1") else open("/bin/true", "rb").read()
+SEED_PATH = "/usr/lib/x86_64-linux-gnu/libz.so.1" if os.path.exists("/usr/lib/x86_64-linux-gnu/libz.so.1") else "/bin/true"
+with open(SEED_PATH, "rb") as _seed:
+    SEED_ELF = _seed.read()
 
 
 def test_debian_ld_so_conf_tree():

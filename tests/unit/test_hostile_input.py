@@ -108,7 +108,7 @@ def check_outcome(done: subprocess.CompletedProcess, case: str) -> None:
 
 @pytest.mark.parametrize("case", sorted(set(CASES) - set(SIZE_CLAIMS) - HEAVY))
 def test_hostile_image(case, tmp_path, canary):
-    inspected, squashed = inspect_and_squash(case, tmp_path, canary)
+    _, squashed = inspect_and_squash(case, tmp_path, canary)
     if squashed.returncode == 0:
         check_output_layer(f"{tmp_path}/out/s.tar", case)
 

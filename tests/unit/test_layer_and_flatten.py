@@ -94,7 +94,7 @@ def test_a_hardlink_pointing_outside_is_refused(ws):
 
 def test_truncated_layer_is_a_clear_error(ws):
     data = layer(("big", "file", os.urandom(5000)))
-    with pytest.raises(ImageFormatError, match="truncated|corrupt"):
+    with pytest.raises(ImageFormatError, match=r"truncated|corrupt"):
         unpack(ws, data[:3000])
 
 

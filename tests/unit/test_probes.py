@@ -2,6 +2,7 @@
 
 import http.server
 import threading
+from typing import ClassVar
 
 from slim.run.probes import ProbePlan, http_probes, parse_continue_after, same_origin_links
 
@@ -10,7 +11,7 @@ from slim.errors import UsageError
 
 
 class _Site(http.server.BaseHTTPRequestHandler):
-    pages = {"/": b'<a href="/a.html">a</a> <a href="http://elsewhere/x">x</a> <img src="img.png">',
+    pages: ClassVar[dict[str, bytes]] = {"/": b'<a href="/a.html">a</a> <a href="http://elsewhere/x">x</a> <img src="img.png">',
              "/a.html": b'<a href="/b.html#top">b</a>', "/b.html": b"end", "/img.png": b"PNG"}
     first_request_fails = False
 

@@ -13,10 +13,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 # What the repository holds at its root.
 PROJECT = {".ci", ".git", ".gitignore", "README.md", "bench", "docs", "pyproject.toml", "samples", "scripts", "slim",
            "tests", "tracers"}
-# What setup, pip and the test tools (pytest, hypothesis, ruff in test_static_checks) make there; .gitignore
+# What setup, pip and the test tools (pytest, hypothesis, ruff and mypy in test_static_checks) make there; .gitignore
 # covers each of them.
-IGNORED_BY_DESIGN = {".venv", "slim.egg-info", ".pytest_cache", ".hypothesis", ".ruff_cache", "build", "dist",
-                     ".slim-work"}
+IGNORED_BY_DESIGN = {".venv", "slim.egg-info", ".pytest_cache", ".hypothesis", ".ruff_cache", ".mypy_cache", "build",
+                     "dist", ".slim-work"}
 
 
 def test_the_root_holds_only_what_is_listed():

@@ -312,7 +312,8 @@ def test_the_build_reports_the_container_its_hardened_run_created(tmp_path, monk
     hardened = report.facts.run_profile
     assert hardened.verified is True
     run_spec = created[-1]
-    assert run_spec.security_opt[-1] == "seccomp=" + open(seccomp).read()  # the same JSON, inline
+    with open(seccomp) as fh:
+        assert run_spec.security_opt[-1] == "seccomp=" + fh.read()  # the same JSON, inline
     assert hardened.line.spec == dataclasses.replace(run_spec, security_opt=(*run_spec.security_opt[:-1],
                                                                               "seccomp=" + seccomp))
     doc = report.to_json()["hardening"]["run_profile"]

@@ -13,6 +13,7 @@ Pure: a RootFS, the kept paths and the image's environment in, {path: why} out.
 
 from __future__ import annotations
 
+import bisect
 import posixpath
 import re
 from collections import deque
@@ -78,15 +79,16 @@ def loads_of(source: bytes) -> tuple[list[Load], list[tuple[int, str]]]:
     text = strip(source.decode("utf-8", "replace"))
     found: list[Load] = []
     dynamic: list[tuple[int, str]] = []
+    newlines = [m.start() for m in re.finditer("\n", text)]
     for m in _STATEMENT.finditer(text):
         keyword, rest = m.group(1), m.group(2).strip()
-        line = text.count("\n", 0, m.start(1)) + 1
+        line = bisect.bisect_left(newlines, m.start(1)) + 1
         if keyword == "require":
             _require(rest, line, found, dynamic)
         else:
             _use(rest, line, found)
     for m in _EVAL.finditer(text):
-        line = text.count("\n", 0, m.start()) + 1
+        line = bisect.bisect_left(newlines, m.start()) + 1
         if m.group(2):
             dynamic.append((line, ""))
         else:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 
 _OPEN = re.compile(rb"<\?(?:php\b|=)?", re.I)
+_SPECIAL = frozenset(b"?#/'\"`<")
+_NEXT = re.compile(rb"[?#/'\"`<]")
 _HEREDOC = re.compile(rb"<<<[ \t]*(?:([A-Za-z_]\w*)|'([A-Za-z_]\w*)'|\"([A-Za-z_]\w*)\")\r?\n")
 
 
@@ -37,6 +39,10 @@ def _php(source: bytes, i: int, out: bytearray, spans: list[tuple[int, int]]) ->
     n = len(source)
     while i < n:
         c = source[i]
+        if c not in _SPECIAL:  # skip to the next byte that can start a comment, a literal or `?>`
+            m = _NEXT.search(source, i)
+            i = m.start() if m else n
+            continue
         if c == 0x3F and source.startswith(b"?>", i):
             return i + 2
         if (c == 0x23 and source[i + 1:i + 2] != b"[") or (c == 0x2F and source[i + 1:i + 2] == b"/"):

@@ -16,6 +16,7 @@ Pure: a RootFS, the kept paths and the image's environment in, {path: why} out.
 
 from __future__ import annotations
 
+import bisect
 import posixpath
 import re
 from collections import deque
@@ -72,13 +73,15 @@ def requires_of(source: bytes) -> tuple[list[Require], list[Dynamic], bool]:
     """The literal loads of a Ruby source, those of names computed at run time, and whether it lexed cleanly."""
     code, bare, clean = blank(source)
     found, dynamic = [], []
+    newlines = [m.start() for m in re.finditer(rb"\n", bare)]
     for m in _CALL.finditer(bare):
         kind = m.group(1).decode()
         start = m.end()
         line_start = code.rfind(b"\n", 0, m.start()) + 1
         if re.search(rb"\b(def|alias|alias_method|undef)\s+:?$", code[line_start:m.start()]):
             continue  # a method of that name being defined, not a call
-        rest = code[start:code.find(b"\n", start) if b"\n" in code[start:] else len(code)]
+        end = code.find(b"\n", start)
+        rest = code[start:end if end >= 0 else len(code)]
         if kind == "autoload":
             sym = _SYMBOL_ARG.match(rest)
             if not sym:
@@ -86,7 +89,7 @@ def requires_of(source: bytes) -> tuple[list[Require], list[Dynamic], bool]:
             rest = rest[sym.end():]
         elif not re.match(rb"\s*\(?\s*[\w\"'%:]", rest) or re.match(rb"\s*(?:=[^=~]|[:,)\]}]|\?)", rest):
             continue  # `require` as a word, a hash key or an argument, not a call
-        line = code.count(b"\n", 0, m.start()) + 1
+        line = bisect.bisect_left(newlines, m.start()) + 1
         arg = re.sub(rb"^\s*\(?\s*", b"", rest)
         literal = _literal(arg)
         if literal is not None:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 
 _HEREDOC = re.compile(rb"<<([~-]?)(?:([A-Z_][A-Za-z0-9_]*)|'([^'\n]+)'|\"([^\"\n]+)\"|`([^`\n]+)`)")
+_SPECIAL = frozenset(b"\n#'\"`<%/?$:")
+_NEXT = re.compile(rb"[\n#'\"`<%/?$:]")
 _PAIRS = {ord("("): ord(")"), ord("["): ord("]"), ord("{"): ord("}"), ord("<"): ord(">")}
 _PERCENT_KINDS = b"qQwWiIrsx"
 _VALUE_END = b")]}\"'`"  # after these (and words, numbers) a `/` divides; elsewhere it starts a regexp
@@ -43,6 +45,10 @@ def blank(source: bytes) -> tuple[bytes, bytes, bool]:
             if source.startswith(b"__END__", i) and source[i + 7:i + 8] in (b"", b"\n", b"\r"):
                 _spaces(out, i, n)
                 return _done(out, spans, True)
+        if c not in _SPECIAL:  # most of a file: skip to the next byte that can start something
+            m = _NEXT.search(source, i)
+            i = m.start() if m else n
+            continue
         if c == 0x0A:  # newline: heredoc bodies opened on the line start here
             line_start = True
             i = _heredoc_bodies(source, i + 1, pending, out)

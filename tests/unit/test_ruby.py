@@ -219,3 +219,16 @@ def test_developer_tools_and_the_gem_installer_are_cut_when_a_library_reaches_th
     # what the cut kept out, with what only it would have brought in (rdoc/markup.rb)
     assert cuts == {ruby.CUT: root.bytes_of([f"/{RUBYLIB}/rdoc.rb", f"/{RUBYLIB}/rdoc/markup.rb",
                                              "/usr/lib/ruby/vendor_ruby/rubygems/dependency_installer.rb"])}
+
+
+def test_a_file_that_does_not_lex_keeps_its_gem_whole_with_a_warning(ws):
+    data = layer((f"{ARCHDIR}/rbconfig.rb", "file", RBCONFIG),
+                 (f"{GEMS}/specifications/webrick-1.8.1.gemspec", "file", b""),
+                 (f"{GEMS}/gems/webrick-1.8.1/lib/webrick.rb", "file", b"x = <<~EOS\nrequire 'never ends'\n"),
+                 (f"{GEMS}/gems/webrick-1.8.1/lib/webrick/server.rb", "file", b""))
+    root = flatten([unpack_layer(io.BytesIO(data), ws.path("layers", "bad.pack"), "bad")])
+    warnings: list = []
+    out: dict = {}
+    ruby.completion(root, {"/usr/bin/ruby3.1", f"/{GEMS}/gems/webrick-1.8.1/lib/webrick.rb"}, {}, out, warnings)
+    assert out[f"/{GEMS}/gems/webrick-1.8.1/lib/webrick/server.rb"].package == f"/{GEMS}/gems/webrick-1.8.1"
+    assert [(w.code, w.path) for w in warnings] == [("lang.unparsed", f"/{GEMS}/gems/webrick-1.8.1/lib/webrick.rb")]

@@ -18,7 +18,7 @@ import posixpath
 import re
 from dataclasses import dataclass, field
 
-from slim.closure.elf.ldcache import FLAG_ELF_LIBC6, FLAG_X8664_LIB64, LdCacheError, parse_ld_cache
+from slim.closure.elf.ldcache import FLAG_ELF_LIBC6, FLAG_X8664_LIB64, CacheEntry, LdCacheError, parse_ld_cache
 from slim.closure.elf.ldconf import ld_conf_dirs
 from slim.closure.elf.reader import EM_386, EM_X86_64, ElfError, ElfInfo, is_elf, read_elf
 from slim.model import SlimWarning
@@ -81,7 +81,7 @@ class Resolver:
         self.warnings: list[SlimWarning] = []
         self._elf: dict[str, ElfInfo | None] = {}
         self._search: dict[tuple, _Found | None] = {}
-        self._cache_entries = None
+        self._cache_entries: dict[str, list[CacheEntry]] | None = None
         self._conf_dirs: tuple[str, ...] | None = None
         self._musl_dirs: tuple[str, ...] | None = None
         self._image_flavor: str | None = None
@@ -271,7 +271,7 @@ class Resolver:
             return None  # not ELF, or another class/machine: the loader skips it and searches on
         return path, real, info
 
-    def _cache(self):
+    def _cache(self) -> dict[str, list[CacheEntry]]:
         if self._cache_entries is None:
             self._cache_entries = {}
             if self.rootfs.is_file("/etc/ld.so.cache"):

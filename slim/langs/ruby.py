@@ -193,7 +193,9 @@ def require_closure(rootfs, path: LoadPath, start: list[str], cut_tools: bool = 
             out.unparsed[file] = _whole(rootfs, path.package_of(file), f"{file} does not lex", queue, whole)
         for d in dynamic:
             where = f"{file}:{d.line}"
-            directory = path.directory(d.prefix) or path.package_of(file)
+            directory = _relative_directory(rootfs, file, d.prefix) if d.kind == "require_relative" else \
+                path.directory(d.prefix)
+            directory = directory or path.package_of(file)
             out.dynamic[where] = _whole(rootfs, directory, f"{where} requires a name built at run time", queue, whole)
         # a library (not the app, not a tool: a tool kept needs its own parts) reaching into a tool is cut
         library = developer_tool(path, file) is None and (
@@ -205,6 +207,16 @@ def require_closure(rootfs, path: LoadPath, start: list[str], cut_tools: bool = 
                 else:
                     queue.append((target, RequiredBy(file, req.line)))
     return out
+
+
+def _relative_directory(rootfs, file: str, prefix: str) -> str | None:
+    """The directory `require_relative "plugins/#{name}"` loads from: beside the file, as the prefix names it."""
+    if "/" not in prefix:
+        return None
+    base = posixpath.dirname(rootfs.realpath(file) or file)
+    directory = posixpath.normpath(f"{base}/{prefix.rsplit('/', 1)[0]}")
+    entry = rootfs.stat(directory)
+    return directory if entry is not None and entry.is_dir else None
 
 
 def _resolve(rootfs, path: LoadPath, file: str, req: Require) -> list[str]:

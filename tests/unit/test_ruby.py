@@ -121,6 +121,9 @@ def tree(ws):
         (f"{RUBYLIB}/irb.rb", "file", b"require 'reline'\n"),
         (f"{RUBYLIB}/reline.rb", "file", b""),
         ("srv/app/console.rb", "file", b"require 'irb'\n"),  # the app's own require of a tool is followed
+        ("srv/app/plugins.rb", "file", b'PLUGINS.each { |name| require_relative "plugins/#{name}" }\n'),
+        ("srv/app/plugins/audit.rb", "file", b"require 'time'\n"),
+        ("srv/app/plugins/ignored.txt", "file", b"not a feature\n"),
         (f"{GEMS}/specifications/sinatra-3.0.5.gemspec", "file", SINATRA_SPEC),
         (f"{GEMS}/specifications/rack-2.2.22.gemspec", "file",
          b's.name = "rack".freeze\ns.version = "2.2.22"\ns.require_paths = ["lib".freeze]\n'),
@@ -232,3 +235,13 @@ def test_a_file_that_does_not_lex_keeps_its_gem_whole_with_a_warning(ws):
     ruby.completion(root, {"/usr/bin/ruby3.1", f"/{GEMS}/gems/webrick-1.8.1/lib/webrick.rb"}, {}, out, warnings)
     assert out[f"/{GEMS}/gems/webrick-1.8.1/lib/webrick/server.rb"].package == f"/{GEMS}/gems/webrick-1.8.1"
     assert [(w.code, w.path) for w in warnings] == [("lang.unparsed", f"/{GEMS}/gems/webrick-1.8.1/lib/webrick.rb")]
+
+
+def test_a_computed_require_relative_keeps_the_directory_beside_the_file(ws):
+    root = tree(ws)
+    warnings: list = []
+    out = levels.completion(root, {"/usr/bin/ruby3.1", "/srv/app/plugins.rb"}, levels.IMPORTS, {}, warnings)
+    assert out["/srv/app/plugins/audit.rb"].package == "/srv/app/plugins"
+    assert out[f"/{RUBYLIB}/time.rb"].text() == "required at /srv/app/plugins/audit.rb:1"  # and what it requires
+    assert "/srv/app/plugins/ignored.txt" not in out
+    assert [(w.code, w.path) for w in warnings] == [("lang.dynamic-import", "/srv/app/plugins.rb:1")]

@@ -84,6 +84,9 @@ def test_a_route_the_probes_never_took_still_works(sample, level, serves, engine
         for path, why in kept_for.items():  # kept for the import line that names it
             assert any(r.startswith(f"language: {why}") for r in kept[path]), (path, kept.get(path))
         assert not [p for p in left_out if p in kept]
+        if sample.startswith("python-"):  # what never following the imports of __main__ blocks kept out
+            cuts = report["language_completion"]["cuts"]
+            assert set(cuts) == {"type_checking", "main", "platform", "version"} and cuts["main"] > 100_000, cuts
     else:
         assert status != 200
     if sample == "python-web":

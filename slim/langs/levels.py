@@ -5,8 +5,9 @@ Node files kept code can require or import, resolved as Node does (nodeimports),
 PHP (php) and Perl (perl) against the image's own load paths; a package whose code loads a
 name computed at run time is kept whole. full: the interpreter's whole standard library (no test suites, idle, tkinter, ensurepip), and every
 package directory (one holding __init__.py) that keeps any file, with its *.dist-info/*.egg-info. Node: the
-package directory of every module that keeps any file, and the packages it depends on (package.json).
-Pure: a RootFS and a set of kept paths in, paths to add out.
+package directory of every module that keeps any file, and the packages it depends on (package.json). Ruby,
+PHP, Perl: each gem, Composer package or top-level namespace that keeps a file, whole (full: with the standard
+library). Pure: a RootFS and a set of kept paths in, paths to add out.
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ def completion(rootfs, kept: set[str], level: str, env: dict[str, str] | None = 
                       lambda p: p.endswith((".py", ".so")), skip=_STDLIB_SKIP)
     _python_packages(rootfs, kept, out)
     _node_packages(rootfs, kept, out)
+    for lang in (ruby, php, perl):
+        lang.whole(rootfs, kept, env or {}, out, level == FULL)
     return out
 
 

@@ -285,3 +285,26 @@ def completion(rootfs, kept: set[str], env: dict[str, str], out: dict[str, Reaso
         warnings.append(SlimWarning("lang.dynamic-import", f"loads a module named at run time: {kept_whole}", where))
     if configs[0] not in kept:
         out.setdefault(configs[0], LanguageRule("perl's configuration (Config.pm)"))
+
+
+def whole(rootfs, kept: set[str], env: dict[str, str], out: dict[str, Reason], full: bool) -> None:
+    """The package and full levels for Perl: each top-level namespace (INC/Foo with INC/Foo.pm) that keeps a
+    module, whole, with its auto/ parts; `full` adds the core library directories (privlib, archlib, perl-base)."""
+    configs = find_config(rootfs, kept)
+    if not configs:
+        return
+    dirs = inc(rootfs, configs[0], env)
+    tops = set()
+    for p in kept:
+        base = next((d for d in dirs if p.startswith(d + "/")), None)
+        if base and p.endswith((".pm", ".pl", ".so")):
+            top = p[len(base) + 1:].split("/", 1)[0]
+            name = top[:-3] if top.endswith(".pm") else top
+            tops |= {f"{base}/{name}", f"{base}/auto/{name}"}
+    if full:
+        tops |= {d for d in dirs if d.startswith(("/usr/share/perl/", "/usr/lib/")) and "/perl" in d}
+    for top in sorted(tops):
+        reason = LanguageRule(f"perl modules {top}" + (" (full)" if full else ""))
+        for p in [top + ".pm", *rootfs.below(top)]:
+            if p.endswith((".pm", ".pl", ".so", ".al", ".ix")) and rootfs.is_file(p):
+                out.setdefault(p, reason)

@@ -234,3 +234,23 @@ def completion(rootfs, kept: set[str], env: dict[str, str], out: dict[str, Reaso
     if found.dates and rootfs.stat(_ZONEINFO) is not None:
         for path, why in zone_data(rootfs, found.dates).items():
             out.setdefault(path, why)
+
+
+def whole(rootfs, kept: set[str], env: dict[str, str], out: dict[str, Reason], full: bool) -> None:
+    """The package and full levels for PHP: each Composer package and /usr/share/php library that keeps a file,
+    whole, with the ini files and extensions; `full` adds every package of those vendor trees and all of
+    /usr/share/php."""
+    if not interpreters(kept):
+        return
+    for path, why in extensions(rootfs, kept, env).items():
+        out.setdefault(path, why)
+    sources = [p for p in kept if p.endswith(SOURCES)]
+    tops = {package_of(rootfs, p) for p in sources if "/vendor/" in p or p.startswith("/usr/share/php/")}
+    if full:
+        tops |= {f"{_vendor_of(rootfs, p) or p.split('/vendor/', 1)[0] + '/vendor'}" for p in sources if "/vendor/" in p}
+        tops |= {"/usr/share/php"} if any(p.startswith("/usr/share/php/") for p in sources) else set()
+    for top in sorted(tops):
+        reason = LanguageRule(f"php package {top}" + (" (full)" if full else ""))
+        for p in rootfs.below(top, frozenset({"tests", "test", ".git"})):
+            if p.endswith(SOURCES) and rootfs.is_file(p):
+                out.setdefault(p, reason)

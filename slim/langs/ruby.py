@@ -292,3 +292,23 @@ def _kept_whole(directory: str | None) -> str:
     if directory is None:
         return "in no gem or library directory to keep whole; name what it loads with --include-path"
     return f"{directory} is kept whole"
+
+
+def whole(rootfs, kept: set[str], env: dict[str, str], out: dict[str, Reason], full: bool) -> None:
+    """The package and full levels for Ruby: each gem (with its gemspec) and top-level library that keeps a
+    file, whole; `full` adds the interpreter's whole standard library and its extensions (developer tools and
+    test suites left out, as the imports level leaves them)."""
+    files = [p for p in kept if p.endswith(_FEATURE_EXTS)]
+    for rbconfig in find_rbconfig(rootfs, kept) if files else []:
+        path = load_path(rootfs, rbconfig, env)
+        tops = {path.package_of(p) for p in files} - {None}
+        for gem in {path.gem_of(p) for p in files} - {None}:
+            out.setdefault(gem.spec, LanguageRule(f"specification of ruby gem {gem.name}"))
+        if full:
+            tops |= {f"{d}/{name}" for d in path.stdlib for name in rootfs.listdir(d)
+                     if name.split(".", 1)[0] not in DEVELOPER_TOOLS}
+        for top in sorted(tops):
+            reason = LanguageRule(f"ruby library {posixpath.basename(top)}" + (" (full)" if full else ""))
+            for p in [top, top + ".rb", *rootfs.below(top, _NOT_IN_WHOLE)]:
+                if p.endswith(_FEATURE_EXTS) and rootfs.is_file(p):
+                    out.setdefault(p, reason)

@@ -97,6 +97,7 @@ class LoadPath:
                                        for ver in rootfs.listdir(f"{d}/{plat}")]
                 else:
                     self._gem_dirs.append((gem, d))
+        self.stdlib: list[str] = []  # the standard library's directories (rubylibdir, rubyarchdir)
         self.by_name = {}
         for gem in self.gems:
             self.by_name.setdefault(gem.name, gem)
@@ -172,7 +173,9 @@ def load_path(rootfs, rbconfig: str, env: dict[str, str]) -> LoadPath:
                                     f"{specs}/{name}")
                 if gem:
                     gems.append(gem)
-    return LoadPath(rootfs, [d for d in dirs if d], gems)
+    path = LoadPath(rootfs, [d for d in dirs if d], gems)
+    path.stdlib = [d for d in (config.get("rubylibdir", ""), config.get("rubyarchdir", "")) if d in path.dirs]
+    return path
 
 
 def find_rbconfig(rootfs, kept: set[str]) -> list[str]:

@@ -157,3 +157,12 @@ def test_the_closure_keeps_lazy_modules_and_their_xs_parts(ws):
 
 def test_no_perl_no_perl_closure(ws):
     assert levels.completion(tree(ws), {"/srv/cgi/report"}, levels.IMPORTS, {}, []) == {}
+
+
+def test_package_and_full_levels_keep_whole_namespaces_and_the_core_library(ws):
+    root = tree(ws)
+    kept = {"/usr/bin/perl", f"/{BASE}/File/Temp.pm"}
+    package = levels.completion(root, kept, levels.PACKAGE)
+    assert f"/{BASE}/File/Basename.pm" in package and f"/{BASE}/List/Util.pm" not in package
+    full = levels.completion(root, kept, levels.FULL)
+    assert {f"/{BASE}/List/Util.pm", f"/{BASE}/auto/POSIX/POSIX.so", "/usr/share/perl/5.36/ctime.pl"} <= set(full)

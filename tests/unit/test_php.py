@@ -236,3 +236,12 @@ def test_a_library_on_the_include_path_and_its_computed_require(ws):
 
 def test_no_php_interpreter_no_php_closure(ws):
     assert levels.completion(tree(ws), {"/srv/app/public/index.php"}, levels.IMPORTS, {}, []) == {}
+
+
+def test_package_and_full_levels_keep_whole_composer_packages(ws):
+    root = tree(ws)
+    kept = {"/usr/bin/php8.2", "/srv/app/vendor/acme/money/src/Money.php"}
+    package = levels.completion(root, kept, levels.PACKAGE)
+    assert "/srv/app/vendor/acme/money/src/Unused.php" in package and "/usr/lib/php/20220829/ctype.so" in package
+    assert "/srv/app/vendor/psr/log/src/LoggerInterface.php" not in package
+    assert "/srv/app/vendor/psr/log/src/LoggerInterface.php" in levels.completion(root, kept, levels.FULL)

@@ -245,3 +245,14 @@ def test_a_computed_require_relative_keeps_the_directory_beside_the_file(ws):
     assert out[f"/{RUBYLIB}/time.rb"].text() == "required at /srv/app/plugins/audit.rb:1"  # and what it requires
     assert "/srv/app/plugins/ignored.txt" not in out
     assert [(w.code, w.path) for w in warnings] == [("lang.dynamic-import", "/srv/app/plugins.rb:1")]
+
+
+def test_package_and_full_levels_keep_whole_gems_and_the_standard_library(ws):
+    root = tree(ws)
+    kept = {"/usr/bin/ruby3.1", f"/{GEMS}/gems/sinatra-3.0.5/lib/sinatra/base.rb"}
+    package = levels.completion(root, kept, levels.PACKAGE)
+    assert f"/{GEMS}/gems/sinatra-3.0.5/lib/sinatra/main.rb" in package
+    assert f"/{GEMS}/specifications/sinatra-3.0.5.gemspec" in package and f"/{RUBYLIB}/csv.rb" not in package
+    full = levels.completion(root, kept, levels.FULL)
+    assert {f"/{RUBYLIB}/csv.rb", f"/{ARCHDIR}/etc.so", f"/{RUBYLIB}/digest/sha2/loader.rb"} <= set(full)
+    assert f"/{RUBYLIB}/rdoc.rb" not in full and f"/{RUBYLIB}/irb.rb" not in full  # developer tools

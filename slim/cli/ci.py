@@ -94,7 +94,7 @@ def gates_of(max_size: str | None, min_reduction: float | None, fail_on: tuple[s
     return Gates(parse_size(max_size, "--max-size") if max_size else None, min_reduction, tuple(fail_on))
 
 
-def finish_build(report: BuildReport, outputs: Outputs, gates: Gates, engine, show: bool = True) -> None:
+def finish_build(report: BuildReport, outputs: Outputs, gates: Gates, engine: Images, show: bool = True) -> None:
     """Write every report, show the result, then fail on the first failed gate, else push (and sign)."""
     trust = outputs.trust or Trust()
     report = trust_build.with_vulnerabilities(report, trust)

@@ -18,6 +18,7 @@ from slim.files import write_file
 from slim.report.gates import Verdict
 
 if TYPE_CHECKING:
+    from slim.engine import Images
     from slim.sign.push import SignPlan
 
 BUILD_OPTIONS = [
@@ -154,7 +155,7 @@ def verdicts(trust: Trust, doc: dict) -> list[Verdict]:
     return [Verdict("max-vulns", not over, "; ".join(over) or f"within {limits}", VulnerabilityGateFailed.exit_code)]
 
 
-def sign_after_push(trust: Trust, doc: dict, report, outputs, engine) -> None:
+def sign_after_push(trust: Trust, doc: dict, report, outputs, engine: Images | None) -> None:
     """Sign every pushed tag; record the outcome in the report file and the summary, signed or not."""
     if trust.plan is None or not trust.plan.wanted:
         return
@@ -181,7 +182,7 @@ def sign_after_push(trust: Trust, doc: dict, report, outputs, engine) -> None:
         raise failure
 
 
-def _predicates(trust: Trust, doc: dict, report, engine):
+def _predicates(trust: Trust, doc: dict, report, engine: Images | None):
     def chosen(ref, digest):
         from slim.report.sbom import cyclonedx_json
         from slim.sign import attest

@@ -270,6 +270,7 @@ class RunOutcome:
     exit_code: int | None
     stdout: str
     probes: tuple[ProbeResult, ...]
+    stopped: bool = False  # still running at the end (slim stopped it), rather than ended by itself
 
 
 @dataclass(frozen=True)
@@ -292,10 +293,11 @@ class Trace:
     argv: tuple[str, ...] = ()  # what the container ran: Entrypoint + Cmd with the overrides applied
     mode: str = ""  # how the run was ended: exit, probe, timeout or signal
     workdir: str = "/"  # where the command started
+    stopped: bool = False  # the app was still running at the end: slim stopped it
 
     @property
     def outcome(self) -> RunOutcome:
-        return RunOutcome(self.mode, self.exit_code, self.stdout, self.probes)
+        return RunOutcome(self.mode, self.exit_code, self.stdout, self.probes, self.stopped)
 
     def written_paths(self) -> set[str]:
         """The paths the run wrote, created or deleted, outside the kernel's pseudo filesystems."""

@@ -342,7 +342,7 @@ def _verify(engine: Engine, opts: BuildOptions, image: str | None, traced: Trace
     """The same run and probes against the slim image, untraced, compared with the traced original."""
     if not opts.verify or image is None:
         return Verification(ran=False)
-    with phases.phase("verify", "verifying the slim image with the same probes"):
+    with phases.phase("verify", "running the same probes against the slim image"):
         result = run(engine, dataclasses.replace(opts.run, image=image))
     diffs = differences(traced.outcome, result.outcome)
     return Verification(True, not diffs, tuple(diffs), result.exit_code, tuple(result.probes))
@@ -356,14 +356,17 @@ def _harden(engine: Engine, opts: BuildOptions, image: str | None, traced: Trace
     profile = derive(traced, newroot, slim_config, kept, opts.tracing.syscall_profile, engine.name)
     if opts.run.user:  # the runs were made as this user: so must the hardened one be
         profile = dataclasses.replace(profile, user=opts.run.user)
-    if profile.syscalls is not None:
+    # the profile's file goes beside the output only when the output stays (a failed verification removes it,
+    # unless --keep-failed): nothing of an unverified image is left behind
+    if profile.syscalls is not None and (verification.passed is not False or opts.keep_failed):
         write_seccomp_profile(opts.seccomp_file, profile.syscalls)
     ids = resolve_user(profile.user or slim_config.user or "root", list(read_accounts(newroot).accounts))
     # what slim prints: the container verify_under runs, with the output's tag and the seccomp file
-    line = run_line(engine, opts.run, slim_config, profile, (opts.tags or ("IMAGE",))[0], opts.seccomp_file, ids)
+    line = run_line(engine, opts.run, slim_config, profile, (opts.tags or ("IMAGE",))[0], opts.seccomp_file, ids,
+                    traced.probes)
     if image is None or not verification.passed:
         return HardenedProfile(profile, opts.seccomp_file, line, None)  # nothing to prove it against
-    with phases.phase("harden", "verifying the slim image under its least-privilege profile"):
+    with phases.phase("harden", "running the slim image under its least-privilege profile"):
         proven = verify_under(engine, opts.run, image, traced, profile)
     return HardenedProfile(profile, opts.seccomp_file, line, proven)
 

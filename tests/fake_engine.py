@@ -104,8 +104,9 @@ class FakeEngine:
         self.tags.pop(ref, None)
         return None
 
-    def push(self, tag: str) -> None:
+    def push(self, tag: str) -> str | None:
         self.calls.append(f"push {tag}")
+        return "sha256:" + hashlib.sha256(self.tags.get(tag, tag).encode()).hexdigest()
 
     def remove_if_untagged(self, image_id: str) -> None:
         if image_id not in self.tags.values():

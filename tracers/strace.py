@@ -135,5 +135,6 @@ class StraceTracer:
             config=result.config,
             argv=tuple(result.argv),
             mode=result.mode,
+            stopped=result.stopped,
             workdir=result.workdir,
         )

@@ -20,7 +20,7 @@ from slim.plan.keep import PlanOptions
 from slim.plan.rebase import parse_run_as
 from slim.sizes import parse_size
 from slim.cli.context import run_context, workspace
-from slim.cli.ci import Outputs, ci_options, finish_build, gates_of, image_list, trust_options
+from slim.cli.ci import Outputs, ci_options, failure_recorded, finish_build, gates_of, image_list, trust_options
 from slim.cli.options import build_run_options, run_options
 from slim.cli.render import TERMINAL_WARNINGS
 from slim.cli.text import file_name, visible
@@ -299,10 +299,10 @@ def build(ctx: click.Context, images: Sequence[str], from_file, jobs, tags, outp
         return build_many(ctx, images, jobs, options_for, outputs, gates)
     ref, opts = options_for(images[0], report_file)
     phases, engine = run_context(ctx)
-    with workspace(ctx) as ws:
+    outputs = Outputs(report_file, junit_file, summary_file, as_json, push, keep_failed, sbom_file, trust)
+    with failure_recorded(outputs, images[0]), workspace(ctx) as ws:
         report = pipeline.build(ref, opts, ws, engine, phases)
-    finish_build(report, Outputs(report_file, junit_file, summary_file, as_json, push, keep_failed, sbom_file, trust),
-                 gates, engine)
+    finish_build(report, outputs, gates, engine)
 
 
 @main.command(name="cleanup")
@@ -341,8 +341,9 @@ def cleanup_command(ctx: click.Context, everything: bool, dry_run: bool) -> None
             click.echo(visible("removed " + line))
         for line, reason in done.failed:
             click.echo(visible(f"could not remove {line}: {reason}"))
-    if not len(found):
-        click.echo("nothing to clean up")
+    if not len(found):  # without an engine, only this host's files were looked at
+        click.echo("nothing to clean up" if engine_error is None else "nothing to clean up on this host; the engine "
+                   "was not checked (it did not answer)")
     if engine_error is not None:
         raise engine_error
     if done.failed:

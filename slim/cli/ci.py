@@ -5,16 +5,17 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import click
 
 from slim.engine import Images
 from slim.files import write_file
-from slim.errors import UsageError, VerificationFailed
+from slim.errors import SlimError, UsageError, VerificationFailed
 from slim.report.build import BuildReport
-from slim.report.ci import junit_xml, summary_markdown
+from slim.report.ci import error_junit, junit_xml, summary_markdown
 from slim.report.gates import Gates, evaluate, first_failure, raise_for
 from slim.sizes import parse_size
 from slim.cli import trust_build
@@ -94,6 +95,29 @@ def gates_of(max_size: str | None, min_reduction: float | None, fail_on: tuple[s
     return Gates(parse_size(max_size, "--max-size") if max_size else None, min_reduction, tuple(fail_on))
 
 
+@contextmanager
+def failure_recorded(outputs: Outputs, image: str) -> Iterator[None]:
+    """Around a build: the files an earlier run left at the report, JUnit, summary and SBOM paths go first
+    (a stale "passed" must not outlive a failed build), and a build that fails with an error writes a JUnit
+    file and a summary that say so, for the CI job's page."""
+    for path in (outputs.report_file, outputs.junit_file, outputs.summary_file, outputs.sbom_file):
+        if path and os.path.isfile(path):
+            os.remove(path)
+    try:
+        yield
+    except SlimError as exc:
+        message = f"exit {exc.exit_code}: {exc}"
+        if outputs.junit_file:
+            write_file(outputs.junit_file, error_junit(image, message).decode())
+        summary = f"### slim: `{image}`\n\n- **FAILED** before a report was made: {message}\n"
+        if outputs.summary_file:
+            write_file(outputs.summary_file, summary)
+        if os.environ.get("GITHUB_STEP_SUMMARY"):
+            with _summary_lock, open(os.environ["GITHUB_STEP_SUMMARY"], "a") as fh:
+                fh.write(summary)
+        raise
+
+
 def finish_build(report: BuildReport, outputs: Outputs, gates: Gates, engine: Images, show: bool = True) -> None:
     """Write every report, show the result, then fail on the first failed gate, else push (and sign)."""
     trust = outputs.trust or Trust()
@@ -153,5 +177,9 @@ def push(doc: dict, verdicts, engine: Images) -> None:
     if not verdicts or verdicts[0].passed is not True or any(v.passed is not True for v in verdicts[1:]):
         raise VerificationFailed("not pushed: the slim image was not verified and passed by every gate")
     for tag in doc["output"]["tags"]:
-        engine.push(tag)
-        click.echo(f"pushed {tag}", err=True)
+        # the tag must still name the image that was verified: another build or a user may have moved it
+        found = engine.find_image(tag)
+        if found is None or found.id.removeprefix("sha256:") != doc["image_id"].removeprefix("sha256:"):
+            raise VerificationFailed(f"not pushed: {tag} no longer names the verified image {doc['image_id'][:19]}")
+        digest = engine.push(tag)
+        click.echo(f"pushed {tag}@{digest}" if digest else f"pushed {tag} (the engine named no digest)", err=True)

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 import click
 
 from slim import pipeline
-from slim.cli.ci import Outputs, finish_build
+from slim.cli.ci import Outputs, failure_recorded, finish_build
 from slim.cli.text import console, file_name, safe
 from slim.errors import SlimError
 from slim.progress import Phases
@@ -72,12 +72,12 @@ def build_many(ctx: click.Context, images: Sequence[str], jobs: int, options_for
                 name = file_name(result.image)
                 ref, opts = options_for(result.image, os.path.join(reports, name + ".json"))
                 mine = _per_image(outputs, name)
-                with Workspace(obj["work_dir"], obj["max_unpacked"]) as ws:
+                with failure_recorded(mine, result.image), Workspace(obj["work_dir"], obj["max_unpacked"]) as ws:
                     workspaces.append(ws)
                     report = pipeline.build(ref, opts, ws, engine, _PrefixedPhases(result.image, err))
                 result.doc = report.to_json()
                 finish_build(report, mine, gates, engine, show=False)
-                result.code, result.message = 0, "passed"
+                result.code, result.message = 0, _verdict(result.doc)
             except SlimError as exc:
                 result.code, result.message = exc.exit_code, str(exc)
             except Exception as exc:  # one build's bug must not hide the others' results
@@ -102,6 +102,17 @@ def build_many(ctx: click.Context, images: Sequence[str], jobs: int, options_for
         error = SlimError(f"{failed.image}: {failed.message}")
         error.exit_code = failed.code or 1  # failed.code is set: that is how it was found
         raise error
+
+
+def _verdict(doc: dict) -> str:
+    """What a build that exited 0 proved: "passed" only when its verification ran and passed and its run
+    profile (when one was made) was verified too."""
+    if not doc["verification"]["ran"]:
+        return "written, not verified (--no-verify)"
+    profile = (doc.get("hardening") or {}).get("run_profile")
+    if profile is not None and profile.get("verified") is not True:
+        return "passed; run profile NOT verified"
+    return "passed"
 
 
 def _connect(obj: dict):
@@ -129,7 +140,8 @@ def _print_table(results: list[_Result]) -> None:
         size = (r.doc or {}).get("size") or {}
         before, after = size.get("original_docker_bytes"), size.get("slim_docker_bytes")
         reduction = f"{100 * (1 - after / before):.1f}%" if before and after else "-"
-        verdict = "[green]passed[/green]" if r.code == 0 else f"[red]exit {r.code}[/red]: {safe(r.message[:80])}"
+        verdict = (f"[green]{safe(r.message)}[/green]" if r.message == "passed" else f"[yellow]{safe(r.message)}[/yellow]")\
+            if r.code == 0 else f"[red]exit {r.code}[/red]: {safe(r.message[:200])}"
         table.add_row(safe(r.image), verdict, human(before) if before else "-", human(after) if after else "-",
                       reduction, f"{r.seconds:.0f}s")
     console().print(table)

@@ -64,8 +64,8 @@ TERMINAL_WARNINGS = 20
 
 
 def print_warnings(console: Console, warnings) -> None:
-    """Print the warnings, one line each: the first ones and a count of the rest, so a long list does not bury the
-    result."""
+    """Print the warnings, one line each: the first ones and a count of the rest, so a long list does not bury
+    the result."""
     # Warnings quote names from the image: attacker-controlled text, never to be read as markup.
     for text in warning_texts(warnings, TERMINAL_WARNINGS):
         console.print(f"[yellow]warning:[/yellow] {safe(text)}", highlight=False)
@@ -136,6 +136,9 @@ def _answer(probe: dict | None) -> str:
 def _print_run_profile(console: Console, report: BuildReport) -> None:
     hardened = report.facts.run_profile
     if hardened is None:
+        return
+    if report.facts.verification.passed is False:  # no line to copy: it would start an image that failed
+        console.print("run profile: [yellow]not run[/yellow] (the slim image did not pass verification)")
         return
     doc = hardened.to_json()
     verdict = {True: "[green]verified[/green]", False: "[red]NOT verified[/red]", None: "[yellow]not run[/yellow]"}

@@ -93,8 +93,9 @@ class Images(Protocol):
     def load(self, archive_path: str) -> None:
         """Load a docker-archive file; the tags come from its manifest.json."""
 
-    def push(self, tag: str) -> None:
-        """Push a tag to its registry with the engine's credentials; RegistryError when that fails."""
+    def push(self, tag: str) -> str | None:
+        """Push a tag to its registry with the engine's credentials; RegistryError when that fails. Returns the
+        manifest digest the registry stored (None when the engine does not say)."""
 
     def remove_image(self, ref: str) -> str | None:
         """Remove a tag (or an image ID); never raises. None once it is gone (or never existed), else the

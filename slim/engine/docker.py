@@ -98,15 +98,21 @@ class DockerEngine:
                 if refusal:
                     raise EngineError(f"the engine refused to load the image: {' '.join(str(refusal).split())}")
 
-    def push(self, tag: str) -> None:
+    def push(self, tag: str) -> str | None:
+        """Push `tag`; the manifest digest the registry stored, as the engine's last event names it (None when
+        the engine names none)."""
         repository, _, name = tag.rpartition(":") if ":" in tag.rsplit("/", 1)[-1] else (tag, "", "latest")
+        digest = None
         try:
             for event in self.api.push(repository, tag=name, stream=True, decode=True):
                 if isinstance(event, dict) and event.get("error"):
                     # the registry's words, one line: "unauthorized: ...", "connection refused", ...
                     raise RegistryError(f"pushing {tag}: {' '.join(str(event['error']).split())}")
+                if isinstance(event, dict) and isinstance(event.get("aux"), dict):
+                    digest = event["aux"].get("Digest") or digest
         except _FAULTS as exc:
             raise RegistryError(f"pushing {tag}: {getattr(exc, 'explanation', None) or exc}") from exc
+        return digest
 
     def remove_image(self, ref: str) -> str | None:
         try:

@@ -17,6 +17,7 @@ from slim.report.facts import RemovedTools, category_usage, removed_tools
 from slim.report.shapes import JSON_WARNINGS, probe_json
 from slim.results import CLOSURE, TRACED, KeepPlan, Rebased, Rewrites
 from slim.run.hardened import HardenedRun
+from slim.run.verify import probe_difference
 
 SCHEMA = "slim.build/1"
 
@@ -76,9 +77,11 @@ class HardenedProfile:
 
 
 def _compared(original: tuple[ProbeResult, ...], slim: tuple[ProbeResult, ...]) -> list[dict]:
-    """Each verification probe as the slim image answered it, with what the original answered beside it."""
+    """Each verification probe as the slim image answered it, with what the original answered beside it, the
+    probe's key (what identifies it across runs) and whether the two answers are the same."""
     before = {p.key: p for p in original}
-    return [{**probe_json(p), "original": probe_json(before[p.key]) if p.key in before else None} for p in slim]
+    return [{**probe_json(p), "original": probe_json(before[p.key]) if p.key in before else None, "key": p.key,
+             "same": p.key in before and probe_difference(before[p.key], p) is None} for p in slim]
 
 
 _RECORDED_PHASES = ("trace", "read", "plan", "assemble", "write", "verify", "total")

@@ -18,8 +18,12 @@ def junit_xml(doc: dict, verdicts: list[Verdict], seconds: float) -> bytes:
     """One <testsuite> named after the image: a case per verification probe and per gate."""
     cases = []  # (name, seconds, outcome, message)
     for probe in doc["verification"]["probes"]:
-        cases.append((f"verify {probe['kind']} {probe['target']}", probe.get("seconds", 0.0),
-                      PASSED if probe["ok"] else FAILED, f"probe failed: {probe.get('detail', '')}"))
+        # a case per probe, named by what identifies it across runs, passed when the slim image answered as the
+        # original did (an answer is not a pass: a 404 where the original said 200 is a failure)
+        original = probe.get("original") or {}
+        cases.append((f"verify {probe.get('key') or probe['kind'] + ' ' + probe['target']}", probe.get("seconds", 0.0),
+                      PASSED if probe.get("same") else FAILED,
+                      f"original {_said(original)}, slim {_said(probe)}"))
     for verdict in verdicts:
         outcome = {True: PASSED, False: FAILED, None: SKIPPED}[verdict.passed]
         cases.append((f"gate {verdict.name}", 0.0, outcome, verdict.reason))
@@ -42,6 +46,32 @@ def junit_xml(doc: dict, verdicts: list[Verdict], seconds: float) -> bytes:
     return ET.tostring(suites, encoding="utf-8", xml_declaration=True)
 
 
+def _original_failed(probe: dict | None) -> bool:
+    if not probe:
+        return False
+    if not probe.get("ok") or probe.get("status") is None:
+        return True
+    return probe["status"] >= 500 if probe["kind"] == "http" else probe["status"] != 0
+
+
+def _said(probe: dict) -> str:
+    if not probe:
+        return "not probed"
+    if not probe.get("ok"):
+        return f"no answer ({probe.get('detail', '')[:200]})"
+    return f"{'status' if probe['kind'] == 'http' else 'exit code'} {probe['status']}"
+
+
+def error_junit(image: str, message: str) -> bytes:
+    """JUnit for a build that failed before it had a report: one failed case that says why."""
+    totals = {"tests": "1", "failures": "1", "errors": "0", "skipped": "0", "time": "0.000"}
+    suites = ET.Element("testsuites", {"name": "slim build", **totals})
+    suite = ET.SubElement(suites, "testsuite", {"name": f"slim build {image}", **totals})
+    case = ET.SubElement(suite, "testcase", classname="slim.build", name="build", time="0.000")
+    ET.SubElement(case, "failure", message=message[:1000], type="slim").text = message
+    return ET.tostring(suites, encoding="utf-8", xml_declaration=True)
+
+
 def summary_markdown(doc: dict, verdicts: list[Verdict]) -> str:
     """The build as a short markdown summary for a CI job's page: sizes and packages before and after, verification,
     vulnerabilities, the verified run line and each gate's verdict."""
@@ -54,12 +84,17 @@ def summary_markdown(doc: dict, verdicts: list[Verdict]) -> str:
         rows.append((f"packages ({p['database']})", str(p["original"]), str(p["slim"])))
     lines = [f"### slim: `{doc['image']}` → {tags}", "", "| | original | slim |", "| --- | ---: | ---: |"]
     lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
-    verification = "skipped" if not v["ran"] else "passed" if v["passed"] else "**FAILED**"
+    verification = "not run (--no-verify)" if not v["ran"] else "passed" if v["passed"] else "**FAILED**"
     lines += ["", f"- verification: {verification} ({len(v['probes'])} probes)"]
+    accepted = [p.get("key") or p["target"] for p in v["probes"] if _original_failed(p.get("original"))]
+    if accepted:  # --allow-failing-probes: the slim image failed these the same way, and that was all it proved
+        lines.append(f"- failed on the original too (accepted: --allow-failing-probes): {', '.join(accepted)}")
     if doc.get("vulnerabilities"):  # before -> after, as the scanner's report of the original says
         lines.append(f"- vulnerabilities: {before_after(doc['vulnerabilities'])}")
     profile = (doc.get("hardening") or {}).get("run_profile")
-    if profile:
+    if profile and v["ran"] and v["passed"] is False:  # no line: it would start an image that failed
+        lines.append("- run profile: not run (the slim image did not pass verification)")
+    elif profile:
         state = {True: "verified", False: "**not verified**", None: "not run"}[profile["verified"]]
         runner = (doc.get("engine") or {}).get("name") or "docker"  # a report from before "command" existed
         line = profile.get("command") or [runner, "run", *profile["docker_args"], "IMAGE"]

@@ -17,8 +17,8 @@ from slim.errors import EngineError, TraceError
 from slim.harden.profile import RunProfile
 from slim.harden.render import RunLine
 from slim.harden.syscalls import X86_64
-from slim.model import RunConfig, Trace
-from slim.run.options import RunOptions, effective_mode, reached_ports
+from slim.model import ProbeResult, RunConfig, Trace
+from slim.run.options import RunOptions, effective_mode, reached_ports, target_ports
 from slim.run.runner import container_spec, run
 from slim.run.verify import differences
 
@@ -55,16 +55,33 @@ def verify_under(engine: Engine, options: RunOptions, image: str, traced: Trace,
 
 
 def run_line(engine: Facts, options: RunOptions, config: RunConfig, profile: RunProfile, image: str,
-             seccomp_file: str, ids: tuple[int | None, int | None]) -> RunLine:
+             seccomp_file: str, ids: tuple[int | None, int | None], probes: tuple[ProbeResult, ...] = ()) -> RunLine:
     """The container `verify_under` runs, as the user starts it: built by the same function as the verified
     run's, with `image` (the output tag, not the temporary one verification may use) and the seccomp profile's
     file (the run passes the same JSON inline). `config`: how the slim image runs; `ids`: the numeric user and
-    group it runs as."""
+    group it runs as. `probes`: the answers of the traced run; only ports some probe got an answer on are
+    named as reached (a port that never opened is no port to publish)."""
     options = dataclasses.replace(options, image=image, profile=profile)
     spec = container_spec(options, config, engine.remote, engine.publishes, seccomp_file=seccomp_file)
     limits = getattr(engine, "limits", None) or {}  # what the engine sets on every container (Podman here)
-    return RunLine(engine.name, spec, config.entrypoint, config.cmd, tuple(reached_ports(options, config)),
+    answered = _answered_ports(probes, target_ports(options, config))
+    reached = tuple(p for p in reached_ports(options, config) if p in answered)
+    return RunLine(engine.name, spec, config.entrypoint, config.cmd, reached,
                    tuple(sorted(limits.items())), *ids, effective_mode(options, config).mode == "exit")
+
+
+def _answered_ports(probes: tuple[ProbeResult, ...], targets: list[int]) -> set[int]:
+    """The container ports a probe got an answer on: an HTTP probe's own port, the target ports of a host
+    command that ran (it waited for them to accept)."""
+    out: set[int] = set()
+    for probe in probes:
+        if probe.kind == "http" and probe.ok:
+            port = probe.key.split(" :", 1)[1].split("/", 1)[0]
+            if port.isdigit():
+                out.add(int(port))
+        elif probe.kind == "host" and probe.ok:
+            out.update(targets)
+    return out
 
 
 def _differences(engine: Engine, options: RunOptions, image: str, traced: Trace, profile: RunProfile) -> list[str]:

@@ -73,11 +73,12 @@ class RunResult:
     probes: list[ProbeResult] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     warnings: list[SlimWarning] = field(default_factory=list)
+    stopped: bool = False  # the app was still running at the end: slim stopped it (it did not exit by itself)
 
     @property
     def outcome(self) -> RunOutcome:
         """The parts of the run that verification compares, as one value the report can hold."""
-        return RunOutcome(self.mode, self.exit_code, self.stdout, tuple(self.probes))
+        return RunOutcome(self.mode, self.exit_code, self.stdout, tuple(self.probes), self.stopped)
 
 
 def image_run_config(engine: Images, image: str) -> RunConfig:
@@ -217,6 +218,7 @@ def _finish(engine: Containers, container: str, options: RunOptions, mode: Conti
         except KeyboardInterrupt:
             pass
     if engine.running(container):
+        result.stopped = True
         engine.stop(container, options.stop_timeout)  # the image's StopSignal, then SIGKILL
     code = engine.wait(container, options.stop_timeout + 30)
     if code is None:

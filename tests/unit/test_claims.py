@@ -254,3 +254,60 @@ def test_a_partial_file_a_killed_run_left_beside_the_output_is_swept(tmp_path):
     done = cleanup.remove(None, found)
     assert f"partial file {partial}" in done.removed and not done.failed
     assert not partial.exists() and users.exists() and not work.exists()
+
+
+def test_a_server_that_cannot_start_in_the_slim_image_fails_without_any_probe(tmp_path):
+    """Before: with --continue-after probe|timeout and no probe, nothing was compared and it "passed"."""
+    from slim.run.probes import ContinueAfter
+
+    engine = FakeEngine()
+    engine.add_image("job:1", [APP], Behaviour(exit_code=None, trace=TRACE))  # serves until stopped
+    _slim_images_fail(engine)  # the slim image exits at once (1)
+    with Workspace() as ws:
+        options = pipeline.BuildOptions(run=RunOptions("job:1", cmd=("/app/run",),
+                                                       continue_after=ContinueAfter("timeout", 0.1)),
+                                        plan=PlanOptions(), output=Output("docker"), tags=("job:1-slim",),
+                                        seccomp_file=str(tmp_path / "seccomp.json"))
+        report = pipeline.build(parse_reference("job:1"), options, ws, engine, Phases())
+    assert report.passed is False
+    assert report.facts.verification.differences == (
+        "the original was still running when it was stopped, the slim image had exited by itself (exit code 1)",)
+
+
+def test_a_batch_job_that_fails_on_the_original_stops_the_build(tmp_path):
+    """Before: a job exiting 1 on the original "passed" when the slim image exited 1 too: nothing was proven."""
+    engine = FakeEngine()
+    engine.add_image("job:1", [APP], Behaviour(exit_code=1, stdout=b"no such file\n", trace=TRACE))
+    with pytest.raises(OriginalFailsProbes, match="the run: exit code 1, output 'no such file'"):
+        _build(engine, tmp_path)
+    assert _build(engine, tmp_path, allow_failing_probes=True).passed is True  # expected, and said so
+
+
+def test_push_names_the_digest_and_refuses_a_tag_that_moved(tmp_path, capsys):
+    from slim.cli.ci import Outputs, finish_build
+
+    engine = FakeEngine()
+    engine.add_image("job:1", [APP], Behaviour(exit_code=0, stdout=b"ok\n", trace=TRACE))
+    report = _build(engine, tmp_path)
+    finish_build(report, Outputs(push=True), Gates(), engine, show=False)
+    assert "pushed job:1-slim@sha256:" in capsys.readouterr().err
+    engine.tags["job:1-slim"] = engine.tags["job:1"]  # someone moved the tag after the build
+    with pytest.raises(VerificationFailed, match="no longer names the verified image"):
+        finish_build(report, Outputs(push=True), Gates(), engine, show=False)
+    assert [c for c in engine.calls if c.startswith("push")] == ["push job:1-slim"]
+
+
+def test_a_build_that_fails_early_leaves_no_stale_pass_and_says_so(tmp_path, monkeypatch):
+    """Before: a failing rerun (exit 17) left the earlier run's report, JUnit and summary saying "passed"."""
+    from slim.cli.ci import Outputs, failure_recorded
+
+    outs = Outputs(str(tmp_path / "r.json"), str(tmp_path / "j.xml"), str(tmp_path / "s.md"))
+    for name in ("r.json", "j.xml", "s.md"):
+        (tmp_path / name).write_text("passed")
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    with pytest.raises(OriginalFailsProbes), failure_recorded(outs, "web:1"):
+        raise OriginalFailsProbes("the original image does not pass its own probes: http :80/: no answer")
+    assert not (tmp_path / "r.json").exists()
+    junit = (tmp_path / "j.xml").read_text()
+    assert 'failures="1"' in junit and "exit 17: the original image does not pass" in junit
+    assert "**FAILED**" in (tmp_path / "s.md").read_text()

@@ -18,14 +18,22 @@ from tarbuild import layer
 OK = ProbeResult("http", "http://172.17.0.2:8080/", True, 200, "aa", 2, static=False)
 
 
-def outcome(mode="probe", exit_code=0, stdout="", *probes):
-    return RunOutcome(mode, exit_code, stdout, tuple(probes))
+def outcome(mode="probe", exit_code=0, stdout="", *probes, stopped=None):
+    """A run's outcome; a server (any mode but exit) was still running when slim stopped it, unless said."""
+    return RunOutcome(mode, exit_code, stdout, tuple(probes), mode != "exit" if stopped is None else stopped)
 
 
 @pytest.mark.parametrize("original, slim, expected", [
     (outcome("exit", 0, "x"), outcome("exit", 0, "x"), []),
     (outcome("exit", 0, "x"), outcome("exit", 1, "x"), ["exit code: original 0, slim 1"]),
-    (outcome("exit", 0, "x"), outcome("exit", 0, "y"), ["stdout differs: original 'x', slim 'y'"]),
+    (outcome("exit", 0, "x"), outcome("exit", 0, "y"), ["stdout differs: from character 0: original 'x', slim 'y'"]),
+    (outcome("exit", 0, "a long shared beginning, then a"), outcome("exit", 0, "a long shared beginning, then b"),
+     ["stdout differs: from character 30: original 'red beginning, then a', slim 'red beginning, then b'"]),
+    # before: with no probe, a server that could not even start in the slim image "passed"
+    (outcome("probe", 143), outcome("probe", 127, stopped=False),
+     ["the original was still running when it was stopped, the slim image had exited by itself (exit code 127)"]),
+    (outcome("timeout", 0, "done", stopped=False), outcome("timeout", 1, "", stopped=False),
+     ["exit code: original 0, slim 1", "stdout differs: from character 0: original 'done', slim ''"]),
     (outcome("probe", 0), outcome("probe", 137), []),  # a server's exit code is how it was stopped: not compared
     (outcome("probe", 0, "", OK), outcome("probe", 0, "", OK.__class__(**{**OK.__dict__, "target": "http://172.17.0.9:8080/"})), []),
     (outcome("probe", 0, "", OK), outcome("probe", 0, "", ProbeResult("http", OK.target, True, 500)),

@@ -153,3 +153,6 @@ def _print_run_profile(console: Console, report: BuildReport) -> None:
     for port in unpublished(hardened.line):
         console.print(f"  # the probes reached port {port} on the container's own address; add -p {port}:{port} "
                       "to publish it", highlight=False, soft_wrap=True)
+    if doc["seccomp_profile"]:
+        console.print(f"  # seccomp profile: {safe(doc['seccomp_profile'])} (--seccomp-profile; by default beside "
+                      "--report, else in the current directory)", highlight=False, soft_wrap=True)

@@ -34,17 +34,12 @@ def blank(source: bytes) -> tuple[bytes, bytes, bool]:
         c = source[i]
         if line_start:
             line_start = False
-            if source.startswith(b"=begin", i) and (i + 6 == n or source[i + 6] in b" \t\r\n"):
-                end = _line_after(source, re.compile(rb"^=end\b.*$", re.M), i)
-                if end is None:
-                    _spaces(out, i, n)
-                    return _done(out, spans, False)
-                _spaces(out, i, end)
+            end = _line_start_block(source, i, out)
+            if end is not None:  # =begin ... =end, or __END__ (n: the rest is data; -1: =begin never ends)
+                if end < 0 or end == n:
+                    return _done(out, spans, end == n)
                 i = end
                 continue
-            if source.startswith(b"__END__", i) and source[i + 7:i + 8] in (b"", b"\n", b"\r"):
-                _spaces(out, i, n)
-                return _done(out, spans, True)
         if c not in _SPECIAL:  # most of a file: skip to the next byte that can start something
             m = _NEXT.search(source, i)
             i = m.start() if m else n
@@ -77,6 +72,20 @@ def blank(source: bytes) -> tuple[bytes, bytes, bool]:
         spans.append((i + 1, end - 1))
         i = end
     return _done(out, spans, not pending)
+
+
+def _line_start_block(source: bytes, i: int, out: bytearray) -> int | None:
+    """At a line's start: blank an `=begin`/`=end` comment (past it; -1 if it never ends) or the data after
+    `__END__` (the source's length); None when the line starts neither."""
+    n = len(source)
+    if source.startswith(b"=begin", i) and (i + 6 == n or source[i + 6] in b" \t\r\n"):
+        end = _line_after(source, re.compile(rb"^=end\b.*$", re.M), i)
+        _spaces(out, i, n if end is None else end)
+        return -1 if end is None else end
+    if source.startswith(b"__END__", i) and source[i + 7:i + 8] in (b"", b"\n", b"\r"):
+        _spaces(out, i, n)
+        return n
+    return None
 
 
 def _done(out: bytearray, spans: list[tuple[int, int]], clean: bool) -> tuple[bytes, bytes, bool]:

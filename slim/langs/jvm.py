@@ -22,7 +22,9 @@ from urllib.parse import unquote
 from slim.results import JavaRuntimePart, LanguageRule, OnClassPath, Reason
 
 _LIBJVM = re.compile(r"^(/.+?)(?:/jre)?/lib/(?:[a-z0-9_]+/)?(?:server|client|minimal|zero)/libjvm\.so$")
-_RUNTIME_SKIP = {"ct.sym", "src.zip"}  # the compiler's signature data and the sources: no running program reads them
+# javac's signature data and the sources: no running program reads them; the class data archive for heaps
+# over 32 GB (without compressed oops): a JVM that misses it starts without sharing, it does not fail
+_RUNTIME_SKIP = {"ct.sym", "src.zip", "classes_nocoops.jsa"}
 _WITH_VALUE = {"-p", "--module-path", "--upgrade-module-path", "--add-modules", "--add-opens", "--add-exports",
                "--add-reads", "--patch-module", "--limit-modules", "--source", "-d", "--describe-module"}
 _LOADERS = ("common.loader", "server.loader", "shared.loader")

@@ -19,8 +19,8 @@ def keep_named_data(planner) -> None:
         if added > _CAPS[rule]:
             binaries = sorted({b for p in paths for r, b in found.paths[p] if r == rule})
             planner.out.warnings.append(SlimWarning(
-                "closure.data-cap", f"{', '.join(binaries)} name {rule} data of {added} bytes, over the rule's cap "
-                f"of {_CAPS[rule]}: not kept; keep what the app reads with --include-path", rule))
+                "closure.data-cap", f"{rule} data named by {', '.join(binaries)}: {added} bytes, over the rule's "
+                f"cap of {_CAPS[rule]}: not kept; keep what the app reads with --include-path", rule))
             continue
         planner.out.data_named[rule] = added
         for path in sorted(paths):

@@ -108,3 +108,37 @@ def test_every_rule_says_who_reads_it_why_and_its_cap():
     for rule in RULES:
         assert rule.paths and rule.runtimes and rule.why and 0 < rule.cap <= 64 << 20
         assert not rule.fallback_of or rule.fallback_of in {r.name for r in RULES}
+
+
+def plan(fs, **caps):
+    from slim.checks.users import read_accounts
+    from slim.model import EXEC, FileAccess, RunConfig, Trace
+    from slim.plan import data
+    from slim.plan.keep import PlanOptions, plan_keep
+
+    trace = Trace(accesses=(FileAccess("/usr/bin/tzca", EXEC, True),), argv=("/usr/bin/tzca",))
+    old = dict(data._CAPS)
+    data._CAPS.update(caps)
+    try:
+        return plan_keep(fs, RunConfig(), trace, read_accounts(fs), PlanOptions())
+    finally:
+        data._CAPS.clear()
+        data._CAPS.update(old)
+
+
+def test_the_plan_says_which_binary_named_the_data_and_what_each_rule_cost(root):
+    keep = plan(rootfs_of(root))
+    assert [r.text() for r in keep.reasons["/usr/share/zoneinfo/Europe/Paris"]] == \
+        ["data named by /usr/bin/tzca (zoneinfo)"]
+    assert keep.category("/usr/share/zoneinfo/Europe/Paris") == "closure"
+    assert keep.data_named == {"ca-bundle": 112, "zoneinfo": 45 + 25}
+    assert "/etc/services" not in keep.reasons  # in the image, but named only by libc
+    assert not [w for w in keep.warnings if w.code == "closure.data-cap"]
+
+
+def test_a_rule_over_its_cap_keeps_nothing_and_says_so(root):
+    keep = plan(rootfs_of(root), zoneinfo=64)
+    assert "/usr/share/zoneinfo/UTC" not in keep.reasons and "zoneinfo" not in keep.data_named
+    assert [w.message for w in keep.warnings if w.code == "closure.data-cap"] == [
+        "zoneinfo data named by /usr/bin/tzca: 70 bytes, over the rule's cap of 64: not kept; keep what the app "
+        "reads with --include-path"]

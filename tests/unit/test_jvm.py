@@ -57,7 +57,7 @@ def tree(ws):
         (f"{R}/bin/java", "file", (b"\x7fELF-java", 0o755)),
         (f"{R}/lib/server/libjvm.so", "file", b"\x7fELF-jvm"), (f"{R}/lib/libawt.so", "file", b"\x7fELF-awt"),
         (f"{R}/lib/modules", "file", b"jimage"), (f"{R}/lib/tzdb.dat", "file", b"tzdb"),
-        (f"{R}/lib/ct.sym", "file", b"for javac only"), ("etc/java-17-openjdk/security/java.security", "file", b"x"),
+        (f"{R}/lib/ct.sym", "file", b"for javac only"), (f"{R}/lib/server/classes_nocoops.jsa", "file", b"cds"), ("etc/java-17-openjdk/security/java.security", "file", b"x"),
         (f"{R}/conf", "dir"), (f"{R}/conf/security", "symlink", "/etc/java-17-openjdk/security"),
         ("usr/share/java/tomcat10-jasper-10.1.jar", "file", jar("eclipse-jdt-core.jar tomcat10-el-api.jar")),
         ("usr/share/java/tomcat10-jasper.jar", "symlink", "tomcat10-jasper-10.1.jar"),
@@ -96,7 +96,7 @@ def test_the_runtime_that_ran_is_kept_but_the_compilers_data(ws):
     out = complete(root, [java("-version")])
     assert {f"{JDK}/lib/libawt.so", f"{JDK}/lib/modules", f"{JDK}/lib/tzdb.dat", f"{JDK}/lib/server/libjvm.so",
             "/etc/java-17-openjdk/security/java.security"} <= set(out)
-    assert f"{JDK}/lib/ct.sym" not in out
+    assert f"{JDK}/lib/ct.sym" not in out and f"{JDK}/lib/server/classes_nocoops.jsa" not in out
     assert out[f"{JDK}/lib/libawt.so"].text() == f"part of the Java runtime {JDK}, loaded lazily"
     assert out[f"{JDK}/lib/libawt.so"].category == "closure"  # counted as the runtime's closure, like a library
     # no java ran, but a kept libjvm.so says a runtime did (an entrypoint that runs one)

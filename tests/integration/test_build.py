@@ -19,7 +19,7 @@ from tests.integration.conftest import SAMPLES, run_output, sample_spec
 
 BUILT_SAMPLES = sorted(d for d in os.listdir(SAMPLES)
                        if os.path.isfile(os.path.join(SAMPLES, d, "sample.json")) and sample_spec(d)["kind"] != "test-only")
-NEEDS_SH = {"alpine-script"}  # its entrypoint is a #!/bin/sh script
+NEEDS_SH = {"alpine-script", "tomcat-jsp"}  # their entrypoints are #!/bin/sh scripts (catalina.sh)
 PRESENT = {"nginx-static": ["/var/lib/nginx", "/etc/nginx/mime.types", "/var/www/site/about.html"],
            "python-web": ["/home/app", "/usr/lib/python3.11/decimal.py", "/srv/app/notes/store.py"],
            "python-requests": ["/usr/lib/python3.11/queue.py", "/usr/lib/python3/dist-packages/requests/__init__.py"],
@@ -32,6 +32,11 @@ PROFILES = {"nginx-static": {"tmpfs": ["/run", "/var/lib/nginx", "/var/log/nginx
             "python-web": {"tmpfs": [], "capabilities": [], "user": "app"},
             "python-requests": {"tmpfs": [], "capabilities": [], "user": "app"},
             "node-server": {"tmpfs": [], "capabilities": [], "user": "nobody"},
+            "go-static": {"tmpfs": [], "capabilities": [], "user": "nobody"},
+            # Tomcat writes its deployed contexts, compiled JSPs and logs (work/ is a link into /var/cache/tomcat10)
+            "tomcat-jsp": {"tmpfs": ["/etc/tomcat10/Catalina", "/tmp", "/var/cache/tomcat10",
+                                     "/var/lib/tomcat10/work/Catalina/localhost", "/var/log/tomcat10"],
+                           "capabilities": [], "user": "tomcat"},
             "ruby-sinatra": {"tmpfs": [], "capabilities": [], "user": "app"},
             "php-app": {"tmpfs": ["/tmp"], "capabilities": [], "user": "app"},
             "alpine-script": {"tmpfs": [], "capabilities": []}}

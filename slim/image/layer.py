@@ -167,6 +167,9 @@ def unpack_layer(stream: BinaryIO, pack_file: str, name: str, budget=None, hash_
                     room = budget.max_unpacked - budget.unpacked if budget is not None else None
                     check_member(tar, member, tee, limit, room)
                     _add_member(tar, member, layer, pack_file, sparse, budget)
+                    # tarfile keeps every header it read, even streaming: 350 MB at 500k files; the entries are
+                    # all slim needs (its iteration goes on past the list's end, reading the next header)
+                    tar.members.clear()
             trailing = tee.finish()
     except (tarfile.TarError, EOFError, OSError, ValueError, OverflowError, zlib.error, lzma.LZMAError) as exc:
         raise ImageFormatError(f"layer {name}: corrupt or truncated tar ({type(exc).__name__}: {exc})") from exc

@@ -134,7 +134,7 @@ def _words(args: str) -> list[str]:
 
 def read_config(text: str) -> dict[str, str]:
     """`key => 'value'` (Config.pm) and `key='value'` (Config_heavy.pl) pairs."""
-    out = {}
+    out: dict[str, str] = {}
     for key, value in re.findall(r"^\s*(\w+)\s*(?:=>\s*|=)'([^']*)'", text, re.M):
         out.setdefault(key, value)
     return out

@@ -67,10 +67,10 @@ def read_autoload(rootfs, vendor: str) -> Autoload:
         source = rootfs.read_bytes(static, 32 << 20)
         marks = list(_STATIC.finditer(source))
         for k, mark in enumerate(marks):
-            kind = _STATIC_NAMES.get(mark.group(1).decode())
+            static_kind = _STATIC_NAMES.get(mark.group(1).decode())
             end = marks[k + 1].start() if k + 1 < len(marks) else len(source)
-            if kind:
-                _merge(out, kind, _entries(source[mark.end():end], static, variables))
+            if static_kind:
+                _merge(out, static_kind, _entries(source[mark.end():end], static, variables))
     return out
 
 

@@ -62,15 +62,14 @@ def _php(source: bytes, i: int, out: bytearray, spans: list[tuple[int, int]]) ->
                 return -1
             spans.append((i + 1, end - 1))
             i = end
-        elif c == 0x3C and source.startswith(b"<<<", i) and _HEREDOC.match(source, i):
-            m = _HEREDOC.match(source, i)
-            label = next(g for g in m.groups() if g is not None)
-            end = re.compile(rb"^[ \t]*" + re.escape(label) + rb"\b", re.M).search(source, m.end())
-            if end is None:
-                _spaces(out, m.end(), n)
+        elif c == 0x3C and (heredoc := _HEREDOC.match(source, i)) is not None:
+            label = next(g for g in heredoc.groups() if g is not None)
+            close = re.compile(rb"^[ \t]*" + re.escape(label) + rb"\b", re.M).search(source, heredoc.end())
+            if close is None:
+                _spaces(out, heredoc.end(), n)
                 return -1
-            _spaces(out, m.end(), end.start())
-            i = end.end()
+            _spaces(out, heredoc.end(), close.start())
+            i = close.end()
         else:
             i += 1
     return n

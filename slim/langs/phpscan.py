@@ -99,9 +99,8 @@ def evaluate(expr: bytes, bare: bytes, path: str, variables: dict[str, str]) -> 
             start = k + 1
     parts.append(text[start:])
     values = [_part(p.strip(), path, variables) for p in parts]
-    if any(v is None for v in values):
-        return None
-    return "".join(values)
+    known = [v for v in values if v is not None]
+    return "".join(known) if len(known) == len(values) else None
 
 
 def _matching(shape: bytes, i: int) -> int:

@@ -117,13 +117,15 @@ def _literal(arg: bytes) -> tuple[str, bool] | None:
         return None
     parts = [p.strip() for p in m.group(2).split(b")", 1)[0].split(b",")]
     here = (b"__dir__", b"__FILE__", b"File.dirname(__FILE__", b"__dir__()")
-    if m.group(1) == b"expand_path" and len(parts) == 2 and _STRING.fullmatch(parts[0]) and parts[1] in here:
-        text = _STRING.fullmatch(parts[0]).group(2).decode("utf-8", "replace")
+    first = _STRING.fullmatch(parts[0])
+    if m.group(1) == b"expand_path" and len(parts) == 2 and first and parts[1] in here:
+        text = first.group(2).decode("utf-8", "replace")
         if parts[1] == b"__FILE__":  # expand_path("../x", __FILE__): relative to the file itself
             text = text[3:] if text.startswith("../") else posixpath.join("..", text) if text != ".." else "."
         return text, True
-    if m.group(1) == b"join" and len(parts) >= 2 and parts[0] in here and all(_STRING.fullmatch(p) for p in parts[1:]):
-        return "/".join(_STRING.fullmatch(p).group(2).decode("utf-8", "replace") for p in parts[1:]), True
+    rest = [_STRING.fullmatch(p) for p in parts[1:]]
+    if m.group(1) == b"join" and len(parts) >= 2 and parts[0] in here and all(rest):
+        return "/".join(r.group(2).decode("utf-8", "replace") for r in rest if r), True
     return None
 
 
@@ -301,8 +303,8 @@ def whole(rootfs, kept: set[str], env: dict[str, str], out: dict[str, Reason], f
     files = [p for p in kept if p.endswith(_FEATURE_EXTS)]
     for rbconfig in find_rbconfig(rootfs, kept) if files else []:
         path = load_path(rootfs, rbconfig, env)
-        tops = {path.package_of(p) for p in files} - {None}
-        for gem in {path.gem_of(p) for p in files} - {None}:
+        tops = {top for top in (path.package_of(p) for p in files) if top is not None}
+        for gem in {gem for gem in (path.gem_of(p) for p in files) if gem is not None}:
             out.setdefault(gem.spec, LanguageRule(f"specification of ruby gem {gem.name}"))
         if full:
             tops |= {f"{d}/{name}" for d in path.stdlib for name in rootfs.listdir(d)

@@ -57,8 +57,8 @@ def blank(source: bytes) -> tuple[bytes, bytes, bool]:
             _spaces(out, i, end)
             i = end
             continue
-        if c == 0x3C and source.startswith(b"<<", i) and _heredoc_here(source, i):
-            m = _HEREDOC.match(source, i)
+        m = _HEREDOC.match(source, i) if c == 0x3C and _heredoc_here(source, i) else None
+        if m is not None:
             terminator = next(g for g in m.groups()[1:] if g is not None)
             pending.append((terminator, bool(m.group(1))))
             i = m.end()

@@ -98,7 +98,7 @@ class LoadPath:
                 else:
                     self._gem_dirs.append((gem, d))
         self.stdlib: list[str] = []  # the standard library's directories (rubylibdir, rubyarchdir)
-        self.by_name = {}
+        self.by_name: dict[str, Gem] = {}
         for gem in self.gems:
             self.by_name.setdefault(gem.name, gem)
 

@@ -51,9 +51,9 @@ def module_flags(tree: ast.Module) -> dict[str, Cond]:
         if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             for target in targets:
-                for name in ast.walk(target):
-                    if isinstance(name, ast.Name):
-                        counts[name.id] = counts.get(name.id, 0) + 1
+                for bound in ast.walk(target):
+                    if isinstance(bound, ast.Name):
+                        counts[bound.id] = counts.get(bound.id, 0) + 1
     for stmt in tree.body:
         if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
             tests[stmt.targets[0].id] = stmt.value
@@ -172,7 +172,7 @@ def _version_subject(node: ast.expr) -> str | None:
     if isinstance(node, ast.Subscript) and _is_version_info(node.value):
         index = node.slice
         if isinstance(index, ast.Constant) and index.value in (0, 1):
-            return ("major", "minor")[index.value]
+            return "minor" if index.value == 1 else "major"
         if isinstance(index, ast.Slice) and index.step is None and (
                 index.lower is None or (isinstance(index.lower, ast.Constant) and index.lower.value == 0)):
             return "info"
@@ -201,7 +201,7 @@ def holds(when: When, version: tuple[int, int] | None) -> bool:
     follows every branch."""
     if when is False:
         return False
-    if not when or version is None:
+    if not when or when is True or version is None:
         return True
     return all(_atom_holds(atom, version) is not False for atom in when)
 

@@ -67,8 +67,8 @@ class Scan(NamedTuple):
 
     imports: list[RawImport]
     dynamic: list[tuple[int, str]]
-    named: list[pynames.Named] = []
-    cut: list[CutImport] = []
+    named: list[pynames.Named]
+    cut: list[CutImport]
 
 
 def scan(source: bytes) -> Scan:
@@ -82,6 +82,7 @@ def scan(source: bytes) -> Scan:
     dynamic: list[tuple[int, str]] = []
     dynamic_calls: list[ast.Call] = []
     for node, unless, when, rule in _reachable_nodes(tree, source):
+        raw: list[tuple[str, int, tuple[str, ...], int]]
         if isinstance(node, ast.Import):
             raw = [(alias.name, 0, (), node.lineno) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -101,7 +102,7 @@ def scan(source: bytes) -> Scan:
         if rule:
             cut += [(rule, *r) for r in raw]
         else:
-            found += [(*r, unless, when) for r in raw]  # type: ignore[misc]
+            found += [(*r, unless, when) for r in raw]
     named = pynames.named_modules(tree, dynamic_calls) if dynamic_calls else []
     return Scan(found, dynamic, named, cut)
 
@@ -176,7 +177,7 @@ def _reachable_nodes(tree: ast.Module, source: bytes):
         if first is None:
             return True  # no position (a match case): look inside
         i = bisect.bisect_left(import_lines, first)
-        return i < len(import_lines) and import_lines[i] <= (node.end_lineno or first)
+        return i < len(import_lines) and import_lines[i] <= (getattr(node, "end_lineno", None) or first)
 
     stack: list[tuple[ast.AST, tuple[str, ...], When, str]] = [(tree, (), (), "")]
     while stack:
@@ -224,8 +225,9 @@ def _import_fallback_guard(node: ast.AST) -> tuple[str, ...]:
         caught = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
         if not all(t is None or (isinstance(t, ast.Name) and t.id in _IMPORT_ERRORS) for t in caught):
             return ()
-    return tuple(stmt.module if isinstance(stmt, ast.ImportFrom) else alias.name
-                 for stmt in node.body for alias in (stmt.names if isinstance(stmt, ast.Import) else stmt.names[:1]))
+    return tuple(stmt.module or "" if isinstance(stmt, ast.ImportFrom) else alias.name
+                 for stmt in node.body if isinstance(stmt, (ast.Import, ast.ImportFrom))
+                 for alias in (stmt.names if isinstance(stmt, ast.Import) else stmt.names[:1]))
 
 
 def _script_only_functions(tree: ast.Module, source: bytes, flags: dict) -> set[int]:
@@ -245,7 +247,7 @@ def _script_only_functions(tree: ast.Module, source: bytes, flags: dict) -> set[
         lines = {bisect.bisect_right(line_starts, m.start())
                  for m in re.finditer(rb"\b" + re.escape(name.encode()) + rb"\b", source)}
         mentions[name] = {n for n in lines if not fn.lineno <= n <= (fn.end_lineno or fn.lineno)}
-    script_only: dict[str, ast.AST] = {}
+    script_only: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
     while True:  # grows from the main blocks through the functions only they (and those) mention
         spans = main_blocks + [(fn.lineno, fn.end_lineno or fn.lineno) for fn in script_only.values()]
         grown = {name: fn for name, fn in private.items() if name not in script_only and mentions[name]
@@ -277,7 +279,8 @@ def scan_serially(sources: dict) -> dict:
 
 def import_closure(rootfs, pypath: PythonPath, start: list[str], never: tuple[str, ...] = (),
                    scan_many=scan_serially, version: tuple[int, int] | None = None,
-                   seeds: list[tuple[str, Reason]] = (), known: frozenset[str] = frozenset()) -> ImportClosure:
+                   seeds: tuple[tuple[str, Reason], ...] | list[tuple[str, Reason]] = (),
+                   known: frozenset[str] = frozenset()) -> ImportClosure:
     """From the kept .py files `start` (and the files `seeds` name, kept for their reason), every module their
     imports (and their modules' imports) load; nothing under the directories `never` (the standard library's
     test suites and GUI toolkits), nothing of `known` (already kept: not scanned again). Branches on
@@ -350,7 +353,7 @@ def _dynamic(rootfs, pypath: PythonPath, path: str, package: str, found: Scan, w
         for written, string_line in pynames.candidates(found.named, prefix):
             level = len(written) - len(written.lstrip("."))
             dotted = _absolute(written.lstrip("."), level, package)
-            named += [(f, NamedInCode(path, string_line)) for f in (pypath.find(dotted) or ()) if dotted]
+            named += [(f, NamedInCode(path, string_line)) for f in (pypath.find(dotted) if dotted else None) or ()]
         if named:
             wave += named
         else:

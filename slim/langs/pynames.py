@@ -50,8 +50,8 @@ def named_modules(tree: ast.Module, dynamic_calls: list[ast.Call]) -> list[Named
             for element in node.elts:
                 add(element, LISTED)
         elif isinstance(node, ast.Dict):
-            for element in [*node.keys, *node.values]:
-                add(element, LISTED)
+            for item in [*node.keys, *node.values]:
+                add(item, LISTED)
         elif isinstance(node, ast.Call):
             name = _called(node.func)
             if name in _MOVED_CALLS:
@@ -66,19 +66,21 @@ def named_modules(tree: ast.Module, dynamic_calls: list[ast.Call]) -> list[Named
     return sorted((line, name, kind) for (name, kind), line in found.items())
 
 
-def _importing_functions(tree: ast.Module, dynamic_calls: list[ast.Call]) -> dict[str, ast.FunctionDef]:
+def _importing_functions(tree: ast.Module, dynamic_calls: list[ast.Call]
+                         ) -> dict[str, ast.FunctionDef | ast.AsyncFunctionDef]:
     """The functions (by name) whose own parameter becomes the name a dynamic import loads: their call
     sites' strings are candidates too (`def load(name): import_module("plugins." + name)` ... `load("csv")`)."""
-    out = {}
-    calls = {id(c) for c in dynamic_calls}
+    out: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
+    calls = {id(c): c for c in dynamic_calls}
     for fn in ast.walk(tree):
         if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
             continue
         params = {a.arg for a in [*fn.args.posonlyargs, *fn.args.args, *fn.args.kwonlyargs]}
         for node in ast.walk(fn):
-            if id(node) in calls and node.args and any(isinstance(n, ast.Name) and n.id in params  # type: ignore
-                                                       for n in ast.walk(node.args[0])):  # type: ignore
-                out[fn.name] = fn  # type: ignore[assignment]
+            call = calls.get(id(node))
+            if call is not None and call.args and any(isinstance(n, ast.Name) and n.id in params
+                                                      for n in ast.walk(call.args[0])):
+                out[fn.name] = fn
     return out
 
 

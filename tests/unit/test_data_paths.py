@@ -142,3 +142,18 @@ def test_a_rule_over_its_cap_keeps_nothing_and_says_so(root):
     assert [w.message for w in keep.warnings if w.code == "closure.data-cap"] == [
         "zoneinfo data named by /usr/bin/tzca: 70 bytes, over the rule's cap of 64: not kept; keep what the app "
         "reads with --include-path"]
+
+
+def test_truncated_or_hostile_headers_give_an_error_not_a_crash(root):
+    import io
+    import struct
+
+    from slim.closure.elf.reader import ElfError
+
+    with open(f"{root}/usr/bin/tzca", "rb") as fh:
+        good = fh.read()
+    hostile = bytearray(good)
+    struct.pack_into("<HH", hostile, 0x3A, 64, 0xFFFF)  # 65535 section headers: far past the end of the file
+    for data in (good[:200], good[:63], bytes(hostile)):
+        with pytest.raises(ElfError):
+            read_only_data(io.BytesIO(data), len(data))

@@ -48,6 +48,16 @@ def completion(rootfs, kept: set[str], env: dict[str, str], processes, out: dict
         paths.of_command(list(proc.argv), env)
 
 
+def loaded_by_the_launcher(rootfs, name: str, needed_by: str) -> bool:
+    """Whether `name`, which a library of a Java runtime needs but no search path finds, is libjvm.so of that
+    runtime: the launcher loads it from lib/server (or client...) first, and the loader then finds it by name
+    among what is loaded, so the library is not missing."""
+    # the runtime's libraries sit beside the variant directories: lib/ (9 and later), jre/lib/ARCH/ (8)
+    directory = posixpath.dirname(needed_by)
+    return name == "libjvm.so" and any(rootfs.is_file(f"{directory}/{variant}/libjvm.so")
+                                       for variant in ("server", "client", "minimal", "zero"))
+
+
 def _runtime(rootfs, home: str, out: dict[str, Reason]) -> None:
     reason = JavaRuntimePart(home)
     for top in (f"{home}/lib", f"{home}/conf", f"{home}/jre/lib"):

@@ -14,7 +14,7 @@ import fnmatch
 import posixpath
 from dataclasses import dataclass, field
 
-from slim.langs import levels, pyimports
+from slim.langs import jvm, levels, pyimports
 from slim.closure.walk import INPUT, PARENT, ClosureBuilder
 from slim.closure.walk import Reason as ClosureReason
 from slim.packages.osrelease import DISTRIBUTION_MARKERS
@@ -83,6 +83,8 @@ class _Planner:
     def closure_warnings(self) -> None:
         closure = self.builder.closure
         for name, needed_by in closure.missing_libraries:
+            if jvm.loaded_by_the_launcher(self.rootfs, name, needed_by):
+                continue
             self.out.warnings.append(SlimWarning("closure.missing-library",
                                                  f"{name} (needed by {needed_by}) is not in the image"))
         for path, reason in closure.missing_paths:

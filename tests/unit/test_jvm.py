@@ -148,3 +148,14 @@ def test_manifest_and_properties_parsers(ws):
     assert split_loader(props["common.loader"]) == ["${catalina.base}/lib", "${catalina.base}/lib/*.jar",
                                                     "${catalina.home}/lib", "${catalina.home}/lib/*.jar"]
     assert props["server.loader"] == "" and split_loader("") == []
+
+
+def test_libjvm_is_not_missing_for_the_runtimes_own_libraries(ws):
+    """libjava.so needs libjvm.so and no search path of it finds lib/server: the launcher loaded it first."""
+    from slim.langs.jvm import loaded_by_the_launcher
+
+    root = tree(ws)
+    assert loaded_by_the_launcher(root, "libjvm.so", f"{JDK}/lib/libawt.so")
+    assert not loaded_by_the_launcher(root, "libjvm.so", "/usr/lib/x86_64-linux-gnu/libother.so")
+    assert not loaded_by_the_launcher(root, "libjvm.so", "/opt/nojava/lib/libx.so")
+    assert not loaded_by_the_launcher(root, "libz.so.1", f"{JDK}/lib/libawt.so")

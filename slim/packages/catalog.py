@@ -49,7 +49,8 @@ class Catalog:
     kind: str | None  # "dpkg", "apk" or None (no database)
     packages: list[Package] = field(default_factory=list)
     warnings: list[SlimWarning] = field(default_factory=list)
-    _dpkg: dict[str, tuple[dpkg.Stanza, list[tuple[str, str]]]] = field(default_factory=dict, repr=False)
+    # a package's stanza and its md5sums file, read again only for the packages the trimmed database keeps
+    _dpkg: dict[str, tuple[dpkg.Stanza, str | None]] = field(default_factory=dict, repr=False)
     _apk: dict[str, apk.ApkPackage] = field(default_factory=dict, repr=False)
 
     def dpkg_field(self, name: str, field_name: str) -> str:
@@ -88,8 +89,10 @@ class Catalog:
         if self.kind == "dpkg":
             # distroless keeps one stanza per package under status.d/, and its md5sums beside it
             for pkg in kept:
-                stanza, sums = self._dpkg[pkg.name]
+                stanza, sums_file = self._dpkg[pkg.name]
                 files[f"{dpkg.STATUS_D}/{pkg.name}"] = stanza.text.encode("utf-8")
+                sums = _first_file(rootfs, [sums_file] if sums_file else [],
+                                   lambda fh: dpkg.parse_md5sums(fh, [])) or []  # warned about when first read
                 kept_sums = [(d, p) for d, p in sums if p in is_kept]
                 if kept_sums:
                     files[f"{dpkg.STATUS_D}/{pkg.name}.md5sums"] = dpkg.format_md5sums(kept_sums)
@@ -145,14 +148,16 @@ def _read_dpkg(rootfs) -> Catalog:
         listed = _first_file(rootfs, [f"{dpkg.INFO}/{n}" for n in (f"{stanza.name}:{arch}.list", f"{stanza.name}.list")
                                       if n in in_info],
                              lambda fh: dpkg.parse_file_list(fh, cat.warnings)) or []
-        sums = _first_file(rootfs, [f"{dpkg.INFO}/{n}" for n in (f"{stanza.name}:{arch}.md5sums",
-                                                                 f"{stanza.name}.md5sums") if n in in_info]
-                           + ([f"{source}.md5sums"] if source else []),
+        sums_file = next((path for path in [f"{dpkg.INFO}/{n}" for n in (f"{stanza.name}:{arch}.md5sums",
+                                                                        f"{stanza.name}.md5sums") if n in in_info]
+                          + ([f"{source}.md5sums"] if source else []) if rootfs.is_file(path)), None)
+        sums = _first_file(rootfs, [sums_file] if sums_file else [],
                            lambda fh: dpkg.parse_md5sums(fh, cat.warnings)) or []
         # distroless images have no .list files: their md5sums name the files
         owned = tuple(dict.fromkeys(listed + [p for _, p in sums]))
         cat.packages.append(Package(stanza.name, stanza.fields.get("Version", ""), owned))
-        cat._dpkg[stanza.name] = (stanza, sums)
+        # not the sums themselves: at 500k files they hold 100 MB, and only the kept packages' are written
+        cat._dpkg[stanza.name] = (stanza, sums_file)
     return cat
 
 

@@ -169,7 +169,7 @@ def unpack_layer(stream: BinaryIO, pack_file: str, name: str, budget=None, hash_
                     _add_member(tar, member, layer, pack_file, sparse, budget)
                     # tarfile keeps every header it read, even streaming: 350 MB at 500k files; the entries are
                     # all slim needs (its iteration goes on past the list's end, reading the next header)
-                    tar.members.clear()
+                    tar.members.clear()  # type: ignore[attr-defined]  # on every TarFile, not in the stubs
             trailing = tee.finish()
     except (tarfile.TarError, EOFError, OSError, ValueError, OverflowError, zlib.error, lzma.LZMAError) as exc:
         raise ImageFormatError(f"layer {name}: corrupt or truncated tar ({type(exc).__name__}: {exc})") from exc

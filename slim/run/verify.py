@@ -67,7 +67,7 @@ def _ending(outcome: RunOutcome) -> str:
 
 def _first_difference(a: str, b: str) -> str:
     """Where two outputs part, with a little of each from there: the start of both may well be the same."""
-    at = next((n for n, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+    at = next((n for n, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
     start = max(0, at - 20)
     return f"from character {at}: original {_excerpt(a[start:])}, slim {_excerpt(b[start:])}"
 

@@ -78,12 +78,12 @@ def no_leftovers(engine):
     yield
     containers = {c.id: c.labels for c in engine.containers.list(all=True) if c.id not in before_c}
     volumes = {v.name: (v.attrs.get("Labels") or {}) for v in engine.volumes.list() if v.name not in before_v}
-    volumes = {n: l for n, l in volumes.items() if not n.startswith("slim-tracer-bundle-")}  # the reused cache
+    volumes = {n: labels for n, labels in volumes.items() if not n.startswith("slim-tracer-bundle-")}  # the cache
     if not os.environ.get("CI"):
         # a developer's machine may run other slim processes (a second test run) meanwhile: what they hold is
         # theirs. CI runs alone, and there every new container and volume counts.
-        containers = {i: l for i, l in containers.items() if _ours_or_dead(l)}
-        volumes = {n: l for n, l in volumes.items() if _ours_or_dead(l)}
+        containers = {i: labels for i, labels in containers.items() if _ours_or_dead(labels)}
+        volumes = {n: labels for n, labels in volumes.items() if _ours_or_dead(labels)}
     assert not containers, f"containers left behind: {set(containers)}"
     assert not volumes, f"volumes left behind: {set(volumes)}"
 

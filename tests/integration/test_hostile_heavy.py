@@ -14,7 +14,7 @@ from tests.unit.test_hostile_input import (CASES, EXPECTED, HEAVY, canary, check
 @pytest.mark.parametrize("case", sorted(HEAVY))
 def test_heavy_hostile_image(case, tmp_path, canary):  # noqa: F811 (the fixture, imported)
     assert case in CASES
-    inspected, squashed = inspect_and_squash(case, tmp_path, canary)
+    _, squashed = inspect_and_squash(case, tmp_path, canary)
     if squashed.returncode == 0:
         check_output_layer(f"{tmp_path}/out/s.tar", case)
 

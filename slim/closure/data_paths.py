@@ -35,7 +35,7 @@ class DataRule:
     """One kind of data: the `paths` a binary may name (a trailing "/" marks a directory, kept whole), the
     runtimes that read them, why, and the most bytes the rule may add to an image (`cap`). `fallback_of`: the
     rule applies only when that rule kept nothing for the same binary. `not_by`: file names of binaries that
-    name the paths but read nothing there the image needs."""
+    name the paths but read nothing there the image needs. `skip`: names below a kept directory left out."""
 
     name: str
     paths: tuple[str, ...]
@@ -44,6 +44,7 @@ class DataRule:
     cap: int
     fallback_of: str = ""
     not_by: str = ""
+    skip: frozenset[str] = frozenset()
 
     def needles(self) -> list[tuple[bytes, str]]:
         """(bytes searched for, path kept) for each path; a directory is found with or without its "/"."""
@@ -56,7 +57,9 @@ RULES = (
              "the time zone database, read when a zone is loaded by name", 16 * MiB,
              # ICU and the JDK's libjava look there only for the name of the local zone (what /etc/localtime
              # links to); the zones themselves are in their own data (icudt*.dat, lib/tzdb.dat)
-             not_by=r"^(libicu|libjava\.so)"),
+             not_by=r"^(libicu|libjava\.so)",
+             # the leap-second variants, as big as the zones themselves: loaded only by a "right/..." name
+             skip=frozenset({"right"})),
     DataRule("ca-bundle", ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt",
                            "/etc/ssl/ca-bundle.pem", "/etc/pki/tls/cacert.pem", "/etc/ssl/cert.pem",
                            "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem"),
@@ -155,7 +158,7 @@ def data_named(rootfs, binaries, scanner: Scanner | None = None) -> DataFound:
             kept = kept_by_rule.setdefault(rule.name, set())
             for path in rule.paths:
                 if path in named:
-                    kept |= _present(rootfs, path)
+                    kept |= _present(rootfs, path, rule.skip)
             for path in kept:
                 out.paths.setdefault(path, []).append((rule.name, binary))
             if kept:
@@ -163,12 +166,12 @@ def data_named(rootfs, binaries, scanner: Scanner | None = None) -> DataFound:
     return out
 
 
-def _present(rootfs, path: str) -> set[str]:
-    """`path` if the image has it; a directory ("/" at the end) with everything below it."""
+def _present(rootfs, path: str, skip: frozenset[str]) -> set[str]:
+    """`path` if the image has it; a directory ("/" at the end) with everything below it but `skip`."""
     if not path.endswith("/"):
         return {path} if rootfs.stat(path) is not None else set()
     top = path.rstrip("/")
     entry = rootfs.stat(top)
     if entry is None or not entry.is_dir:
         return set()
-    return {top, *rootfs.below(top)}
+    return {top, *rootfs.below(top, skip)}

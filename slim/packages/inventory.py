@@ -17,12 +17,12 @@ from email.parser import BytesHeaderParser
 from packageurl import PackageURL
 
 from slim.packages.osrelease import read_os
-from slim.packages import apk
+from slim.packages import apk, gobuildinfo
 from slim.packages.catalog import Catalog, read_catalog
 from slim.model import FILE, SlimWarning
 
-DEB, APK, PYPI, NPM = "deb", "apk", "pypi", "npm"
-KINDS = (DEB, APK, PYPI, NPM)
+DEB, APK, PYPI, NPM, GOLANG = "deb", "apk", "pypi", "npm", "golang"
+KINDS = (DEB, APK, PYPI, NPM, GOLANG)
 MAX_METADATA = 1 << 20  # a METADATA or package.json bigger than this is no package's (and is skipped)
 
 
@@ -44,7 +44,7 @@ class Distro:
 class Component:
     """One piece of software a scanner would list: an OS, Python or Node package, with where it was read from."""
 
-    kind: str  # deb | apk | pypi | npm
+    kind: str  # deb | apk | pypi | npm | golang
     name: str
     version: str
     location: str  # the database or metadata file it was read from
@@ -107,6 +107,9 @@ def read_inventory(rootfs, catalog: Catalog | None = None) -> Inventory:
             found = _python_distribution(rootfs, path, path)
         elif name == "package.json":
             found = _node_package(rootfs, path)
+        elif entry.mode & 0o111 and entry.size > 1024:
+            out.components += _go_modules(rootfs, path, entry.size)
+            continue
         else:
             continue
         if found is not None:
@@ -140,6 +143,17 @@ def _read_small(rootfs, path: str) -> bytes | None:
         return None
     with rootfs.open(path) as fh:
         return fh.read(MAX_METADATA)
+
+
+def _go_modules(rootfs, path: str, size: int) -> list[Component]:
+    """The modules a Go program was built from (its embedded build information), each located at the binary."""
+    if size > gobuildinfo.MAX_BINARY:
+        return []
+    with rootfs.open(path) as fh:
+        if fh.read(4) != b"\x7fELF":
+            return []
+        data = b"\x7fELF" + fh.read(size)
+    return [Component(GOLANG, m.path, m.version, path) for m in gobuildinfo.modules(data)]
 
 
 def _python_distribution(rootfs, metadata: str, info_dir: str) -> Component | None:

@@ -114,7 +114,7 @@ def rows(summaries: list[ImageSummary]) -> list[tuple[str, list[str]]]:
         ("files", [str(s.files) for s in summaries]),
         ("packages", [str(s.package_count) for s in summaries]),
     ]
-    for kind, label in zip(KINDS, ("  dpkg", "  apk", "  Python", "  Node"), strict=True):
+    for kind, label in zip(KINDS, ("  dpkg", "  apk", "  Python", "  Node", "  Go modules"), strict=True):
         if any(s.packages.get(kind) for s in summaries):
             table.append((label, [str(s.packages.get(kind, 0)) for s in summaries]))
     table += [

@@ -23,11 +23,11 @@ def summary(reference, docker, layers, compressed, packages, keys, **kw) -> Imag
                         exposure=kw.get("exposure", NONE))
 
 
-DEBIAN = summary("web:debian", 162_000_000, 168_000_000, 66_900_000, {"deb": 2, "apk": 0, "pypi": 0, "npm": 0},
+DEBIAN = summary("web:debian", 162_000_000, 168_000_000, 66_900_000, {"deb": 2, "apk": 0, "pypi": 0, "npm": 0, "golang": 0},
                  {("deb", "libc6", "2.36"), ("deb", "bash", "5.2")}, distro="Debian GNU/Linux 12 (bookworm)",
                  exposure=Exposure(("/usr/bin/bash",), ("/usr/bin/apt",), ("/usr/bin/su",), (), ()))
 SLIM = summary("docker-archive:/tmp/web|slim.tar", None, 25_300_000, 9_000_000,
-               {"deb": 1, "apk": 0, "pypi": 0, "npm": 0}, {("deb", "libc6", "2.36")}, user="app")
+               {"deb": 1, "apk": 0, "pypi": 0, "npm": 0, "golang": 0}, {("deb", "libc6", "2.36")}, user="app")
 
 
 def test_json_shape_and_ratios_to_the_first_image():
@@ -35,7 +35,7 @@ def test_json_shape_and_ratios_to_the_first_image():
     assert doc["schema"] == "slim.compare/1"
     first, second = doc["images"]
     assert set(first) >= {"reference", "docker_bytes", "layer_bytes", "compressed_bytes", "files", "packages"}
-    assert first["packages"] == {"count": 2, "deb": 2, "apk": 0, "pypi": 0, "npm": 0}
+    assert first["packages"] == {"count": 2, "deb": 2, "apk": 0, "pypi": 0, "npm": 0, "golang": 0}
     assert second["docker_bytes"] is None and second["ratio_to_first"]["docker_bytes"] is None
     assert second["ratio_to_first"]["compressed_bytes"] == round(9_000_000 / 66_900_000, 4)
     assert second["ratio_to_first"]["packages"] == 0.5

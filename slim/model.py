@@ -54,14 +54,17 @@ class Entry:
 
     @property
     def is_dir(self) -> bool:
+        """Whether the entry is a directory: kept as a parent, never counted as a file."""
         return self.kind == DIR
 
     @property
     def is_file(self) -> bool:
+        """Whether the entry is a regular file, the only kind with bytes."""
         return self.kind == FILE
 
     @property
     def is_symlink(self) -> bool:
+        """Whether the entry is a symlink, whose target is resolved inside the image root, never on the host."""
         return self.kind == SYMLINK
 
 
@@ -121,6 +124,8 @@ class RunConfig:
 
     @classmethod
     def from_document(cls, doc) -> "RunConfig":
+        """The run configuration from the image config's "config" object; ValueError, for the reader to place, when a
+        field slim relies on has the wrong shape (the document comes from anyone)."""
         if doc is None:
             return cls()
         if not isinstance(doc, dict):
@@ -147,6 +152,7 @@ class RunConfig:
         return self.user.split(":", 1)[0] in ("", "root", "0")
 
     def env_dict(self) -> dict[str, str]:
+        """The image's ENV as a mapping (a repeated name: the last one wins)."""
         out = {}
         for item in self.env:
             key, _, value = item.partition("=")
@@ -155,6 +161,7 @@ class RunConfig:
 
     @property
     def tcp_ports(self) -> list[int]:
+        """The exposed TCP port numbers, in order: what the HTTP probes try by default."""
         ports = []
         for key in self.exposed_ports:
             number, _, proto = key.partition("/")
@@ -222,6 +229,9 @@ class FileAccess:
 
 @dataclass(frozen=True)
 class ProcessInfo:
+    """One process of the traced run, with its parent and what it ran: how the report and the run profile tell which
+    programs the app really started."""
+
     pid: int
     ppid: int | None
     argv: tuple[str, ...]
@@ -297,6 +307,7 @@ class Trace:
 
     @property
     def outcome(self) -> RunOutcome:
+        """The parts of the traced run that verification compares the slim image's run with."""
         return RunOutcome(self.mode, self.exit_code, self.stdout, self.probes, self.stopped)
 
     def written_paths(self) -> set[str]:

@@ -60,6 +60,8 @@ def completion(rootfs, kept: set[str], level: str, env: dict[str, str] | None = 
 
 
 def python_versions(kept: set[str]) -> set[str]:
+    """The Python versions whose interpreters (/usr/bin/pythonX.Y, /usr/local/bin/pythonX.Y) are kept: the standard
+    libraries to complete."""
     out = set()
     for path in kept:
         m = _PY_EXE.match(path)

@@ -36,6 +36,9 @@ LANGUAGE_TREES = frozenset({"node_modules", "site-packages", "dist-packages", "_
 
 @dataclass
 class AppContent:
+    """The app content found beside what the app read: the files to keep, the bytes each content directory adds, and
+    warnings for directories over the cap."""
+
     files: dict[str, AppContentFile] = field(default_factory=dict)  # path -> why
     directories: dict[str, int] = field(default_factory=dict)  # content directory -> bytes it adds
     warnings: list[SlimWarning] = field(default_factory=list)
@@ -62,6 +65,8 @@ def content_directories(rootfs, trace: Trace, owned: frozenset[str]) -> list[str
 
 
 def app_content(rootfs, trace: Trace, owned: frozenset[str], kept: set[str], cap: int = CAP) -> AppContent:
+    """Every file no package owns in the content directories of the trace, except what `kept` already holds and
+    language trees; a directory that would add more than `cap` bytes is left out, with a warning."""
     out = AppContent()
     for directory in content_directories(rootfs, trace, owned):
         files = [p for p in rootfs.below(directory, LANGUAGE_TREES)

@@ -34,6 +34,8 @@ _MAX_CLOSURE_REASONS = 8  # per path: enough to explain it, without listing ever
 
 @dataclass(frozen=True)
 class PlanOptions:
+    """What the command line asked the planner to keep (or leave out) besides what the trace shows."""
+
     include_paths: tuple[str, ...] = ()
     include_bins: tuple[str, ...] = ()
     exclude_patterns: tuple[str, ...] = ()
@@ -42,6 +44,7 @@ class PlanOptions:
 
     @property
     def included(self) -> set[str]:
+        """Every path asked for with --include-path or --include-bin."""
         return set(self.include_paths) | set(self.include_bins)
 
 

@@ -39,6 +39,7 @@ class RunAs:
 
 
 def parse_run_as(spec: str) -> RunAs:
+    """`--run-as` as given (nonroot, UID or UID:GID); a usage error for anything else, and for uid 0."""
     if spec == NONROOT:
         return RunAs(NONROOT, NONROOT_ID, NONROOT_ID)
     m = _SPEC.match(spec)

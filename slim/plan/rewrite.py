@@ -15,6 +15,8 @@ from slim.results import Generated, KeepPlan, Rewrites
 
 def rewrite(rootfs, config: RunConfig, trace: Trace, accounts: ImageAccounts, catalog: Catalog, keep: KeepPlan,
             options: PlanOptions) -> Rewrites:
+    """Every change the kept files need: setuid bits dropped, accounts reduced, declared directories made, the
+    package database trimmed."""
     out = Rewrites()
     _setuid(rootfs, trace, keep, options, out)
     _accounts(rootfs, config, trace, accounts, out)

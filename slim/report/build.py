@@ -34,6 +34,9 @@ class Measured:
 
 @dataclass(frozen=True)
 class Verification:
+    """The verification run's verdict: whether it ran and passed, what differed, and the probes as the slim image
+    answered them."""
+
     ran: bool
     passed: bool | None = None
     differences: tuple[str, ...] = ()
@@ -43,6 +46,8 @@ class Verification:
 
 @dataclass(frozen=True)
 class OutputFacts:
+    """Where the slim image went, and after a failed verification what of it was removed, kept or left behind."""
+
     kind: str
     path: str
     tags: tuple[str, ...]
@@ -52,6 +57,7 @@ class OutputFacts:
     not_removed: tuple[str, ...] = ()  # failed verification: what could not be removed
 
     def to_json(self) -> dict:
+        """The `output` object of slim.build/1."""
         return {"kind": self.kind, "path": self.path, "tags": list(self.tags), "layer_digest": self.layer_digest,
                 "removed": list(self.removed), "kept_failed": list(self.kept_failed),
                 "not_removed": list(self.not_removed)}
@@ -68,9 +74,11 @@ class HardenedProfile:
 
     @property
     def verified(self) -> bool | None:
+        """Whether the slim image behaved the same under the profile; None when that was not run."""
         return None if self.proof is None else self.proof.passed
 
     def to_json(self) -> dict:
+        """The `hardening.run_profile` object of slim.build/1, with the diagnosis when the proof failed."""
         proof = self.proof
         return run_profile_json(self.profile, self.seccomp_file, self.line, self.verified,
                                 list(proof.diagnosis) if proof else [], list(proof.differences) if proof else [])
@@ -114,6 +122,10 @@ class BuildFacts:
 
 @dataclass(frozen=True)
 class BuildReport:
+    """Everything the build report states: the pipeline's facts with what the report derives from them (usage by
+    category, removed tools, lint, the slim image's inventory). One value behind the JSON, the terminal table and the
+    CI outputs, so they never disagree."""
+
     facts: BuildFacts
     usage: dict[str, dict[str, int]]  # category -> files, bytes
     removed: RemovedTools
@@ -124,6 +136,8 @@ class BuildReport:
 
     @classmethod
     def of(cls, facts: BuildFacts, original_rootfs, new_rootfs) -> "BuildReport":
+        """The report of `facts`, reading the original and new filesystems for what only they show (lint of both
+        images, the slim image's inventory, the tools left out)."""
         slim_files = new_rootfs.only(facts.rewrites.paths(facts.keep))  # the new filesystem, only what was kept
         slim_config = facts.slim_config or facts.trace.config
         slim_tag = tag_of(facts.output.tags[0]) if facts.output.tags else None
@@ -139,6 +153,8 @@ class BuildReport:
 
     @property
     def warnings(self) -> list[SlimWarning]:
+        """The build's warnings with the hardening findings about the slim image's config, and a warning when the
+        slim image failed under its run profile."""
         out = list(self.facts.warnings) + [SlimWarning("hardening", text) for text in config_findings.warnings(self.hardening)]
         hardened = self.facts.run_profile
         if hardened is not None and hardened.verified is False:
@@ -147,6 +163,7 @@ class BuildReport:
         return out
 
     def to_json(self) -> dict:
+        """The build report as the documented `slim.build/1` JSON."""
         f, keep, rw, before, after = self.facts, self.facts.keep, self.facts.rewrites, self.facts.before, self.facts.after
         traced_closure = self.usage[TRACED]["bytes"] + self.usage[CLOSURE]["bytes"]
         return {

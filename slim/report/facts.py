@@ -11,6 +11,9 @@ from slim.results import CATEGORIES, KeepPlan
 
 @dataclass(frozen=True)
 class RemovedTools:
+    """The shells and package managers the original had in its bin directories and the slim image does not keep: what
+    an attacker loses."""
+
     shells: tuple[str, ...]
     package_managers: tuple[str, ...]
 

@@ -123,7 +123,7 @@ class RunConfig:
     stop_signal: str = ""
 
     @classmethod
-    def from_document(cls, doc) -> "RunConfig":
+    def from_document(cls, doc) -> RunConfig:
         """The run configuration from the image config's "config" object; ValueError, for the reader to place, when a
         field slim relies on has the wrong shape (the document comes from anyone)."""
         if doc is None:

@@ -118,7 +118,7 @@ def _kept_whole(package: str | None) -> str:
 
 
 def _python_packages(rootfs, kept: set[str], out: dict[str, Reason], metadata_only: bool = False) -> None:
-    tops = {top_package(rootfs, path) for path in kept} - {None}
+    tops = {top for path in kept if (top := top_package(rootfs, path)) is not None}
     for top in sorted(tops):
         name = posixpath.basename(top)
         if not metadata_only:
@@ -191,8 +191,8 @@ def _node_packages(rootfs, kept: set[str], out: dict[str, Reason]) -> None:
     resolver = nodeimports.Resolver(rootfs)
     queue = sorted({d for d in (_node_package_dir(p) for p in kept) if d})
     # the app's own package.json (nearest above a kept script outside node_modules) names its dependencies
-    for app in sorted({_nearest_package_json(rootfs, p) for p in kept
-                       if p.endswith(nodeimports.SOURCES) and "/node_modules/" not in p} - {None}):
+    for app in sorted({app for p in kept if p.endswith(nodeimports.SOURCES) and "/node_modules/" not in p
+                       and (app := _nearest_package_json(rootfs, p)) is not None}):
         out.setdefault(f"{app}/package.json", LanguageRule("node application manifest"))
         queue.extend(d for d in (resolver.package_dir(n, app) for n in _node_dependencies(resolver, app)) if d)
     seen: set[str] = set()

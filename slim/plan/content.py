@@ -57,7 +57,7 @@ def content_directories(rootfs, trace: Trace, owned: frozenset[str]) -> list[str
         directory = path if entry.is_dir else posixpath.dirname(path)
         if _may_hold_content(rootfs, directory, owned):
             found.add(directory)
-    outer = []
+    outer: list[str] = []
     for directory in sorted(found):
         if not any(within(directory, (d,)) for d in outer):
             outer.append(directory)

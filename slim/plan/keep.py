@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import fnmatch
 import posixpath
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from slim.langs import jvm, levels, pyimports
 from slim.closure.walk import INPUT, PARENT, ClosureBuilder

@@ -71,7 +71,7 @@ def _add_account(rootfs, run_as: RunAs, out: Rewrites) -> None:
     for path, line in (("/etc/passwd", f"{run_as.name}:x:{run_as.uid}:{run_as.gid}::{NONROOT_HOME}:/sbin/nologin"),
                        ("/etc/group", f"{run_as.name}:x:{run_as.gid}:")):
         current = out.generated.get(path)
-        if current is not None:
+        if current is not None and current.data is not None:  # data is None only for a directory
             text, mode, uid, gid = current.data.decode(), current.mode, current.uid, current.gid
         else:
             text, mode, uid, gid = _image_file(rootfs, path)

@@ -135,7 +135,7 @@ class BuildReport:
     vulnerabilities: dict | None = None  # --vulns/--scan: the findings removed and remaining (slim.vulns.match)
 
     @classmethod
-    def of(cls, facts: BuildFacts, original_rootfs, new_rootfs) -> "BuildReport":
+    def of(cls, facts: BuildFacts, original_rootfs, new_rootfs) -> BuildReport:
         """The report of `facts`, reading the original and new filesystems for what only they show (lint of both
         images, the slim image's inventory, the tools left out)."""
         slim_files = new_rootfs.only(facts.rewrites.paths(facts.keep))  # the new filesystem, only what was kept
@@ -156,10 +156,10 @@ class BuildReport:
         """The build's warnings with the hardening findings about the slim image's config, and a warning when the
         slim image failed under its run profile."""
         out = list(self.facts.warnings) + [SlimWarning("hardening", text) for text in config_findings.warnings(self.hardening)]
-        hardened = self.facts.run_profile
-        if hardened is not None and hardened.verified is False:
+        proof = self.facts.run_profile.proof if self.facts.run_profile is not None else None
+        if proof is not None and not proof.passed:  # what HardenedProfile.verified is False says
             out.append(SlimWarning("hardening.unverified", "the slim image does not behave the same under its "
-                                   "least-privilege profile: " + "; ".join(hardened.proof.diagnosis)))
+                                   "least-privilege profile: " + "; ".join(proof.diagnosis)))
         return out
 
     def to_json(self) -> dict:

@@ -179,6 +179,11 @@ EXPECTED = {  # cases whose outcome is known exactly: the exit code and a word o
 
 @pytest.mark.parametrize("case", sorted(set(EXPECTED) - HEAVY))
 def test_hostile_image_message(case, tmp_path, canary):
+    check_message(case, tmp_path, canary)
+
+
+def check_message(case: str, tmp_path, canary: str) -> None:
+    """`slim inspect` of one case ends with its expected exit code and message, and quotes no config value."""
     inputs, work = tmp_path / "in", tmp_path / "work"
     inputs.mkdir(), work.mkdir()
     done = run_slim(["inspect", CASES[case](str(inputs), canary)], str(work))

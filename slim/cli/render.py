@@ -115,7 +115,7 @@ def print_build(report: BuildReport, console: Console | None = None) -> None:
         for d in v["differences"]:
             console.print(f"  {safe(d)}", highlight=False)
     for probe in v["probes"][:PROBE_LINES]:  # what each image answered: the proof, not only the verdict
-        console.print(f"  {safe(probe['kind'])} {safe(probe['target'])}: original "
+        console.print(f"  {safe(probe.get('key') or probe['kind'] + ' ' + probe['target'])}: original "
                       f"{_answer(probe['original'])}, slim {_answer(probe)}", highlight=False, soft_wrap=True)
     if len(v["probes"]) > PROBE_LINES:
         console.print(f"  ... {len(v['probes']) - PROBE_LINES} more probes in the report", highlight=False)

@@ -259,10 +259,16 @@ class ProbeResult:
         """What identifies the probe across runs: the container's address (and a published port) differs,
         the container's port and the path do not."""
         if self.kind == "http" and self.target.startswith("http://"):
-            rest = self.target[len("http://"):]
-            hostport, _, path = rest.partition("/")
-            return f"http :{self.port if self.port is not None else hostport.rpartition(':')[2]}/{path}"
+            path = self.target[len("http://"):].partition("/")[2]
+            return f"http :{self.container_port()}/{path}"
         return f"{self.kind} {self.target}"
+
+    def container_port(self) -> str:
+        """The container's port an HTTP probe went to: the one recorded when it went through a published port,
+        else the port of its URL."""
+        if self.port is not None:
+            return str(self.port)
+        return self.target[len("http://"):].partition("/")[0].rpartition(":")[2]
 
     def failed(self) -> bool:
         """Whether this answer is a failure: no answer, an HTTP status of 500 or above, a command that timed

@@ -109,13 +109,17 @@ def failure_recorded(outputs: Outputs, image: str) -> Iterator[None]:
         message = f"exit {exc.exit_code}: {exc}"
         if outputs.junit_file:
             write_file(outputs.junit_file, error_junit(image, message).decode())
-        summary = f"### slim: `{image}`\n\n- **FAILED** before a report was made: {message}\n"
-        if outputs.summary_file:
-            write_file(outputs.summary_file, summary)
-        if os.environ.get("GITHUB_STEP_SUMMARY"):
-            with _summary_lock, open(os.environ["GITHUB_STEP_SUMMARY"], "a") as fh:
-                fh.write(summary)
+        _write_summary(outputs, f"### slim: `{image}`\n\n- **FAILED** before a report was made: {message}\n")
         raise
+
+
+def _write_summary(outputs: Outputs, summary: str) -> None:
+    """The markdown summary to --summary, and appended to $GITHUB_STEP_SUMMARY when that is set."""
+    if outputs.summary_file:
+        write_file(outputs.summary_file, summary)
+    if os.environ.get("GITHUB_STEP_SUMMARY"):
+        with _summary_lock, open(os.environ["GITHUB_STEP_SUMMARY"], "a") as fh:  # parallel builds append too
+            fh.write(summary)
 
 
 def finish_build(report: BuildReport, outputs: Outputs, gates: Gates, engine: Images, show: bool = True) -> None:
@@ -136,12 +140,7 @@ def finish_build(report: BuildReport, outputs: Outputs, gates: Gates, engine: Im
         tags = doc["output"]["tags"]
         write_file(outputs.sbom_file, cyclonedx_json(report.slim_inventory, tags[0] if tags else doc["image"],
                                                        doc["image_id"]))
-    summary = summary_markdown(doc, verdicts)
-    if outputs.summary_file:
-        write_file(outputs.summary_file, summary)
-    if os.environ.get("GITHUB_STEP_SUMMARY"):
-        with _summary_lock, open(os.environ["GITHUB_STEP_SUMMARY"], "a") as fh:  # parallel builds append too
-            fh.write(summary)
+    _write_summary(outputs, summary_markdown(doc, verdicts))
     if show and outputs.as_json:
         click.echo(json.dumps(doc, indent=2))
     elif show:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import shlex
 import xml.etree.ElementTree as ET
 
+from slim.model import ProbeResult
 from slim.report.gates import Verdict
 from slim.sizes import human
 from slim.vulns.finding import before_after
@@ -47,11 +48,10 @@ def junit_xml(doc: dict, verdicts: list[Verdict], seconds: float) -> bytes:
 
 
 def _original_failed(probe: dict | None) -> bool:
+    """Whether the original's answer (a report's probe) was a failure, by the one rule ProbeResult.failed holds."""
     if not probe:
         return False
-    if not probe.get("ok") or probe.get("status") is None:
-        return True
-    return probe["status"] >= 500 if probe["kind"] == "http" else probe["status"] != 0
+    return ProbeResult(probe["kind"], probe["target"], probe["ok"], probe["status"]).failed()
 
 
 def _said(probe: dict) -> str:

@@ -75,10 +75,8 @@ def _answered_ports(probes: tuple[ProbeResult, ...], targets: list[int]) -> set[
     command that ran (it waited for them to accept)."""
     out: set[int] = set()
     for probe in probes:
-        if probe.kind == "http" and probe.ok:
-            port = probe.key.split(" :", 1)[1].split("/", 1)[0]
-            if port.isdigit():
-                out.add(int(port))
+        if probe.kind == "http" and probe.ok and probe.container_port().isdigit():
+            out.add(int(probe.container_port()))
         elif probe.kind == "host" and probe.ok:
             out.update(targets)
     return out

@@ -68,7 +68,8 @@ class Removal:
     failed: list[tuple[str, str]] = field(default_factory=list)
 
 
-def _dead(labels: dict[str, str]) -> bool:
+def run_ended(labels: dict[str, str]) -> bool:
+    """Whether the slim run these labels name has ended (on this host: its process is gone or is another one)."""
     if identity.PID not in labels:
         return True  # made before runs were labelled with their process: no run of that kind is still going
     return identity.is_alive(labels.get(identity.HOST, ""), labels[identity.PID], labels.get(identity.STARTED, "")) is False
@@ -91,7 +92,7 @@ def _cache_files() -> list[str]:
 def find_dead(engine: Holder, work_base: str | None, everything: bool = False) -> Leftovers:
     """What dead runs left in the engine and under `work_base`; with `everything` also the tracer bundle
     cache (rebuilt by the next trace) and the import scan cache (refilled by the next build)."""
-    found = _labelled(engine, _dead)
+    found = _labelled(engine, run_ended)
     on_host = find_work_dirs(work_base, everything)
     found.work_dirs, found.partial_files, found.cache_files = (on_host.work_dirs, on_host.partial_files,
                                                                on_host.cache_files)

@@ -89,15 +89,13 @@ def no_leftovers(engine):
 
 
 def _ours_or_dead(labels: dict) -> bool:
-    """Made by this test process, by a slim process that has ended, or by nothing slim labels."""
+    """Made by this test process or by a slim process that has ended (what no slim run labels is not counted)."""
     from slim import identity
+    from slim.cleanup import run_ended
 
     if identity.PID not in labels:
         return False  # not slim's: another tool's, or another test's own container
-    if labels[identity.PID] == str(os.getpid()):
-        return True
-    return identity.is_alive(labels.get(identity.HOST, ""), labels[identity.PID],
-                             labels.get(identity.STARTED, "")) is False
+    return labels[identity.PID] == str(os.getpid()) or run_ended(labels)
 
 
 def run_output(engine, image: str, *cmd: str) -> bytes:

@@ -114,12 +114,12 @@ def test_a_failed_output_is_removed_or_kept_where_the_message_says(kind, engine,
 
 
 def _dead_temporary_tags(engine) -> list[str]:
-    """Temporary tags whose run has ended (a slim process still running elsewhere may hold its own)."""
-    from slim import identity
-    from slim.image.sink import temporary_tag_owner
+    """Temporary tags whose run has ended, as slim cleanup finds them (a slim process still running elsewhere may
+    hold its own)."""
+    from slim.cleanup import find_dead
+    from slim.engine.docker import DockerEngine
 
-    tags = [t for i in engine.images.list() for t in i.tags if t.startswith("slim-verify/")]
-    return [t for t in tags if (owner := temporary_tag_owner(t)) is None or identity.is_alive(*owner) is False]
+    return find_dead(DockerEngine(engine), None).tags
 
 
 def test_a_run_killed_while_writing_leaves_its_partial_archive_to_the_next_cleanup(engine, build_sample, tmp_path):

@@ -89,4 +89,4 @@ def require_passing(original: RunOutcome) -> None:
     failed = failing(original)
     if failed:
         raise OriginalFailsProbes("the original image does not pass its own probes: " + "; ".join(failed)[:1500]
-                                  + " (fix the probe, or --allow-failing-probes when that answer is expected)")
+                                  + " (fix the probe or the command, or --allow-failing-probes when that answer is expected)")

@@ -157,6 +157,7 @@ class Squashed:
 
     assembled: AssembledImage
     warnings: tuple[SlimWarning, ...]
+    image_id: str  # the engine's ID for the tags, read back after loading; the config digest for a file output
 
 
 def squash(ref: Reference, output: Output, tags: list[str], ws: Workspace, engine: Images,
@@ -167,8 +168,8 @@ def squash(ref: Reference, output: Output, tags: list[str], ws: Workspace, engin
         paths = [e.path for e in loaded.rootfs.walk() if e.path != "/"]
         assembled = assemble(loaded.rootfs, paths, loaded.image.config, ref.text, loaded.image.image_id, ws)
     with phases.phase("write", f"writing {output.describe(tags)}"):
-        write_image(assembled, output, tags, ws, engine)
-    return Squashed(assembled, tuple(loaded.rootfs.warnings))
+        written = write_image(assembled, output, tags, ws, engine)
+    return Squashed(assembled, tuple(loaded.rootfs.warnings), written.image_id)
 
 
 def deps(ref: Reference, paths: list[str], ws: Workspace, engine: Images, phases: Phases) -> Closure:

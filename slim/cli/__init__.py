@@ -128,7 +128,7 @@ def squash(ctx: click.Context, image: str, tags: tuple[str, ...], output: str) -
         squashed = pipeline.squash(ref, out, names, ws, engine, phases)
     for warning in warning_texts(squashed.warnings, TERMINAL_WARNINGS):
         phases.warn(warning)
-    click.echo(visible(f"{squashed.assembled.image_id} {' '.join(names)}"))
+    click.echo(visible(f"{squashed.image_id} {' '.join(names)}"))
 
 
 @main.command()

@@ -13,7 +13,9 @@ import click
 
 from slim.engine import Images
 from slim.files import write_file
+from slim.image.sink import names_image
 from slim.errors import SlimError, UsageError, VerificationFailed
+from slim.plan.accounts import advice, changed_files_read
 from slim.report.build import BuildReport
 from slim.report.ci import error_junit, junit_xml, summary_markdown
 from slim.report.gates import Gates, evaluate, first_failure, raise_for
@@ -149,12 +151,19 @@ def finish_build(report: BuildReport, outputs: Outputs, gates: Gates, engine: Im
         print_build(report)
     failed = first_failure(verdicts)
     if failed is not None and failed.name == "verification":
-        raise VerificationFailed(f"the slim image does not behave like the original; {_fate(report)}")
+        raise VerificationFailed(f"the slim image does not behave like the original; {_changed_read(report)}"
+                                 f"{_fate(report)}")
     if failed is not None:
         raise_for(failed)
     if outputs.push:
         push(doc, verdicts, engine)
         trust_build.sign_after_push(trust, doc, report, outputs, engine)
+
+
+def _changed_read(report: BuildReport) -> str:
+    """Files the app read that slim changed (a reduced /etc/passwd), and the option that keeps them: "" if none."""
+    said = advice(changed_files_read(report.facts.trace, report.facts.rewrites))
+    return f"{said}; " if said else ""
 
 
 def _fate(report: BuildReport) -> str:
@@ -178,7 +187,7 @@ def push(doc: dict, verdicts, engine: Images) -> None:
     for tag in doc["output"]["tags"]:
         # the tag must still name the image that was verified: another build or a user may have moved it
         found = engine.find_image(tag)
-        if found is None or found.id.removeprefix("sha256:") != doc["image_id"].removeprefix("sha256:"):
+        if not names_image(found, doc["image_id"]):
             raise VerificationFailed(f"not pushed: {tag} no longer names the verified image {doc['image_id'][:19]}")
         digest = engine.push(tag)
         click.echo(f"pushed {tag}@{digest}" if digest else f"pushed {tag} (the engine named no digest)", err=True)

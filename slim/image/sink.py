@@ -12,8 +12,8 @@ import shutil
 from dataclasses import dataclass, field
 
 from slim import identity
-from slim.engine import Images
-from slim.errors import UsageError
+from slim.engine import ImageFacts, Images
+from slim.errors import EngineError, UsageError
 from slim.image import archive, oci
 from slim.image.assemble import SOURCE_LABEL, AssembledImage
 from slim.image.reference import ARCHIVE, DAEMON, OCI
@@ -73,6 +73,7 @@ class Written:
     the files and directories it created, and the earlier bytes of files it overwrote in an existing layout."""
 
     output: Output
+    image_id: str = ""  # for the engine, the ID it gives the image its tags name, read back after loading
     created: list[str] = field(default_factory=list)  # deepest last: removed in reverse
     overwritten: dict[str, bytes | None] = field(default_factory=dict)  # path -> bytes before (None: new file)
 
@@ -106,8 +107,9 @@ class Written:
 
 def write_image(assembled: AssembledImage, output: Output, tags: list[str], ws: Workspace,
                 engine: Images) -> Written:
-    """Write the image; what was written (for file outputs) comes back so it can be removed again."""
-    written = Written(output)
+    """Write the image; what was written (for file outputs) comes back so it can be removed again. Into the
+    engine, the tags are read back: EngineError (exit 5) unless each names the image just written."""
+    written = Written(output, assembled.image_id)
     if output.kind == OCI_LAYOUT:
         _write_layout(assembled, output.path, tags, ws, written)
         return written
@@ -130,7 +132,31 @@ def write_image(assembled: AssembledImage, output: Output, tags: list[str], ws: 
         engine.load(archive_file)
         for image_id in replaced - {assembled.image_id}:
             engine.remove_if_untagged(image_id)
+        written.image_id = _read_back(engine, tags, assembled)
     return written
+
+
+def names_image(found: ImageFacts | None, *image_ids: str) -> bool:
+    """Whether what the engine says a tag names (`found`, None for nothing) is one of `image_ids`."""
+    return found is not None and found.id.removeprefix("sha256:") in {i.removeprefix("sha256:") for i in image_ids}
+
+
+def _read_back(engine: Images, tags: list[str], assembled: AssembledImage) -> str:
+    """The ID the engine gives the image `tags` name now that it has loaded it, once it is sure each tag names the
+    image just written; a load the engine took but tagged otherwise, or a tag another run or a user moved
+    meanwhile, is an EngineError, and the image written is not left behind untagged."""
+    # an engine that names images by their manifest (containerd's store) shows the manifest digest
+    ours = (assembled.image_id, assembled.manifest_digest)
+    engine_id = assembled.image_id
+    for tag in tags:
+        found = engine.find_image(tag)
+        if found is None or not names_image(found, *ours):
+            engine.remove_if_untagged(assembled.image_id)
+            other = "names no image" if found is None else f"names the image {found.id[:19]}"
+            raise EngineError(f"{tag}: after loading, the engine's tag {other}, not the image slim wrote "
+                              f"({assembled.image_id[:19]}); another run or a user may have moved it meanwhile")
+        engine_id = found.id
+    return engine_id
 
 
 def _write_layout(assembled: AssembledImage, layout: str, tags: list[str], ws: Workspace, written: Written) -> None:

@@ -6,6 +6,8 @@ import hashlib
 import json
 import subprocess
 
+import docker
+import pytest
 from click.testing import CliRunner
 
 from slim.cli import main
@@ -34,6 +36,41 @@ def test_full_rootfs_written_from_scratch_runs_like_the_original(engine, build_s
     for key in ("Entrypoint", "Cmd", "Env", "WorkingDir", "User"):
         assert new_cfg[key] == old_cfg[key], key
     assert new_cfg["Labels"]["slim.source.image"] == original
+
+
+def test_squash_prints_the_id_the_engine_gives_its_tag(engine, build_sample, scratch_tags):
+    original = build_sample("batch-job")
+    scratch_tags.append("slim-test/readback:1")
+    printed = slim("squash", original, "-t", "slim-test/readback:1").split()
+    assert printed == [engine.images.get("slim-test/readback:1").id, "slim-test/readback:1"]
+
+
+def test_squash_fails_when_its_tag_names_another_image_after_loading(engine, build_sample, scratch_tags, tmp_path,
+                                                                    monkeypatch):
+    """Another run moves the tag between slim's load and its read-back: slim must not print the ID it computed
+    as if the tag named it, and must not leave the image it loaded behind untagged."""
+    from slim.engine.docker import DockerEngine
+
+    original = build_sample("batch-job")
+    ours = slim("squash", original, "-t", "slim-test/moved:1", "-o", f"docker-archive:{tmp_path}/a.tar").split()[0]
+    with pytest.raises(docker.errors.ImageNotFound):
+        engine.images.get(ours)  # else the engine could not show whether this run left it behind
+    other = engine.images.get("slim-base/alpine:3.20")
+    scratch_tags.append("slim-test/moved:1")
+    real_load = DockerEngine.load
+
+    def load_then_move(self, archive_path: str) -> None:
+        real_load(self, archive_path)
+        other.tag("slim-test/moved", "1")  # the other run, in the real engine
+
+    monkeypatch.setattr(DockerEngine, "load", load_then_move)
+    result = CliRunner().invoke(main, ["-q", "squash", original, "-t", "slim-test/moved:1"])
+    assert result.exit_code == 5, result.output
+    assert result.stderr.count("\n") == 1 and f"names the image {other.id[:19]}" in result.stderr
+    assert ours[:19] in result.stderr and not result.stdout
+    assert engine.images.get("slim-test/moved:1").id == other.id  # the other run's tag stays as it set it
+    with pytest.raises(docker.errors.ImageNotFound):
+        engine.images.get(ours)
 
 
 def test_writing_twice_gives_byte_identical_archives(build_sample, tmp_path):

@@ -33,6 +33,7 @@ OPTIONS: dict[str, dict[str, tuple[str, dict]]] = {
         "ports": ("http_ports", {"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": 65535}}),
         "crawl": ("crawl", _BOOL), "exec": ("execs", _STRS), "host_commands": ("host_cmds", _STRS),
         "continue_after": ("continue_after", _STR), "port_wait": ("port_wait", _NUM),
+        "ready_path": ("ready_path", _STR),
         "exit_timeout": ("exit_timeout", _NUM), "verify": ("verify", _BOOL),
         "target_ports": ("probe_ports", {"type": "array", "items": {"type": "integer", "minimum": 1,
                                                                     "maximum": 65535}}),

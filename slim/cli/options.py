@@ -36,7 +36,12 @@ _OPTIONS = [
     click.option("--continue-after", "continue_after", metavar="exit|probe|timeout:SECONDS|signal",
                  help="When to stop the app: when it exits (batch jobs), after the probes (servers), after a time, "
                       "or on Enter/Ctrl-C. Default: probe when there is something to probe, else exit."),
-    click.option("--port-wait", type=float, default=60.0, show_default=True, help="Longest wait for a port to open (s)."),
+    click.option("--port-wait", type=float, default=60.0, show_default=True,
+                 help="Longest wait for a port to open, and for --ready-path to answer (s)."),
+    click.option("--ready-path", metavar="PATH",
+                 help="Before any probe, GET PATH on each probed port until it answers a status below 400: for "
+                      "servers that open their port before they are ready (Tomcat deploying its apps). A server "
+                      "that is not ready within --port-wait fails the run."),
     click.option("--exit-timeout", type=float, default=600.0, show_default=True,
                  help="Longest wait for an app to exit by itself (s)."),
     click.option("--env", "env", multiple=True, metavar="K=V",
@@ -81,6 +86,7 @@ def build_run_options(image: str, kw: dict) -> RunOptions:
     plan = ProbePlan(http=kw.pop("http_probe"), http_paths=tuple(kw.pop("http_paths")),
                      http_ports=tuple(kw.pop("http_ports")), crawl=kw.pop("crawl"), execs=tuple(kw.pop("execs")),
                      host_cmds=tuple(kw.pop("host_cmds")), port_wait=kw.pop("port_wait"),
+                     ready_path=_ready_path(kw.pop("ready_path")),
                      probe_ports=tuple(kw.pop("probe_ports")), varying=tuple(kw.pop("varying")))
     continue_after = kw.pop("continue_after")
     entrypoint, cmd = kw.pop("entrypoint"), kw.pop("cmd")
@@ -97,6 +103,12 @@ def build_run_options(image: str, kw: dict) -> RunOptions:
         exit_timeout=kw.pop("exit_timeout"),
         wait_for_user=_wait_for_enter,
     )
+
+
+def _ready_path(path: str | None) -> str | None:
+    if path is not None and not path.startswith("/"):
+        raise UsageError(f"--ready-path {path!r}: expected a path that starts with /")
+    return path
 
 
 def _wait_for_enter() -> None:

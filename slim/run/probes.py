@@ -39,7 +39,8 @@ class ProbePlan:
     host_cmds: tuple[str, ...] = ()  # run on this host through /bin/sh
     probe_ports: tuple[int, ...] = ()  # the ports host commands are told about (default: the exposed ones)
     varying: tuple[str, ...] = ()  # exec/host commands whose output may differ between runs: exit codes only
-    port_wait: float = 60.0  # longest wait for a port to accept connections
+    port_wait: float = 60.0  # longest wait for a port to accept connections (and for --ready-path to answer)
+    ready_path: str | None = None  # GET until it answers below 400 before any probe: apps that open the port early
     request_timeout: float = 15.0
     command_timeout: float = 120.0
 
@@ -84,6 +85,36 @@ def wait_for_port(host: str, port: int, deadline: float, alive: Callable[[], boo
             return "the container exited before the port opened"
         time.sleep(0.1)
     return "timed out waiting for the port"
+
+
+def wait_until_ready(plan: ProbePlan, host: str, ports: list[int], alive: Callable[[], bool],
+                     published: dict[int, int] | None = None) -> ProbeResult | None:
+    """None once `plan.ready_path` answers a status below 400 on every port (within --port-wait); else a failed
+    probe saying what it answered last. Servers such as Tomcat accept connections before they deploy their
+    apps: a probe sent then would compare a 404 of a half-started server."""
+    if plan.ready_path is None:
+        return None
+    for port in ports:
+        reach = (published or {}).get(port, port)
+        deadline = time.monotonic() + plan.port_wait
+        reason = wait_for_port(host, reach, deadline, alive)
+        result = None
+        while reason is None:
+            result, _, _ = http_get(host, reach, plan.ready_path, plan.request_timeout)
+            if result.ok and result.status is not None and result.status < 400:
+                break
+            if not alive():
+                reason = "the container exited before it was ready"
+            elif time.monotonic() >= deadline:
+                said = f"answered {result.status}" if result.ok else f"got no answer ({result.detail})"
+                reason = f"not ready: GET {plan.ready_path} {said} until --port-wait ({plan.port_wait:g} s) ran out"
+            else:
+                time.sleep(0.5)
+        if reason is not None:
+            url = f"http://{host}:{reach}{plan.ready_path}"
+            return ProbeResult("http", url, False, result.status if result else None, detail=reason,
+                               port=port if reach != port else None)
+    return None
 
 
 def http_get(host: str, port: int, path: str, timeout: float) -> tuple[ProbeResult, bytes, str]:

@@ -20,7 +20,7 @@ from slim.harden.seccomp import profile_json
 from slim.model import ProbeResult, RunConfig, RunOutcome, SlimWarning
 from slim.run.options import (RunOptions, command_of, effective_mode, has_probes, http_ports, reached_ports,
                               target_ports)
-from slim.run.probes import ContinueAfter, host_probe, http_probes, wait_for_port
+from slim.run.probes import ContinueAfter, host_probe, http_probes, wait_for_port, wait_until_ready
 
 
 class _Reached(Containers, Facts, Protocol):
@@ -97,6 +97,9 @@ def run(engine: Engine, options: RunOptions, hooks: Hooks | None = None) -> RunR
     config = image_run_config(engine, options.image)
     ports = http_ports(options, config)
     mode = effective_mode(options, config)
+    if options.probes.ready_path and not (ports or target_ports(options, config)):
+        raise UsageError(f"--ready-path {options.probes.ready_path}: no port to ask (the image exposes none; "
+                         "give --http-probe-port or --probe-port)")
     result = RunResult(config, command_of(config, options), mode.mode, options.workdir or config.workdir or "/")
     container = None
     started = time.monotonic()
@@ -165,6 +168,9 @@ def _probe(engine: _Reached, container: str, options: RunOptions, hooks: Hooks, 
     plan = options.probes
     host = engine.address(container)
     published = engine.published(container) if engine.publishes else {}
+    unready = wait_until_ready(plan, host, ports or targets, lambda: engine.running(container), published)
+    if unready is not None:
+        return [unready]  # answers of an app that is not ready compare nothing
     probes = http_probes(plan, host, ports, lambda: engine.running(container), published)
     if probes:
         # when the first answer came, counted from the start of the run (container creation included)

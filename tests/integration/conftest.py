@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import shutil
@@ -121,7 +122,8 @@ def wait_until_answers(url: str, seconds: float, alive=lambda: True, explain=lam
         try:
             urllib.request.urlopen(url, timeout=2)
             return
-        except (urllib.error.URLError, ConnectionError):
+        # a server that accepts before it serves (Tomcat deploying) holds the request: a read timeout, so retry
+        except (OSError, http.client.HTTPException):
             assert alive() and time.monotonic() < deadline, explain()
             time.sleep(0.2)
 

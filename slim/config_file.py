@@ -47,6 +47,7 @@ OPTIONS: dict[str, dict[str, tuple[str, dict]]] = {
     "keep": {
         "paths": ("include_paths", _STRS), "binaries": ("include_bins", _STRS),
         "exclude": ("exclude_patterns", _STRS), "shell": ("include_shell", _BOOL),
+        "accounts": ("keep_accounts", _BOOL),
         # YAML 1.1 reads a bare `off` as false: take it as the word the user wrote
         "lang_completion": ("lang_completion", {"enum": ["imports", "full", "package", "off", False]}),
     },

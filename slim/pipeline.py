@@ -48,6 +48,7 @@ from slim.report.build import BuildFacts, BuildReport, HardenedProfile, Measured
 from slim.report.inspect import counts, inspect_image
 from slim.rootfs import RootFS
 from slim.run.options import RunOptions
+from slim.run.reach import probe_reach
 from slim.run.hardened import run_line, verify_under
 from slim.run.runner import run
 from slim.run.verify import differences, require_passing
@@ -190,11 +191,12 @@ def trace(options: RunOptions, tracing: TraceOptions, engine: Engine, phases: Ph
 
 
 def doctor(engine: Engine, ws: Workspace, phases: Phases) -> dict:
-    """What `slim doctor` reports: the engine and its set-up, whether the tracer bundle is cached, and whether
-    tracing works, proven by tracing a static program (the bundle's tini) in an empty image made for it."""
+    """What `slim doctor` reports: the engine, the tracer bundle, whether probes reach a container (slim.run.reach),
+    and whether tracing works, proven by tracing a static program (the bundle's tini) in an empty image made for it."""
     from tracers import bundle as bundle_mod
 
-    out: dict[str, Any] = {"engine": engine.facts(), "tracer_bundle": None, "tracing": {"works": False, "detail": ""}}
+    out: dict[str, Any] = {"engine": engine.facts(), "tracer_bundle": None, "tracing": {"works": False, "detail": ""},
+                           "probes": probe_reach(engine, phases)}
     try:
         bundle = bundle_mod.host_bundle()
     except SlimError as exc:

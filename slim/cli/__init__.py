@@ -226,6 +226,8 @@ def trace(ctx: click.Context, image: str, syscall_profile: bool, seccomp_bpf: bo
 @click.option("--exclude-pattern", "exclude_patterns", multiple=True, metavar="GLOB",
               help="Never keep paths matching GLOB, even traced ones ('*' crosses '/'; repeatable).")
 @click.option("--include-shell", is_flag=True, help="Keep /bin/sh and what it needs.")
+@click.option("--keep-accounts", is_flag=True, help="Keep /etc/passwd and /etc/group as they are, not reduced to "
+              "the accounts in use (slim does so itself when a command line names the account file a process read).")
 @click.option("--lang-completion", type=click.Choice(["imports", "full", "package", "off"]), default="imports", show_default=True,
               help="imports: the Python modules and Node files that kept code can import or require (found by "
                    "parsing it, so code paths the probes missed still load; a package whose code imports a name "
@@ -257,9 +259,9 @@ def trace(ctx: click.Context, image: str, syscall_profile: bool, seccomp_bpf: bo
 @run_options
 @click.pass_context
 def build(ctx: click.Context, images: Sequence[str], from_file, jobs, tags, output, report_file, as_json, verify,
-          keep_failed, include_paths, include_bins, exclude_patterns, include_shell, lang_completion, syscall_profile,
-          seccomp_bpf, harden, seccomp_file, run_as, fail_on, max_size, min_reduction, junit_file, sbom_file,
-          summary_file, push, allow_failing_probes, **kw) -> None:
+          keep_failed, include_paths, include_bins, exclude_patterns, include_shell, keep_accounts, lang_completion,
+          syscall_profile, seccomp_bpf, harden, seccomp_file, run_as, fail_on, max_size, min_reduction, junit_file,
+          sbom_file, summary_file, push, allow_failing_probes, **kw) -> None:
     """Make a minimal FROM-scratch image of IMAGE that still works, and prove it.
 
     Runs IMAGE under strace while probing it (HTTP on exposed ports by default, plus --exec, --probe-cmd),
@@ -285,7 +287,7 @@ def build(ctx: click.Context, images: Sequence[str], from_file, jobs, tags, outp
         return ref, pipeline.BuildOptions(
             run=build_run_options(pipeline.run_image(ref), dict(kw)),
             plan=PlanOptions(tuple(include_paths), tuple(include_bins), tuple(exclude_patterns), include_shell,
-                             lang_completion),
+                             lang_completion, keep_accounts),
             output=parse_output(output), tags=out_tags, verify=verify, keep_failed=keep_failed,
             tracing=pipeline.TraceOptions(syscall_profile, seccomp_bpf), harden=harden,
             seccomp_file=os.path.abspath(seccomp_file or _default_seccomp_file(out_tags[0], report_path)),

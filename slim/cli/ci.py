@@ -15,6 +15,7 @@ from slim.engine import Images
 from slim.files import write_file
 from slim.image.sink import names_image
 from slim.errors import SlimError, UsageError, VerificationFailed
+from slim.plan.accounts import advice, changed_files_read
 from slim.report.build import BuildReport
 from slim.report.ci import error_junit, junit_xml, summary_markdown
 from slim.report.gates import Gates, evaluate, first_failure, raise_for
@@ -150,12 +151,19 @@ def finish_build(report: BuildReport, outputs: Outputs, gates: Gates, engine: Im
         print_build(report)
     failed = first_failure(verdicts)
     if failed is not None and failed.name == "verification":
-        raise VerificationFailed(f"the slim image does not behave like the original; {_fate(report)}")
+        raise VerificationFailed(f"the slim image does not behave like the original; {_changed_read(report)}"
+                                 f"{_fate(report)}")
     if failed is not None:
         raise_for(failed)
     if outputs.push:
         push(doc, verdicts, engine)
         trust_build.sign_after_push(trust, doc, report, outputs, engine)
+
+
+def _changed_read(report: BuildReport) -> str:
+    """Files the app read that slim changed (a reduced /etc/passwd), and the option that keeps them: "" if none."""
+    said = advice(changed_files_read(report.facts.trace, report.facts.rewrites))
+    return f"{said}; " if said else ""
 
 
 def _fate(report: BuildReport) -> str:

@@ -40,7 +40,8 @@ def console(stderr: bool = False, quiet: bool = False) -> Console:
     """A console for slim's output. In CI (`CI` set) no colors and no animations, as when not on a terminal:
     logs stay plain lines."""
     in_ci = bool(os.environ.get("CI"))
-    return Console(stderr=stderr, quiet=quiet, highlight=False, no_color=in_ci or None,
+    # emoji=False: app output quoted in a summary must not turn `:x:` (every passwd line has one) into an emoji
+    return Console(stderr=stderr, quiet=quiet, highlight=False, emoji=False, no_color=in_ci or None,
                    force_terminal=False if in_ci else None)
 
 

@@ -166,8 +166,9 @@ def _print_findings(findings: list, target: str) -> None:
 @click.pass_context
 def doctor(ctx: click.Context, as_json: bool) -> None:
     """Check that slim can work here: which engine answers (Docker or Podman, rootful or rootless), its version,
-    runtime and cgroup version, what slim adjusts for it, whether the tracer bundle is cached, and whether
-    tracing works (a static program traced in an empty image). Exit 5 when no engine answers, 7 when tracing
+    runtime and cgroup version, what slim adjusts for it, whether the tracer bundle is cached, whether probes
+    reach a container (a listener in a base image the engine holds, probed as builds probe) and whether tracing
+    works (a static program traced in an empty image). Exit 5 when no engine answers, 7 when probing or tracing
     does not work."""
     from slim.errors import TraceError
 
@@ -189,8 +190,13 @@ def doctor(ctx: click.Context, as_json: bool) -> None:
         if bundle:
             out.print(f"tracer bundle: {safe(bundle['volume'])} ({'cached' if bundle['cached'] else 'made on first use'})",
                       highlight=False)
-        works = found["tracing"]["works"]
-        out.print(f"tracing: {'works' if works else 'DOES NOT WORK'} ({safe(found['tracing']['detail'])})",
-                  highlight=False)
-    if not found["tracing"]["works"]:
-        raise TraceError(f"tracing does not work with this engine: {found['tracing']['detail']}")
+        for check, said in _DOCTOR_CHECKS.items():
+            out.print(f"{check}: {said[found[check]['works']]} ({safe(found[check]['detail'])})", highlight=False)
+    failed = [f"{check} {said[False].lower()} with this engine: {found[check]['detail']}"
+              for check, said in _DOCTOR_CHECKS.items() if not found[check]["works"]]
+    if failed:
+        raise TraceError("; ".join(failed))
+
+
+_DOCTOR_CHECKS = {"probes": {True: "reach a container", False: "DO NOT REACH a container"},
+                  "tracing": {True: "works", False: "DOES NOT WORK"}}

@@ -21,6 +21,7 @@ from slim.packages.osrelease import DISTRIBUTION_MARKERS
 from slim.packages.catalog import is_db_path
 from slim.closure.shebang import which
 from slim.checks.users import ImageAccounts
+from slim.plan import accounts
 from slim.plan.content import app_content
 from slim.plan.data import keep_named_data
 from slim.model import EXEC, PSEUDO_FILESYSTEMS, RunConfig, SlimWarning, Trace, within
@@ -41,6 +42,7 @@ class PlanOptions:
     exclude_patterns: tuple[str, ...] = ()
     include_shell: bool = False
     lang_completion: str = levels.IMPORTS
+    keep_accounts: bool = False  # /etc/passwd and /etc/group as they are, not reduced to the accounts in use
 
     @property
     def included(self) -> set[str]:
@@ -181,6 +183,9 @@ def _essentials(p: _Planner) -> None:
     if home:
         p.seed(home, Essential("home of USER"))
     p.seed("/tmp", Essential("/tmp"))
+    whole = accounts.kept_whole(p.trace, p.options.keep_accounts, p.out.reasons)
+    for path in accounts.ACCOUNT_FILES if whole else ():  # else slim.plan.rewrite writes them reduced
+        p.seed(path, Essential(f"accounts kept as they are: {whole}"), runs=False)
     kept_names = {posixpath.basename(x) for x in set(p.builder.closure.keep) | set(p.out.reasons)}
     if any(n.startswith("libnss_") for n in kept_names):
         p.seed("/etc/nsswitch.conf", Essential("NSS libraries are kept"))

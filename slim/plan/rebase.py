@@ -75,6 +75,8 @@ def _add_account(rootfs, run_as: RunAs, out: Rewrites) -> None:
             text, mode, uid, gid = current.data.decode(), current.mode, current.uid, current.gid
         else:
             text, mode, uid, gid = _image_file(rootfs, path)
+        # the why says the reduction too: a failed verification names --keep-accounts for a reduced file
+        why = f"{current.why}, {run_as.name} added" if current is not None and current.why else f"{run_as.name} added"
         if any(entry.split(":", 1)[0] == run_as.name for entry in text.splitlines()):
             continue  # the image has it already
         text = text if not text or text.endswith("\n") else text + "\n"
@@ -82,7 +84,7 @@ def _add_account(rootfs, run_as: RunAs, out: Rewrites) -> None:
             text = "root:x:0:0:root:/root:/sbin/nologin\n"
         elif not text:
             text = "root:x:0:\n"
-        out.generated[path] = Generated(path, (text + line + "\n").encode(), mode, uid, gid, f"{run_as.name} added")
+        out.generated[path] = Generated(path, (text + line + "\n").encode(), mode, uid, gid, why)
     if rootfs.lstat(NONROOT_HOME) is None:
         out.generated[NONROOT_HOME] = Generated(NONROOT_HOME, None, 0o700, run_as.uid, run_as.gid,
                                                 f"home of {run_as.name}")

@@ -1,7 +1,7 @@
-"""What the kept files become in the minimized image: accounts reduced to those in use, a package database
-trimmed to the kept packages, directories the image config promises, /tmp world-writable, setuid/setgid
-bits dropped from programs that were never run. Pure: the RootFS, the keep plan and the trace in, new file
-contents and modes out.
+"""What the kept files become in the minimized image: accounts reduced to those in use (unless the plan keeps
+them whole: slim.plan.accounts), a package database trimmed to the kept packages, directories the image config
+promises, /tmp world-writable, setuid/setgid bits dropped from programs that were never run. Pure: the RootFS,
+the keep plan and the trace in, new file contents and modes out.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 from slim.packages.catalog import Catalog, KeptPaths
 from slim.checks.users import ImageAccounts, reduce_accounts, resolve_user
 from slim.model import EXEC, FILE, RunConfig, Trace
+from slim.plan.accounts import ACCOUNT_FILES, REDUCED
 from slim.plan.keep import PlanOptions, declared_dirs
 from slim.results import Generated, KeepPlan, Rewrites
 
@@ -19,7 +20,7 @@ def rewrite(rootfs, config: RunConfig, trace: Trace, accounts: ImageAccounts, ca
     package database trimmed."""
     out = Rewrites()
     _setuid(rootfs, trace, keep, options, out)
-    _accounts(rootfs, config, trace, accounts, out)
+    _accounts(rootfs, config, trace, accounts, keep, out)
     _declared_dirs(rootfs, config, keep, out)
     _packages(rootfs, catalog, keep, out)
     return out
@@ -39,8 +40,14 @@ def _setuid(rootfs, trace: Trace, keep: KeepPlan, options: PlanOptions, out: Rew
     out.setuid_dropped.sort()
 
 
-def _accounts(rootfs, config: RunConfig, trace: Trace, accounts: ImageAccounts, out: Rewrites) -> None:
+def _accounts(rootfs, config: RunConfig, trace: Trace, accounts: ImageAccounts, keep: KeepPlan,
+              out: Rewrites) -> None:
+    """passwd and group reduced to root, the USER and the users the processes switched to; as they are when the
+    plan keeps either file (--keep-accounts, --include-path, or read as data: slim.plan.accounts)."""
     if not accounts.present:
+        return
+    if any(path in keep.reasons for path in ACCOUNT_FILES):  # a pair: a group file reduced would not match
+        out.accounts_kept = [a.name for a in accounts.accounts]
         return
     uid, gid = resolve_user(config.user or "root", list(accounts.accounts))
     uids = set(trace.uids) | ({uid} if uid is not None else set())
@@ -50,8 +57,7 @@ def _accounts(rootfs, config: RunConfig, trace: Trace, accounts: ImageAccounts, 
     for path, data in (("/etc/passwd", new_passwd), ("/etc/group", new_group)):
         original = rootfs.stat(path)
         if original is not None:
-            out.generated[path] = Generated(path, data.encode(), original.mode, original.uid, original.gid,
-                                            "reduced to the accounts in use")
+            out.generated[path] = Generated(path, data.encode(), original.mode, original.uid, original.gid, REDUCED)
 
 
 def _declared_dirs(rootfs, config: RunConfig, keep: KeepPlan, out: Rewrites) -> None:

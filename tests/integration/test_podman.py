@@ -22,6 +22,7 @@ pytestmark = pytest.mark.docker
 
 ROOTLESS_USER = os.environ.get("SLIM_PODMAN_USER", "slim-rootless")
 SAMPLES = ("python-web", "nginx-static", "batch-job")
+BASE = "slim-base/alpine:3.20"  # what slim doctor starts its listener in
 
 
 def rootless_socket() -> str:
@@ -56,8 +57,7 @@ def podman(request, build_sample):
         client.ping()
     except Exception as exc:
         pytest.fail(f"{name}: no Podman service answers at {socket} (scripts/setup --podman starts it): {exc}")
-    for sample in SAMPLES:
-        tag = build_sample(sample)
+    for tag in [build_sample(sample) for sample in SAMPLES] + [BASE]:
         save = subprocess.Popen(["docker", "save", tag], stdout=subprocess.PIPE)
         loaded = subprocess.run(wrap(["podman", "load", "-q"]), stdin=save.stdout, capture_output=True, cwd="/tmp")
         save.wait()
@@ -113,6 +113,9 @@ def test_doctor_and_inspect_on_podman(podman):
     found = json.loads(result.stdout)
     assert found["engine"]["name"] == "podman" and found["engine"]["runtime"] == "runc"
     assert found["engine"]["rootless"] == (name == "podman-rootless") and found["tracing"]["works"] is True
+    # rootless Podman's containers are reached through published ports: the probe must go that way
+    assert found["probes"]["works"] is True, found["probes"]
+    assert ("published at http://127.0.0.1:" in found["probes"]["detail"]) == (name == "podman-rootless")
     result = CliRunner().invoke(main, ["-q", "--engine", "podman", "sbom", sample_spec("batch-job")["tag"]], env=env)
     assert result.exit_code == 0 and json.loads(result.stdout)["components"]
 

@@ -277,6 +277,13 @@ class ProbeResult:
             return True
         return self.status >= 500 if self.kind == "http" else self.status != 0
 
+    def answer(self) -> str:
+        """What the probe got, as every output words it: "status 200" (HTTP), "exit code 0" (a command), or
+        "no answer (why)"."""
+        if not self.ok:
+            return f"no answer ({self.detail[:200]})"
+        return f"{'status' if self.kind == 'http' else 'exit code'} {self.status}"
+
 
 @dataclass(frozen=True)
 class RunOutcome:

@@ -12,7 +12,7 @@ from slim.sizes import human
 from slim.model import ImageInfo, Trace, warning_texts
 from slim.harden.render import unpublished
 from slim.report.build import BuildReport
-from slim.report.shapes import files_by_kind
+from slim.report.shapes import answer_json, files_by_kind
 
 
 human_bytes = human  # the name the renderers use
@@ -116,7 +116,8 @@ def print_build(report: BuildReport, console: Console | None = None) -> None:
             console.print(f"  {safe(d)}", highlight=False)
     for probe in v["probes"][:PROBE_LINES]:  # what each image answered: the proof, not only the verdict
         console.print(f"  {safe(probe.get('key') or probe['kind'] + ' ' + probe['target'])}: original "
-                      f"{_answer(probe['original'])}, slim {_answer(probe)}", highlight=False, soft_wrap=True)
+                      f"{safe(_answer(probe['original']))}, slim {safe(_answer(probe))}", highlight=False,
+                      soft_wrap=True)  # a reason may hold brackets: "[Errno 111]" is no markup
     if len(v["probes"]) > PROBE_LINES:
         console.print(f"  ... {len(v['probes']) - PROBE_LINES} more probes in the report", highlight=False)
 
@@ -125,12 +126,8 @@ PROBE_LINES = 12
 
 
 def _answer(probe: dict | None) -> str:
-    if probe is None:
-        return "not probed"
-    if not probe["ok"]:
-        return "no answer"
-    said = f"status {probe['status']}" if probe["kind"] == "http" else f"exit code {probe['status']}"
-    return f"{said}, {probe['body_bytes']} bytes"
+    """The probe's answer; on the terminal with the size of what came back, the proof that something did."""
+    return answer_json(probe) + (f", {probe['body_bytes']} bytes" if probe and probe["ok"] else "")
 
 
 def _print_run_profile(console: Console, report: BuildReport) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import shlex
 import xml.etree.ElementTree as ET
 
-from slim.model import ProbeResult
+from slim.report.shapes import answer_json, probe_of_json
 from slim.report.gates import Verdict
 from slim.sizes import human
 from slim.vulns.finding import before_after
@@ -24,7 +24,7 @@ def junit_xml(doc: dict, verdicts: list[Verdict], seconds: float) -> bytes:
         original = probe.get("original") or {}
         cases.append((f"verify {probe.get('key') or probe['kind'] + ' ' + probe['target']}", probe.get("seconds", 0.0),
                       PASSED if probe.get("same") else FAILED,
-                      f"original {_said(original)}, slim {_said(probe)}"))
+                      f"original {answer_json(original)}, slim {answer_json(probe)}"))
     for verdict in verdicts:
         outcome = {True: PASSED, False: FAILED, None: SKIPPED}[verdict.passed]
         cases.append((f"gate {verdict.name}", 0.0, outcome, verdict.reason))
@@ -49,17 +49,7 @@ def junit_xml(doc: dict, verdicts: list[Verdict], seconds: float) -> bytes:
 
 def _original_failed(probe: dict | None) -> bool:
     """Whether the original's answer (a report's probe) was a failure, by the one rule ProbeResult.failed holds."""
-    if not probe:
-        return False
-    return ProbeResult(probe["kind"], probe["target"], probe["ok"], probe["status"]).failed()
-
-
-def _said(probe: dict) -> str:
-    if not probe:
-        return "not probed"
-    if not probe.get("ok"):
-        return f"no answer ({probe.get('detail', '')[:200]})"
-    return f"{'status' if probe['kind'] == 'http' else 'exit code'} {probe['status']}"
+    return probe_of_json(probe).failed() if probe else False
 
 
 def error_junit(image: str, message: str) -> bytes:

@@ -77,3 +77,14 @@ def probe_json(p: ProbeResult) -> dict:
     """One probe's result as every report writes it (bodies by digest and size, never their contents)."""
     return {"kind": p.kind, "target": p.target, "ok": p.ok, "status": p.status, "body_sha256": p.body_sha256,
             "body_bytes": p.body_bytes, "detail": p.detail, "seconds": round(p.seconds, 3)}
+
+
+def probe_of_json(doc: dict) -> ProbeResult:
+    """A probe's result back from what probe_json wrote, for outputs made from a report document."""
+    return ProbeResult(doc["kind"], doc["target"], doc["ok"], doc["status"], doc.get("body_sha256", ""),
+                       doc.get("body_bytes", 0), doc.get("detail", ""), doc.get("seconds", 0.0))
+
+
+def answer_json(doc: dict | None) -> str:
+    """ProbeResult.answer of a report's probe; "not probed" where the report has none (the other image's)."""
+    return probe_of_json(doc).answer() if doc else "not probed"

@@ -38,7 +38,7 @@ def differences(original: RunOutcome, slim: RunOutcome) -> list[str]:
 def probe_difference(a: ProbeResult, b: ProbeResult) -> str | None:
     """How the slim image's answer `b` to one probe differs from the original's `a`; None when it is the same."""
     if (a.ok, a.status) != (b.ok, b.status):
-        return f"original {_answer(a)}, slim {_answer(b)}"
+        return f"original {a.answer()}, slim {b.answer()}"
     if a.kind == "http" and a.static and a.body_sha256 != b.body_sha256:
         return f"static body differs ({a.body_bytes} bytes before, {b.body_bytes} after)"
     if a.kind in ("exec", "host") and a.ok and not a.varies and a.body_sha256 != b.body_sha256:
@@ -56,7 +56,7 @@ def failing(outcome: RunOutcome) -> list[str]:
     elif not outcome.stopped and outcome.exit_code not in (0, None):
         out.append(f"the run: exit code {outcome.exit_code}" + (
             f", output {_excerpt(outcome.stdout)}" if outcome.stdout.strip() else ""))
-    return out + [f"{p.key}: {_answer(p)}" + (f", output {_excerpt(p.detail)}" if p.ok and p.detail else "")
+    return out + [f"{p.key}: {p.answer()}" + (f", output {_excerpt(p.detail)}" if p.ok and p.detail else "")
                   for p in outcome.probes if p.failed()]
 
 
@@ -70,12 +70,6 @@ def _first_difference(a: str, b: str) -> str:
     at = next((n for n, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
     start = max(0, at - 20)
     return f"from character {at}: original {_excerpt(a[start:])}, slim {_excerpt(b[start:])}"
-
-
-def _answer(p: ProbeResult) -> str:
-    if not p.ok:
-        return f"failed ({p.detail})"
-    return f"status {p.status}" if p.kind == "http" else f"exit code {p.status}"
 
 
 def _excerpt(text: str) -> str:

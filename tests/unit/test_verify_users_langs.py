@@ -44,7 +44,7 @@ def outcome(mode="probe", exit_code=0, stdout="", *probes, stopped=None):
      ["http :8080/: static body differs (2 bytes before, 3 after)"]),
     (outcome("probe", 0, "", ProbeResult("exec", "check", True, 0)),
      outcome("probe", 0, "", ProbeResult("exec", "check", False, detail="boom")),
-     ["exec check: original exit code 0, slim failed (boom)"]),
+     ["exec check: original exit code 0, slim no answer (boom)"]),
 ])
 def test_differences(original, slim, expected):
     assert differences(original, slim) == expected

@@ -16,6 +16,7 @@ import posixpath
 import re
 from dataclasses import dataclass, field
 
+from slim.langs.walk import SourceWalk
 from slim.results import LanguageRule, Reason, RequiredBy
 
 MAX_SOURCE = 8 << 20  # a bigger file (a bundle) is not scanned: its package is kept whole instead
@@ -194,15 +195,9 @@ def require_closure(rootfs, start: list[str]) -> RequireClosure:
     loads cannot all be read (a computed name, a bundle too big to scan) are listed for the caller."""
     out = RequireClosure()
     resolver = Resolver(rootfs)
-    queue: list[tuple[str, Reason | None]] = [(p, None) for p in start]
-    seen: set[str] = set()
-    while queue:
-        path, why = queue.pop()
-        if path in seen:
-            continue
-        seen.add(path)
-        if why:
-            out.keep.setdefault(path, why)
+    walk = SourceWalk(start, out.keep, depth_first=True)
+    queue = walk.queue
+    for path in walk:
         if not path.endswith(SOURCES):
             continue  # .json data, .node addons (their ELF closure is the loader's business)
         entry = rootfs.stat(path)

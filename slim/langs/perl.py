@@ -16,11 +16,11 @@ from __future__ import annotations
 import bisect
 import posixpath
 import re
-from collections import deque
 from dataclasses import dataclass, field
 
 from slim.model import SlimWarning
-from slim.results import LanguageRule, PartOfWholePackage, Reason, RequiredBy
+from slim.langs.walk import SourceWalk
+from slim.results import LanguageRule, Reason, RequiredBy
 
 MAX_SOURCE = 4 << 20
 PERL_EXE = re.compile(r"^/usr(?:/local)?/bin/perl(?:5[\d.]*)?$")
@@ -188,23 +188,15 @@ def use_closure(rootfs, dirs: list[str], start: list[str]) -> UseClosure:
     """From the kept Perl sources `start`, every module their literal loads (and those modules' loads) read,
     with each module's auto/ directory (XS .so, AutoLoader files)."""
     out = UseClosure()
-    queue: deque[tuple[str, Reason | None]] = deque((p, None) for p in start)
-    seen: set[str] = set()
-    whole: set[str] = set()
-    while queue:
-        file, why = queue.popleft()
-        if file in seen or not rootfs.is_file(file):
-            continue
-        seen.add(file)
-        if why:
-            out.keep.setdefault(file, why)
+    walk = SourceWalk(start, out.keep, admit=rootfs.is_file)
+    for file in walk:
         if not file.endswith((".pm", ".pl")) and not _is_perl_script(rootfs, file):
             continue
         if rootfs.stat(file).size > MAX_SOURCE:
             continue
         found, dynamic = loads_of(rootfs.read_bytes(file))
         for load in found:
-            queue += [(p, RequiredBy(file, load.line)) for p in _resolve(rootfs, dirs, load, file)]
+            walk.queue += [(p, RequiredBy(file, load.line)) for p in _resolve(rootfs, dirs, load, file)]
         if posixpath.basename(file) in _LOADER_PRAGMAS and any(file == f"{d}/{posixpath.basename(file)}" for d in dirs):
             continue  # parent.pm, base.pm, if.pm load the names their `use` lines give: followed there
         for line, prefix in dynamic:
@@ -212,7 +204,7 @@ def use_closure(rootfs, dirs: list[str], start: list[str]) -> UseClosure:
             named = next((f"{d}/{prefix.rstrip('/')}" for d in dirs if prefix and rootfs.stat(f"{d}/{prefix.rstrip('/')}")
                           is not None), None)
             out.dynamic[where] = _whole(rootfs, dirs, named or file, f"{where} loads a module named at run time",
-                                        queue, whole, exact=named is not None)
+                                        walk, exact=named is not None)
     return out
 
 
@@ -246,8 +238,7 @@ def _is_perl_script(rootfs, path: str) -> bool:
     return head.startswith(b"#!") and b"perl" in head.split(b"\n", 1)[0]
 
 
-def _whole(rootfs, dirs: list[str], file: str, because: str, queue: deque, done: set[str],
-           exact: bool = False) -> str | None:
+def _whole(rootfs, dirs: list[str], file: str, because: str, walk: SourceWalk, exact: bool = False) -> str | None:
     """Queue the modules of the top-level namespace `file` lies in (INC/Foo for INC/Foo/Bar.pm, with INC/Foo.pm),
     or of the directory `file` itself when `exact`; None for a file outside @INC or at its top with no directory
     of its name."""
@@ -259,11 +250,8 @@ def _whole(rootfs, dirs: list[str], file: str, because: str, queue: deque, done:
     entry = rootfs.stat(directory)
     if entry is None or not entry.is_dir:
         return None
-    if directory not in done:
-        done.add(directory)
-        reason = PartOfWholePackage(directory, because)
-        queue += [(p, reason) for p in rootfs.below(directory) if p.endswith((".pm", ".pl", ".so"))]
-        queue.append((directory + ".pm", reason))
+    walk.whole(directory, because, lambda: [p for p in rootfs.below(directory) if p.endswith((".pm", ".pl", ".so"))]
+               + [directory + ".pm"])
     return directory
 
 

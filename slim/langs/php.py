@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections import deque
 from dataclasses import dataclass, field
 
 from slim.langs.phpcomposer import Autoload, read_autoload
 from slim.langs.phpscan import scan
 from slim.model import SlimWarning
-from slim.results import Autoloaded, LanguageRule, PartOfWholePackage, Reason, RequiredBy
+from slim.langs.walk import SourceWalk
+from slim.results import Autoloaded, LanguageRule, Reason, RequiredBy
 
 MAX_SOURCE = 4 << 20
 SOURCES = (".php", ".inc", ".phtml")
@@ -66,28 +66,22 @@ def include_closure(rootfs, start: list[str]) -> IncludeClosure:
     scanned in the next round."""
     out = IncludeClosure()
     loaders: dict[str, Autoload] = {}
-    queue: deque[tuple[str, Reason | None]] = deque((p, None) for p in start)
-    seen: set[str] = set()
-    whole: set[str] = set()
+    walk = SourceWalk(start, out.keep, admit=rootfs.is_file)
     named: list[tuple[str, str, int]] = []  # (class, file, line) of every class the scanned code names
-    while queue:
-        while queue:
-            file, why = queue.popleft()
-            if file not in seen and rootfs.is_file(file):
-                seen.add(file)
-                if why:
-                    out.keep.setdefault(file, why)
-                _visit(rootfs, file, out, loaders, queue, whole, named)
+    while walk.queue:
+        for file in walk:
+            _visit(rootfs, file, out, loaders, walk, named)
         for cls, file, line in named:
             target = next((t for t in (loader.find(rootfs, cls) for loader in loaders.values()) if t), None)
-            if target and target not in seen:
-                queue.append((target, Autoloaded(cls, file, line)))
+            if target and target not in walk.seen:
+                walk.queue.append((target, Autoloaded(cls, file, line)))
     return out
 
 
-def _visit(rootfs, file: str, out: IncludeClosure, loaders: dict[str, Autoload], queue: deque, whole: set[str],
+def _visit(rootfs, file: str, out: IncludeClosure, loaders: dict[str, Autoload], walk: SourceWalk,
            named: list) -> None:
     """Scan one kept file: queue what it includes, note the classes it names, read its vendor's autoloader."""
+    queue = walk.queue
     vendor = _vendor_of(rootfs, file)
     if vendor and vendor not in loaders:
         loaders[vendor] = read_autoload(rootfs, vendor)
@@ -96,7 +90,7 @@ def _visit(rootfs, file: str, out: IncludeClosure, loaders: dict[str, Autoload],
         return
     found = scan(rootfs.read_bytes(file), file)
     if not found.clean:
-        out.unparsed[file] = _whole(rootfs, file, f"{file} does not lex", queue, whole)
+        out.unparsed[file] = _whole(rootfs, file, f"{file} does not lex", walk)
     if found.dates and not out.dates:
         out.dates = f"{file}:{found.dates}"
     for target, line in found.includes:
@@ -104,7 +98,7 @@ def _visit(rootfs, file: str, out: IncludeClosure, loaders: dict[str, Autoload],
     # Composer's own loader includes the files its maps name: the autoload rules follow those
     for line in [] if "/vendor/composer/" in file else found.dynamic_includes + found.dynamic_classes:
         where = f"{file}:{line}"
-        out.dynamic[where] = _whole(rootfs, file, f"{where} loads a file or class named at run time", queue, whole)
+        out.dynamic[where] = _whole(rootfs, file, f"{where} loads a file or class named at run time", walk)
     named += [(cls, file, line) for cls, line in found.classes]
 
 
@@ -147,14 +141,11 @@ def package_of(rootfs, file: str) -> str:
     return posixpath.dirname(file)
 
 
-def _whole(rootfs, file: str, because: str, queue: deque, done: set[str]) -> str:
+def _whole(rootfs, file: str, because: str, walk: SourceWalk) -> str:
     directory = package_of(rootfs, file)
-    if directory not in done:
-        done.add(directory)
-        reason = PartOfWholePackage(directory, because)
-        # an application kept whole leaves out the vendor tree: its packages come by their own loads
-        queue += [(p, reason) for p in rootfs.below(directory, frozenset({"vendor", "tests", "test", ".git"}))
-                  if p.endswith(SOURCES) and rootfs.is_file(p)]
+    # an application kept whole leaves out the vendor tree: its packages come by their own loads
+    skipped = frozenset({"vendor", "tests", "test", ".git"})
+    walk.whole(directory, because, lambda: [p for p in rootfs.below(directory, skipped) if p.endswith(SOURCES)])
     return directory
 
 

@@ -19,13 +19,13 @@ from __future__ import annotations
 import bisect
 import posixpath
 import re
-from collections import deque
 from dataclasses import dataclass, field
 
 from slim.langs.rubylex import blank
 from slim.langs.rubypath import Gem, LoadPath, find_rbconfig, load_path
 from slim.model import SlimWarning
-from slim.results import LanguageRule, PartOfWholePackage, Reason, RequiredBy
+from slim.langs.walk import SourceWalk
+from slim.results import LanguageRule, Reason, RequiredBy
 
 MAX_SOURCE = 4 << 20  # a bigger file is not scanned: its gem is kept whole instead
 # The standard library's and the bundled gems' developer tools: the REPL, the documentation tools, the build and
@@ -170,17 +170,9 @@ def require_closure(rootfs, path: LoadPath, start: list[str], cut_tools: bool = 
     `cut_tools`, what a library (not the app, not a tool) requires of a developer tool is listed in `cut`
     instead."""
     out = RequireClosure()
-    queue: deque[tuple[str, Reason | None]] = deque((p, None) for p in start)
-    seen: set[str] = set()
-    whole: set[str] = set()
+    walk = SourceWalk(start, out.keep)
     gems: set[str] = set()
-    while queue:
-        file, why = queue.popleft()
-        if file in seen:
-            continue
-        seen.add(file)
-        if why:
-            out.keep.setdefault(file, why)
+    for file in walk:
         gem = path.gem_of(file)
         if gem is not None and gem.name not in gems:
             _keep_specs(path, gem, out, gems)
@@ -188,17 +180,17 @@ def require_closure(rootfs, path: LoadPath, start: list[str], cut_tools: bool = 
         if not file.endswith(".rb") or entry is None:
             continue  # an extension: the ELF closure follows it
         if entry.size > MAX_SOURCE:
-            out.unparsed[file] = _whole(rootfs, path.package_of(file), f"{file} is too big to scan", queue, whole)
+            out.unparsed[file] = _whole(rootfs, path.package_of(file), f"{file} is too big to scan", walk)
             continue
         found, dynamic, clean = requires_of(rootfs.read_bytes(file))
         if not clean:
-            out.unparsed[file] = _whole(rootfs, path.package_of(file), f"{file} does not lex", queue, whole)
+            out.unparsed[file] = _whole(rootfs, path.package_of(file), f"{file} does not lex", walk)
         for d in dynamic:
             where = f"{file}:{d.line}"
             directory = _relative_directory(rootfs, file, d.prefix) if d.kind == "require_relative" else \
                 path.directory(d.prefix)
             directory = directory or path.package_of(file)
-            out.dynamic[where] = _whole(rootfs, directory, f"{where} requires a name built at run time", queue, whole)
+            out.dynamic[where] = _whole(rootfs, directory, f"{where} requires a name built at run time", walk)
         # a library (not the app, not a tool: a tool kept needs its own parts) reaching into a tool is cut
         library = developer_tool(path, file) is None and (
             path.gem_of(file) is not None or any(file.startswith(d + "/") for d in path.dirs))
@@ -207,7 +199,7 @@ def require_closure(rootfs, path: LoadPath, start: list[str], cut_tools: bool = 
                 if cut_tools and library and developer_tool(path, target) is not None:
                     out.cut.setdefault(target, RequiredBy(file, req.line))
                 else:
-                    queue.append((target, RequiredBy(file, req.line)))
+                    walk.queue.append((target, RequiredBy(file, req.line)))
     return out
 
 
@@ -250,16 +242,13 @@ def _keep_specs(path: LoadPath, gem: Gem, out: RequireClosure, done: set[str]) -
         stack += [path.by_name[d] for d in g.depends if d in path.by_name]
 
 
-def _whole(rootfs, directory: str | None, because: str, queue: deque, done: set[str]) -> str | None:
+def _whole(rootfs, directory: str | None, because: str, walk: SourceWalk) -> str | None:
     """Queue every source and extension under `directory` (once per directory); returns it."""
-    if directory is not None and directory not in done:
-        done.add(directory)
-        reason = PartOfWholePackage(directory, because)
-        queue += [(p, reason) for p in rootfs.below(directory, _NOT_IN_WHOLE)
-                  if p.endswith(_FEATURE_EXTS) and rootfs.is_file(p)]
+    if directory is not None:
         # a library top `lib/rubygems` is required as `rubygems`: its lib/rubygems.rb comes along
-        if rootfs.is_file(directory + ".rb"):
-            queue.append((directory + ".rb", reason))
+        walk.whole(directory, because, lambda: [p for p in rootfs.below(directory, _NOT_IN_WHOLE)
+                                                if p.endswith(_FEATURE_EXTS) and rootfs.is_file(p)]
+                   + ([directory + ".rb"] if rootfs.is_file(directory + ".rb") else []))
     return directory
 
 

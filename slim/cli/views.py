@@ -30,9 +30,11 @@ def sbom(ctx: click.Context, image: str, fmt: str, output_file: str | None) -> N
 
     Lists the distribution (os-release), OS packages from the dpkg database (status and distroless-style
     status.d/) or the apk database with versions, architectures and the files each owns, Python
-    distributions (*.dist-info, *.egg-info) and Node packages (package.json with a name and version), each
-    with the package URL scanners match advisories on (pkg:deb/debian/NAME@VERSION?arch=...&distro=debian-12,
-    pkg:apk/alpine/..., pkg:pypi/..., pkg:npm/...).
+    distributions (*.dist-info, *.egg-info), Node packages (package.json with a name and version), Go modules
+    (the build information in binaries), Ruby gems (installed .gemspec files) and Java packages (jar, war, ear
+    and the archives inside them), each with the package URL scanners match advisories on
+    (pkg:deb/debian/NAME@VERSION?arch=...&distro=debian-12, pkg:apk/alpine/..., pkg:pypi/..., pkg:npm/...,
+    pkg:golang/..., pkg:gem/..., pkg:maven/GROUP/...).
     """
     from slim.report.sbom import cyclonedx_json
 

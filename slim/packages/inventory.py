@@ -1,6 +1,7 @@
 """What software an image holds, as scanners see it: the distribution (os-release), OS packages from the dpkg
-or apk database, Python distributions from their `*.dist-info` / `*.egg-info` metadata, and Node packages from
-their `package.json` files. Each component has a package URL (purl) in the form scanners match advisories on.
+or apk database, Python distributions from their `*.dist-info` / `*.egg-info` metadata, Node packages from
+their `package.json` files, Go modules from binaries, Ruby gems from their installed gemspecs (`gems`) and Java
+packages from archives (`jars`). Each component has a package URL (purl) in the form scanners match advisories on.
 
 Pure: a RootFS in, an Inventory out.
 """
@@ -17,12 +18,12 @@ from email.parser import BytesHeaderParser
 from packageurl import PackageURL
 
 from slim.packages.osrelease import read_os
-from slim.packages import apk, gobuildinfo
+from slim.packages import apk, gems, gobuildinfo, jars
 from slim.packages.catalog import Catalog, read_catalog
 from slim.model import FILE, SlimWarning
 
-DEB, APK, PYPI, NPM, GOLANG = "deb", "apk", "pypi", "npm", "golang"
-KINDS = (DEB, APK, PYPI, NPM, GOLANG)
+DEB, APK, PYPI, NPM, GOLANG, GEM, MAVEN = "deb", "apk", "pypi", "npm", "golang", "gem", "maven"
+KINDS = (DEB, APK, PYPI, NPM, GOLANG, GEM, MAVEN)
 MAX_METADATA = 1 << 20  # a METADATA or package.json bigger than this is no package's (and is skipped)
 
 
@@ -44,13 +45,14 @@ class Distro:
 class Component:
     """One piece of software a scanner would list: an OS, Python or Node package, with where it was read from."""
 
-    kind: str  # deb | apk | pypi | npm | golang
+    kind: str  # deb | apk | pypi | npm | golang | gem | maven
     name: str
     version: str
     location: str  # the database or metadata file it was read from
     arch: str = ""
     files: tuple[str, ...] = ()  # what the package database (or RECORD) says the package owns
     upstream: str = ""  # the source package ("util-linux", "bash@5.2.15-2") when it is not the package itself
+    namespace: str = ""  # a Java package's Maven group id
 
     def purl(self, distro: Distro | None) -> str:
         """The package URL scanners match advisories on: deb and apk carry the distribution as a qualifier, npm
@@ -63,7 +65,7 @@ class Component:
         if self.kind == NPM and self.name.startswith("@") and "/" in self.name:
             scope, _, name = self.name.partition("/")
             return PackageURL(NPM, scope, name, self.version).to_string()
-        return PackageURL(self.kind, None, self.name, self.version).to_string()
+        return PackageURL(self.kind, self.namespace or None, self.name, self.version or None).to_string()
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -86,8 +88,9 @@ class Inventory:
 
 
 def read_inventory(rootfs, catalog: Catalog | None = None) -> Inventory:
-    """The inventory of a RootFS: OS packages from the catalog (read here unless given), Python and Node packages
-    from their metadata files anywhere in the tree, in a stable order."""
+    """The inventory of a RootFS: OS packages from the catalog (read here unless given), and the language packages
+    (Python, Node, Go, Ruby, Java) from their metadata files, binaries and archives anywhere in the tree (regular
+    files only: a symlink to a jar is no second package), in a stable order."""
     catalog = catalog or read_catalog(rootfs)
     release = read_os(rootfs)
     distro = Distro(release.get("ID", ""), release.get("VERSION_ID", ""), release.get("PRETTY_NAME", "")) \
@@ -107,6 +110,11 @@ def read_inventory(rootfs, catalog: Catalog | None = None) -> Inventory:
             found = _python_distribution(rootfs, path, path)
         elif name == "package.json":
             found = _node_package(rootfs, path)
+        elif gems.is_gemspec(path):
+            found = _gem(rootfs, path)
+        elif name.endswith(jars.ARCHIVES + jars.WRAPPERS):
+            out.components += _java_packages(rootfs, path, out.warnings)
+            continue
         elif entry.mode & 0o111 and entry.size > 1024:
             out.components += _go_modules(rootfs, path, entry.size)
             continue
@@ -195,3 +203,21 @@ def _node_package(rootfs, path: str) -> Component | None:
     if not isinstance(name, str) or not isinstance(version, str) or not name.strip() or not version.strip():
         return None
     return Component(NPM, name.strip(), version.strip(), path)
+
+
+def _gem(rootfs, path: str) -> Component | None:
+    """A gem from its installed specification, located at the gemspec."""
+    data = _read_small(rootfs, path)
+    spec = gems.parse_gemspec(data) if data is not None else None
+    return Component(GEM, spec.name, spec.version, path) if spec is not None else None
+
+
+def _java_packages(rootfs, path: str, warnings: list[SlimWarning]) -> list[Component]:
+    """The Java packages of an archive (and of the archives inside it); the archive is the file each one owns."""
+    try:
+        with rootfs.open(path) as fh:
+            found, problems = jars.read_archive(fh, path)
+    except OSError as e:  # the layer's pack file itself failed: the archive is unread, the inventory goes on
+        found, problems = [], [f"{path}: not read as a Java archive: {e.strerror or e}"]
+    warnings += [SlimWarning("inventory.java-archive", text) for text in problems]
+    return [Component(MAVEN, p.name, p.version, p.location, files=(path,), namespace=p.group) for p in found]

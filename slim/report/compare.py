@@ -114,7 +114,8 @@ def rows(summaries: list[ImageSummary]) -> list[tuple[str, list[str]]]:
         ("files", [str(s.files) for s in summaries]),
         ("packages", [str(s.package_count) for s in summaries]),
     ]
-    for kind, label in zip(KINDS, ("  dpkg", "  apk", "  Python", "  Node", "  Go modules"), strict=True):
+    for kind, label in zip(KINDS, ("  dpkg", "  apk", "  Python", "  Node", "  Go modules",
+                                   "  Ruby gems", "  Java"), strict=True):
         if any(s.packages.get(kind) for s in summaries):
             table.append((label, [str(s.packages.get(kind, 0)) for s in summaries]))
     table += [

@@ -23,7 +23,7 @@ from slim import __version__
 from slim.packages.inventory import Inventory
 
 SPEC_VERSION = "1.5"
-KIND_PROPERTY = "slim:package:kind"  # deb, apk, pypi, npm: the database a component was read from
+KIND_PROPERTY = "slim:package:kind"  # deb, apk, pypi, npm, golang, gem, maven: where a component was read from
 LOCATION_PROPERTY = "slim:package:location"
 
 
@@ -45,7 +45,7 @@ def cyclonedx_json(inventory: Inventory, image: str, image_id: str | None = None
         seen.add(ref)
         evidence = ComponentEvidence(occurrences=[Occurrence(location=f) for f in found.files]) if found.files else None
         parts.append(Component(
-            name=found.name, version=found.version, type=ComponentType.LIBRARY, purl=PackageURL.from_string(purl),
+            name=found.name, version=found.version or None, type=ComponentType.LIBRARY, purl=PackageURL.from_string(purl),
             bom_ref=ref, evidence=evidence,
             properties=[Property(name=KIND_PROPERTY, value=found.kind),
                         Property(name=LOCATION_PROPERTY, value=found.location)]))

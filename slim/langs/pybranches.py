@@ -1,6 +1,6 @@
 """Which branches of a Python module can run when the module is imported in the image: the tests of `if`
 statements that a Linux container answers the same way every time (`TYPE_CHECKING`, `__name__ == "__main__"`,
-`sys.platform`, `os.name`), and those on `sys.version_info`, which depend on the image's interpreter and are
+`sys.platform`, `os.name`, a literal as in `if 0:`), and those on `sys.version_info`, which depend on the image's interpreter and are
 therefore kept as conditions (`Atom`s) that the closure decides once it knows the version.
 
 Pure: AST nodes in, a `Cond` out.
@@ -13,7 +13,10 @@ import operator
 from dataclasses import dataclass
 
 TYPE_CHECKING, MAIN, PLATFORM, VERSION = "type_checking", "main", "platform", "version"
-RULES = (TYPE_CHECKING, MAIN, PLATFORM, VERSION)
+# CONSTANT: `if False:`, `if 0:` (a literal test: no run can change it); BUILTIN_FALLBACK: the `except
+# ImportError:` imports of a try whose imports name modules built into the image's interpreter (pyimports)
+CONSTANT, BUILTIN_FALLBACK = "constant", "builtin_fallback"
+RULES = (TYPE_CHECKING, MAIN, PLATFORM, VERSION, CONSTANT, BUILTIN_FALLBACK)
 
 # A test on the interpreter's version: (subject, op, value); subject "info" compares sys.version_info (or its
 # [:2]) with a tuple, "major"/"minor" compare one number. Plain tuples so that a scan stays JSON.
@@ -61,9 +64,19 @@ def module_flags(tree: ast.Module) -> dict[str, Cond]:
     for name, value in tests.items():
         if counts.get(name) == 1:
             cond = condition(value, flags)
-            if cond != UNKNOWN:
+            # `DEBUG = False` is no fact of the image: any code may set the module's DEBUG before it is read
+            if cond != UNKNOWN and not _literal_part(value):
                 flags[name] = cond
     return flags
+
+
+def _literal_part(test: ast.expr) -> bool:
+    """Whether a test is, or combines with and/or/not, a literal (what the CONSTANT rule decides)."""
+    if isinstance(test, ast.BoolOp):
+        return any(_literal_part(v) for v in test.values)
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        return _literal_part(test.operand)
+    return isinstance(test, ast.Constant)
 
 
 def condition(test: ast.expr, flags: dict[str, Cond] | None = None) -> Cond:
@@ -80,6 +93,8 @@ def condition(test: ast.expr, flags: dict[str, Cond] | None = None) -> Cond:
         return Cond(_any([p.yes for p in parts]), _all([p.no for p in parts]), rule)
     if isinstance(test, ast.Name) and test.id in flags:
         return flags[test.id]
+    if isinstance(test, ast.Constant) and (test.value is None or type(test.value) in (bool, int)):
+        return _known(bool(test.value), CONSTANT)
     if (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or \
             (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"):
         return Cond(False, None, TYPE_CHECKING)

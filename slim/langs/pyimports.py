@@ -49,6 +49,9 @@ class ImportClosure:
     # What the imports never followed would have loaded first, by the rule that cut them (pybranches.RULES):
     # rule -> [(file, why)]; the files already kept are not left out, so are not listed
     cut: dict[str, list[tuple[str, Reason]]] = field(default_factory=dict)
+    # Every (file, why) an import followed, also to files already kept: filled only when asked (bench/py_surplus.py
+    # attributes each kept byte to the import that needs it)
+    edges: list[tuple[str, Reason]] = field(default_factory=list)
 
 
 # What one module's source says, before relative names are resolved against the package it lives in, so that
@@ -280,7 +283,7 @@ def scan_serially(sources: dict) -> dict:
 def import_closure(rootfs, pypath: PythonPath, start: list[str], never: tuple[str, ...] = (),
                    scan_many=scan_serially, version: tuple[int, int] | None = None,
                    seeds: tuple[tuple[str, Reason], ...] | list[tuple[str, Reason]] = (),
-                   known: frozenset[str] = frozenset()) -> ImportClosure:
+                   known: frozenset[str] = frozenset(), record_edges: bool = False) -> ImportClosure:
     """From the kept .py files `start` (and the files `seeds` name, kept for their reason), every module their
     imports (and their modules' imports) load; nothing under the directories `never` (the standard library's
     test suites and GUI toolkits), nothing of `known` (already kept: not scanned again). Branches on
@@ -289,7 +292,7 @@ def import_closure(rootfs, pypath: PythonPath, start: list[str], never: tuple[st
     package: the one the name's constant start names ('encodings.' + name: encodings), else its own top-level
     one; a module that does not parse keeps its top-level package whole. Goes in waves: each wave's new
     modules are scanned as one batch by `scan_many` ({path: source} -> {path: Scan or None}), which may cache
-    or parallelise; the result does not depend on how it scans."""
+    or parallelise; the result does not depend on how it scans. `record_edges`: fill out.edges."""
     out = ImportClosure()
     seen: set[str] = set(known)
     whole: set[str] = set()  # package directories already put into a wave whole
@@ -298,6 +301,8 @@ def import_closure(rootfs, pypath: PythonPath, start: list[str], never: tuple[st
     while wave:
         sources: dict[str, bytes] = {}
         for path, why in wave:
+            if record_edges and why is not None:
+                out.edges.append((path, why))
             if path in seen or (why and any(path.startswith(d + "/") for d in never)):
                 continue
             seen.add(path)
@@ -315,10 +320,12 @@ def import_closure(rootfs, pypath: PythonPath, start: list[str], never: tuple[st
             result = Scan(*result)
             _dynamic(rootfs, pypath, path, package, result, wave, whole, out)
             for imp in resolve(result.imports, package):
-                if imp.unless and all(pypath.find(name) for name in imp.unless):
-                    continue  # a fallback for modules the image has
                 files = [(f, ImportedBy(path, imp.line)) for name in [imp.name, *(f"{imp.name}.{n}" for n in imp.names)]
                          for f in pypath.find(name) or _parents(pypath, name if name == imp.name else "")]
+                if imp.unless and all(pypath.importable(name) for name in imp.unless):
+                    if not all(pypath.find(name) for name in imp.unless):  # a module built into the interpreter
+                        cut.setdefault(pybranches.BUILTIN_FALLBACK, []).extend(files)
+                    continue  # a fallback for modules the image has
                 if pybranches.holds(imp.when, version):
                     wave += files
                 else:

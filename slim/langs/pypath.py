@@ -6,13 +6,22 @@ directory), and module lookup on it the way the import system does it. Pure: rea
 from __future__ import annotations
 
 import posixpath
+import re
+
+# CPython links the init function of each module built into the interpreter, PyInit_<name>, into the executable
+# (or libpython) and exports it (the symbol's name is in .dynstr); extension modules carry theirs in their own
+# .so under lib-dynload. The four that start differently (sys, builtins, marshal, _warnings) never fail either.
+_PYINIT = re.compile(rb"(?<=\0)PyInit_([A-Za-z_][A-Za-z0-9_]*)(?=\0)")
+_ALWAYS_BUILTIN = frozenset({"sys", "builtins", "marshal", "_warnings"})
+_MAX_INTERPRETER = 64 << 20
 
 
 class PythonPath:
     """The image interpreter's module search path, and module lookup on it (inside the image only)."""
 
-    def __init__(self, rootfs, directories: list[str]):
+    def __init__(self, rootfs, directories: list[str], builtins: frozenset[str] = frozenset()):
         self.rootfs = rootfs
+        self.builtins = builtins  # modules built into the interpreter: importing them needs no file
         self.directories = [d for d in dict.fromkeys(directories) if rootfs.stat(d) is not None]
         self._cache: dict[str, list[str] | None] = {}
         self._listings: dict[str, frozenset[str]] = {}
@@ -68,6 +77,10 @@ class PythonPath:
                 return f"{directory}/{entry}"
         return None
 
+    def importable(self, name: str) -> bool:
+        """Whether `import name` finds the module in the image: a file on the path, or built in."""
+        return name in self.builtins or bool(self.find(name))
+
     def package_of(self, path: str) -> str | None:
         """The dotted package a file on the path belongs to ("" at top level), None when it is not on the path."""
         for directory in self.directories:
@@ -115,3 +128,16 @@ def top_package(rootfs, path: str) -> str | None:
     while directory not in ("/", "") and rootfs.is_file(f"{directory}/__init__.py"):
         top, directory = directory, posixpath.dirname(directory)
     return top
+
+
+def builtin_modules(rootfs, binaries: list[str]) -> frozenset[str]:
+    """The modules built into the interpreter whose executable and libpython are `binaries` (the names of their
+    exported PyInit_ functions); empty when none says (a stripped binary that exports nothing)."""
+    names: set[str] = set()
+    for path in binaries:
+        entry = rootfs.stat(path)
+        if entry is None or not rootfs.is_file(path) or entry.size > _MAX_INTERPRETER:
+            continue
+        with rootfs.open(path) as fh:
+            names.update(m.decode() for m in _PYINIT.findall(fh.read(_MAX_INTERPRETER)))
+    return frozenset(names | _ALWAYS_BUILTIN) if names else frozenset()

@@ -86,7 +86,8 @@ def test_a_route_the_probes_never_took_still_works(sample, level, serves, engine
         assert not [p for p in left_out if p in kept]
         if sample.startswith("python-"):  # what never following the imports of __main__ blocks kept out
             cuts = report["language_completion"]["cuts"]
-            assert set(cuts) == {"type_checking", "main", "platform", "version"} and cuts["main"] > 100_000, cuts
+            assert set(cuts) == {"type_checking", "main", "platform", "version", "constant", "builtin_fallback"} \
+                and cuts["main"] > 100_000, cuts
     else:
         assert status != 200
     if sample == "python-web":

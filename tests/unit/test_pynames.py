@@ -162,7 +162,7 @@ def test_version_branches_are_decided_by_the_images_interpreter_and_the_cuts_rec
     scan = pyimports.scan(VERSIONED)  # one scan, cached by content, whatever the interpreter
     by_rule = {rule: sorted(m for r, m, *_ in scan.cut if r == rule) for rule in pybranches.RULES}
     assert by_rule == {"type_checking": ["typing_only"], "main": ["argparse"], "platform": ["macmod", "nt", "winreg"],
-                       "version": []}
+                       "version": [], "constant": [], "builtin_fallback": []}
     kept = {v: {p.rsplit("/", 1)[1] for p in closure(root, ["/srv/run.py"], v).keep} for v in ((3, 11), (3, 7))}
     assert kept[(3, 11)] == {"__init__.py", "metadata.py", "tomllib.py", "pickle.py", "typing.py", "fcntl.py"}
     assert kept[(3, 7)] == {"importlib_metadata.py", "tomli.py", "pickle.py", "typing.py", "fcntl.py"}
@@ -199,4 +199,5 @@ if __name__ == "__main__":
     out = levels.completion(root, {"/usr/bin/python3.11", "/srv/run.py"}, levels.IMPORTS, {}, [], cuts=cuts)
     assert f"/{LIB}/argparse.py" not in out and f"/{LIB}/winreg.py" not in out
     # argparse and what it imports; winreg; fcntl is cut for 3.0 but nothing else keeps it either
-    assert cuts == {"main": len(b"import gettext\n") + 1000, "platform": 300, "version": 0, "type_checking": 0}
+    assert cuts == {"main": len(b"import gettext\n") + 1000, "platform": 300, "version": 0, "type_checking": 0,
+                    "constant": 0, "builtin_fallback": 0}

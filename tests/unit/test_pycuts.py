@@ -1,0 +1,137 @@
+"""Python imports that can never run in the image, beyond the branch rules of test_pynames: the `except
+ImportError:` fallbacks of imports of modules built into the image's interpreter, and `if 0:`/`if False:`
+blocks. Fixtures copy the text of Debian's Python 3.11 (random.py, threading.py, lib2to3's driver.py) and
+excerpts of the exported symbol names of its /usr/bin/python3.11."""
+
+from __future__ import annotations
+
+import io
+
+from slim.closure.hostfs import HostFS
+from slim.image.flatten import flatten
+from slim.image.layer import unpack_layer
+from slim.langs import levels, pybranches, pyimports
+from slim.langs.pypath import PythonPath, builtin_modules
+from tarbuild import layer
+
+LIB = "usr/lib/python3.11"
+# Names next to each other in the .dynstr of Debian's /usr/bin/python3.11 (3.11.2): the string table packs the
+# names with one NUL between them, so each name's NUL ends it and starts the next one.
+DYNSTR = (b"\x7fELF\x02\x01\x01\x00yComplex_RealAsDouble\x00PyMem_GetAllocator\x00PyInit__sha512\x00_Py_open\x00"
+          b"PyFloat_FromDouble\x00PyExc_OverflowError\x00PyInit__thread\x00PyInit__locale\x00_PyObject_GetMethod\x00")
+# Debian's python3.11 with _sha512 built as a shared extension instead (python.org's default build): its
+# interpreter exports no PyInit__sha512
+DYNSTR_NO_SHA = DYNSTR.replace(b"PyInit__sha512\x00", b"")
+# random.py of Python 3.11, lines 59-66
+RANDOM = b'''import os as _os
+import _random
+
+try:
+    # hashlib is pretty heavy to load, try lean internal module first
+    from _sha512 import sha512 as _sha512
+except ImportError:
+    # fallback to official implementation
+    from hashlib import sha512 as _sha512
+'''
+# threading.py of Python 3.11, lines 1266-1274 and 1601-1604
+THREADING = b'''try:
+    from _thread import (_excepthook as excepthook,
+                         _ExceptHookArgs as ExceptHookArgs)
+except ImportError:
+    # Simple Python implementation if _thread._excepthook() is not available
+    from traceback import print_exception as _print_exception
+    from collections import namedtuple
+
+    _ExceptHookArgs = namedtuple(
+        'ExceptHookArgs',
+        'exc_type exc_value exc_traceback thread')
+
+try:
+    from _thread import _local as local
+except ImportError:
+    from _threading_local import local
+'''
+# lib2to3/pgen2/driver.py of Python 3.11, lines 118-130, with an import in its `if False:` block
+DRIVER = b'''import logging
+def load_grammar(gt="Grammar.txt", gp=None, save=True, force=False, logger=None):
+    if force or not _newer(gp, gt):
+        logger.info("Generating grammar tables from %s", gt)
+        g = pgen.generate_grammar(gt)
+        # the pickle files mismatch, when built on different architectures.
+        # don't save these for now. An alternative solution might be to
+        # include the multiarch triplet into the file name
+        if False:
+            import pickle
+            logger.info("Writing grammar tables to %s", gp)
+    if 0:
+        import pprint
+    elif 1:
+        import json
+    else:
+        import csv
+DEBUG = False
+if DEBUG:  # any code may set the module's DEBUG first: followed
+    import pdb
+'''
+
+
+def rootfs(ws, *files):
+    data = layer(*[(path, "file", content) for path, content in files])
+    return flatten([unpack_layer(io.BytesIO(data), ws.path("layers", "n.pack"), "n")])
+
+
+def stdlib(ws, interpreter: bytes, *files):
+    names = ("hashlib.py", "traceback.py", "collections/__init__.py", "_threading_local.py", "logging/__init__.py",
+             "pickle.py", "pprint.py", "json/__init__.py", "csv.py", "pdb.py")
+    return rootfs(ws, ("usr/bin/python3.11", interpreter), *[(f"{LIB}/{n}", b"x" * 100) for n in names], *files)
+
+
+def test_the_modules_built_into_the_interpreter_are_read_from_its_exported_names(ws):
+    root = rootfs(ws, ("usr/bin/python3.11", DYNSTR), ("usr/bin/other", b"\x7fELF\x00PyInit_nope\x00"))
+    # a regular expression that took the NUL ending one name missed the next (PyInit__locale after _thread)
+    assert builtin_modules(root, ["/usr/bin/python3.11"]) == {"_sha512", "_thread", "_locale", "sys", "builtins",
+                                                              "marshal", "_warnings"}
+    assert builtin_modules(root, []) == frozenset()
+    assert builtin_modules(rootfs(ws, ("usr/bin/python3.11", b"\x7fELF stripped")), ["/usr/bin/python3.11"]) == set()
+
+
+def test_this_hosts_interpreter_agrees_with_sys_builtin_module_names():
+    import glob
+    import os
+    import sys
+    binaries = [os.path.realpath(sys.executable), *glob.glob(f"{sys.base_prefix}/lib/libpython3*.so*")]
+    assert builtin_modules(HostFS(), binaries) == set(sys.builtin_module_names)
+
+
+def test_a_fallback_for_a_module_built_into_the_interpreter_is_never_followed(ws):
+    root = stdlib(ws, DYNSTR, ("srv/random.py", RANDOM), ("srv/threading.py", THREADING))
+    cuts: dict[str, int] = {}
+    kept = {"/usr/bin/python3.11", "/srv/random.py", "/srv/threading.py"}
+    out = levels.completion(root, kept, levels.IMPORTS, {}, [], cuts=cuts)
+    # before: _sha512 and _thread have no file, so their fallbacks (hashlib, traceback, collections,
+    # _threading_local) were followed: pyimports.import_closure's `all(pypath.find(name) ...)`
+    assert not {f"/{LIB}/hashlib.py", f"/{LIB}/traceback.py", f"/{LIB}/collections/__init__.py",
+                f"/{LIB}/_threading_local.py"} & set(out)
+    assert cuts[pybranches.BUILTIN_FALLBACK] == 400
+
+
+def test_a_fallback_is_followed_when_the_interpreter_lacks_the_module(ws):
+    root = stdlib(ws, DYNSTR_NO_SHA, ("srv/random.py", RANDOM))
+    cuts: dict[str, int] = {}
+    out = levels.completion(root, {"/usr/bin/python3.11", "/srv/random.py"}, levels.IMPORTS, {}, [], cuts=cuts)
+    assert f"/{LIB}/hashlib.py" in out and cuts[pybranches.BUILTIN_FALLBACK] == 0
+    # an unknown interpreter (no kept binary to read): every fallback is followed, as before
+    pypath = PythonPath(root, [f"/{LIB}"])
+    assert f"/{LIB}/hashlib.py" in pyimports.import_closure(root, pypath, ["/srv/random.py"]).keep
+
+
+def test_literal_tests_cut_their_dead_branch_and_a_flag_bound_to_a_literal_does_not(ws):
+    scan = pyimports.scan(DRIVER)
+    # before: `if False:` and `if 0:` were unknown tests, so pickle, pprint and csv were followed
+    assert sorted(m for rule, m, *_ in scan.cut if rule == pybranches.CONSTANT) == ["csv", "pickle", "pprint"]
+    assert {m for m, *_ in scan.imports} == {"logging", "json", "pdb"}
+    root = stdlib(ws, DYNSTR, ("srv/driver.py", DRIVER))
+    cuts: dict[str, int] = {}
+    out = levels.completion(root, {"/usr/bin/python3.11", "/srv/driver.py"}, levels.IMPORTS, {}, [], cuts=cuts)
+    assert {f"/{LIB}/pdb.py", f"/{LIB}/json/__init__.py"} <= set(out) and f"/{LIB}/pickle.py" not in out
+    assert cuts[pybranches.CONSTANT] == 300

@@ -30,9 +30,9 @@ WRAPPERS = (".zip",)  # read only for the archives inside them
 MAX_DIRECTORY = 32 << 20  # central directory bytes: 60,000 entries take about 5 MiB
 MAX_ENTRIES = 500_000
 MAX_METADATA = 2 << 20  # a MANIFEST.MF or pom.properties bigger than this is skipped
-MAX_NESTED = 128 << 20  # an archive inside another is read into memory up to this size
-MAX_INFLATED = 256 << 20  # bytes inflated for one archive in the image, nested ones included
-MAX_DEPTH = 4  # an ear's war's jar's jar is 3 deep
+MAX_NESTED = 64 << 20  # an archive inside another is read into memory up to this size
+MAX_INFLATED = 512 << 20  # bytes inflated for one archive in the image, nested ones included (time)
+MAX_DEPTH = 4  # an ear's war's jar's jar is 3 deep; memory stays under MAX_DEPTH * MAX_NESTED
 MANIFEST = "META-INF/MANIFEST.MF"
 # what a malformed, truncated, encrypted or hostile zip makes zipfile raise
 _ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, NotImplementedError,

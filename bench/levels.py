@@ -4,6 +4,7 @@ app-content rule adds. Sizes do not vary between runs, so one build per sample; 
 level's cost (report: language_completion.bytes_by_level), so the table needs no build per level.
 
 Run: .venv/bin/python bench/levels.py [SAMPLE...]   (issue 13: imports <= 1.05x on every sample)
+Where the Python samples' `imports` bytes go, cause by cause: bench/py_surplus.py.
 """
 
 from __future__ import annotations

@@ -9,7 +9,11 @@ Pure: AST nodes in, a `Cond` out.
 from __future__ import annotations
 
 import ast
+import bisect
+import io
 import operator
+import re
+import tokenize
 from dataclasses import dataclass
 
 TYPE_CHECKING, MAIN, PLATFORM, VERSION = "type_checking", "main", "platform", "version"
@@ -234,3 +238,51 @@ def _atom_holds(atom: Atom, version: tuple[int, int]) -> bool | None:
     if mine == theirs[:len(mine)] and len(values) <= 2:
         return _COMPARE[op](1, 0)  # equal prefix: version_info is the greater
     return _COMPARE[op](mine, theirs)
+
+
+def script_only_functions(tree: ast.Module, source: bytes, flags: dict) -> set[int]:
+    """ids of private module-level functions (`_test`, `_main`) that only the module's `if __name__ ==
+    "__main__"` block calls, directly or through other such functions: like the block, they run only when the
+    module is a script, never on import. Public ones stay: another module may import and call them. Any other
+    mention of the name (a call, `__all__`, getattr's string, a docstring) keeps the function; comments do not
+    count: no code runs them."""
+    private = {stmt.name: stmt for stmt in tree.body if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef))
+               and stmt.name.startswith("_") and not stmt.name.endswith("__")}
+    main_blocks = [(stmt.lineno, stmt.end_lineno or stmt.lineno) for stmt in tree.body
+                   if isinstance(stmt, ast.If) and condition(stmt.test, flags).yes is False]
+    if not private or not main_blocks:
+        return set()
+    mentions = {}  # name -> lines it appears on, outside its own definition
+    source = _blank_comments(source)
+    line_starts = [0] + [m.end() for m in re.finditer(rb"\n", source)]
+    for name, fn in private.items():
+        lines = {bisect.bisect_right(line_starts, m.start())
+                 for m in re.finditer(rb"\b" + re.escape(name.encode()) + rb"\b", source)}
+        mentions[name] = {n for n in lines if not fn.lineno <= n <= (fn.end_lineno or fn.lineno)}
+    script_only: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
+    while True:  # grows from the main blocks through the functions only they (and those) mention
+        spans = main_blocks + [(fn.lineno, fn.end_lineno or fn.lineno) for fn in script_only.values()]
+        grown = {name: fn for name, fn in private.items() if name not in script_only and mentions[name]
+                 and all(any(a <= n <= b for a, b in spans) for n in mentions[name])}
+        if not grown:
+            return {id(fn) for fn in script_only.values()}
+        script_only.update(grown)
+
+
+def _blank_comments(source: bytes) -> bytes:
+    """`source` with the text of its comments turned into spaces (lines and offsets unchanged); as it is when it
+    does not tokenize (then comments still count as mentions: more is kept, never less)."""
+    try:
+        tokens = [t for t in tokenize.tokenize(io.BytesIO(source).readline) if t.type in (tokenize.ENCODING,
+                                                                                           tokenize.COMMENT)]
+    except (tokenize.TokenError, SyntaxError, UnicodeDecodeError, LookupError):
+        return source
+    encoding = tokens[0].string if tokens and tokens[0].type == tokenize.ENCODING else "utf-8"
+    lines = source.split(b"\n")
+    for token in tokens[1:]:
+        row, column = token.start
+        line = lines[row - 1]
+        # the token's column counts characters of the decoded line (after a byte order mark on the first)
+        start = len(token.line[:column].encode(encoding)) + (3 if row == 1 and line.startswith(b"\xef\xbb\xbf") else 0)
+        lines[row - 1] = line[:start] + b" " * (len(line) - start)
+    return b"\n".join(lines)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import ast
 import bisect
 import posixpath
-import re
 import warnings as py_warnings
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -170,7 +169,7 @@ def _reachable_nodes(tree: ast.Module, source: bytes):
     Import statements are statements, so most modules need only their statement tree walked."""
     expressions = b"import_module" in source or b"__import__" in source
     flags = pybranches.module_flags(tree) if b"version_info" in source or b"platform" in source else {}
-    script_only = _script_only_functions(tree, source, flags)
+    script_only = pybranches.script_only_functions(tree, source, flags)
     # Every import statement and import call has the word on one of its lines: a subtree whose lines never
     # say "import" holds none, and is not walked (most of a module's tree).
     import_lines = [n for n, text in enumerate(source.split(b"\n"), 1) if b"import" in text]
@@ -231,33 +230,6 @@ def _import_fallback_guard(node: ast.AST) -> tuple[str, ...]:
     return tuple(stmt.module or "" if isinstance(stmt, ast.ImportFrom) else alias.name
                  for stmt in node.body if isinstance(stmt, (ast.Import, ast.ImportFrom))
                  for alias in (stmt.names if isinstance(stmt, ast.Import) else stmt.names[:1]))
-
-
-def _script_only_functions(tree: ast.Module, source: bytes, flags: dict) -> set[int]:
-    """ids of private module-level functions (`_test`, `_main`) that only the module's `if __name__ ==
-    "__main__"` block calls, directly or through other such functions: like the block, they run only when the
-    module is a script, never on import. Public ones stay: another module may import and call them. Any other
-    mention of the name (a call, `__all__`, getattr's string, even a comment) keeps the function."""
-    private = {stmt.name: stmt for stmt in tree.body if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef))
-               and stmt.name.startswith("_") and not stmt.name.endswith("__")}
-    main_blocks = [(stmt.lineno, stmt.end_lineno or stmt.lineno) for stmt in tree.body
-                   if isinstance(stmt, ast.If) and pybranches.condition(stmt.test, flags).yes is False]
-    if not private or not main_blocks:
-        return set()
-    mentions = {}  # name -> lines it appears on, outside its own definition
-    line_starts = [0] + [m.end() for m in re.finditer(rb"\n", source)]
-    for name, fn in private.items():
-        lines = {bisect.bisect_right(line_starts, m.start())
-                 for m in re.finditer(rb"\b" + re.escape(name.encode()) + rb"\b", source)}
-        mentions[name] = {n for n in lines if not fn.lineno <= n <= (fn.end_lineno or fn.lineno)}
-    script_only: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
-    while True:  # grows from the main blocks through the functions only they (and those) mention
-        spans = main_blocks + [(fn.lineno, fn.end_lineno or fn.lineno) for fn in script_only.values()]
-        grown = {name: fn for name, fn in private.items() if name not in script_only and mentions[name]
-                 and all(any(a <= n <= b for a, b in spans) for n in mentions[name])}
-        if not grown:
-            return {id(fn) for fn in script_only.values()}
-        script_only.update(grown)
 
 
 def _call_name(func: ast.expr) -> str:

@@ -24,7 +24,8 @@ from slim.langs import pyimports
 from slim.model import SlimWarning
 
 # Bump when pyimports.scan's output changes for the same source: older cached scans are then never read.
-SCAN_FORMAT = 6  # 4: version conditions, cut imports, names spelled out; 5: default arguments too; 6: if 0
+SCAN_FORMAT = 7  # 4: version conditions, cut imports, names spelled out; 5: default arguments too; 6: if 0;
+# 7: comments do not mention functions
 # The parsing Python's minor version is part of the key: a newer grammar parses what an older one rejects.
 _KEY_SUFFIX = f":{SCAN_FORMAT}:{sys.version_info[0]}.{sys.version_info[1]}".encode()
 _PARALLEL_FROM = 512 << 10  # bytes of uncached source below which starting workers costs more than it saves

@@ -135,3 +135,37 @@ def test_literal_tests_cut_their_dead_branch_and_a_flag_bound_to_a_literal_does_
     out = levels.completion(root, {"/usr/bin/python3.11", "/srv/driver.py"}, levels.IMPORTS, {}, [], cuts=cuts)
     assert {f"/{LIB}/pdb.py", f"/{LIB}/json/__init__.py"} <= set(out) and f"/{LIB}/pickle.py" not in out
     assert cuts[pybranches.CONSTANT] == 300
+
+
+# sysconfig.py of Python 3.11 (lines 500-502, 563-565, 878-893, shortened): _generate_posix_vars runs only from
+# _main, which only the __main__ block calls; a comment in _init_posix names it
+SYSCONFIG = '''\ufeffimport sys
+def _generate_posix_vars():
+    """Generate the Python module containing build-time variables."""
+    import pprint
+
+def _init_posix(vars):
+    """Initialize the module as appropriate for POSIX systems."""
+    # _sysconfigdata is generated at build time, see _generate_posix_vars()
+    name = _get_sysconfigdata_name()  # é, then a comment: _generate_posix_vars
+    s = "# not a comment: _generate_posix_vars"
+
+def _main():
+    """Display all information sysconfig detains."""
+    if '--generate-posix-vars' in sys.argv:
+        _generate_posix_vars()
+        return
+
+if __name__ == '__main__':
+    _main()
+'''.encode()
+
+
+def test_a_comment_naming_a_function_does_not_keep_what_only_the_main_block_runs():
+    # before: any mention kept the function, the comment in _init_posix too, so pprint was followed
+    scan = pyimports.scan(SYSCONFIG.replace(b'    s = "# not a comment: _generate_posix_vars"\n', b""))
+    assert [(rule, m) for rule, m, *_ in scan.cut] == [(pybranches.MAIN, "pprint")]
+    assert {m for m, *_ in scan.imports} == {"sys"}
+    # a string may be getattr's name: it still counts
+    assert {m for m, *_ in pyimports.scan(SYSCONFIG).imports} == {"sys", "pprint"}
+    assert pybranches._blank_comments(b"x = 1  # a\n# b\n") == b"x = 1     \n   \n"

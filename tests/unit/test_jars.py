@@ -129,16 +129,17 @@ def test_real_pom_properties():
 
 
 @pytest.mark.parametrize("file_name, expected", [
-    # file names from Syft's own table of cases, and the samples'
+    # the samples' names, and one invented name per shape of the rule (separator, build/r versions, a nested
+    # location, a version-like part inside the name, a long qualified version)
     ("tomcat10-i18n-pt-BR-10.1.55.jar", ("tomcat10-i18n-pt-BR", "10.1.55")),
     ("bootstrap.jar", ("bootstrap", "")),
-    ("pkg-maven.4.3.2.blerg", ("pkg-maven", "4.3.2")),
-    ("pkg-maven_4.3.2.jar", ("pkg-maven", "4.3.2")),
-    ("pkg-extra-field-maven-4.3.2-rc1.ear", ("pkg-extra-field-maven", "4.3.2-rc1")),
-    ("/hudson.war:WEB-INF/lib/trilead-ssh2-build212-hudson-5.jar", ("trilead-ssh2", "build212-hudson-5")),
-    ("guava-r06.jar", ("guava", "r06")),
-    ("jboss-saaj-api_1.4_spec-1.0.2.Final.jar", ("jboss-saaj-api_1.4_spec", "1.0.2.Final")),
-    ("wagon-webdav-1.0.2-beta-2.2.3a-hudson.jar", ("wagon-webdav", "1.0.2-beta-2.2.3a-hudson")),
+    ("acme-widgets.2.0.1.xyz", ("acme-widgets", "2.0.1")),
+    ("acme-widgets_2.0.1.jar", ("acme-widgets", "2.0.1")),
+    ("acme-extra-part-widgets-2.0.1-rc3.ear", ("acme-extra-part-widgets", "2.0.1-rc3")),
+    ("/shop.war:WEB-INF/lib/sshkit-build77-shop-2.jar", ("sshkit", "build77-shop-2")),
+    ("collections-r09.jar", ("collections", "r09")),
+    ("acme-mail-api_2.1_spec-3.0.4.Final.jar", ("acme-mail-api_2.1_spec", "3.0.4.Final")),
+    ("acme-dav-2.0.1-beta-1.1.4b-shop.jar", ("acme-dav", "2.0.1-beta-1.1.4b-shop")),
     ("org.eclipse.jdt.core_3.32.0.jar", ("org.eclipse.jdt.core", "3.32.0")),
     ("1.0.jar", ("", "")),
     ("a" * 5000 + "!.jar", ("", "")),  # long and hostile: refused at once, no quadratic scan

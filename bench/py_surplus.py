@@ -27,6 +27,7 @@ from slim.engine import connect
 from slim.image.reference import parse_reference
 from slim.image.source import read_image
 from slim.langs import levels, pyimports
+from slim.model import ProcessInfo
 from slim.results import ImportedBy, NamedInCode, PartOfWholePackage
 from slim.workspace import Workspace
 
@@ -189,7 +190,11 @@ def measure(name: str):
         for version in sorted(levels.python_versions(base)):
             pypath, never, interpreter = levels.python_setup(rootfs, base, image.run_config.env_dict(), version)
             kept_py = sorted(p for p in base if p.endswith(".py") and rootfs.is_file(p))
-            found = pyimports.import_closure(rootfs, pypath, kept_py, never, version=interpreter, record_edges=True)
+            config = image.run_config
+            ran = [ProcessInfo(1, None, (*config.entrypoint, *config.cmd), "")]  # what the container runs
+            scripts = levels.main_scripts(rootfs, base, pypath, ran, config.workdir or "/")
+            found = pyimports.import_closure(rootfs, pypath, sorted(set(kept_py) | scripts), never,
+                                             version=interpreter, record_edges=True, scripts=scripts)
             app_dirs = tuple(d + "/" for d in pypath.directories if not d.startswith(("/usr/lib/", "/usr/local/lib/")))
             causes.update(attribute(rootfs, found.edges, base, traced, app_dirs))
         size = {p: rootfs.bytes_of([p]) for p in added if rootfs.is_file(p)}

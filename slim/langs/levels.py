@@ -16,7 +16,7 @@ import posixpath
 import re
 
 from slim.langs import jvm, nodeimports, perl, php, pybranches, pyimports, ruby
-from slim.langs.pypath import PythonPath, builtin_modules, search_path, top_package
+from slim.langs.pypath import PythonPath, builtin_modules, run_as_main, search_path, top_package
 from slim.model import SlimWarning
 from slim.results import LanguageRule, Reason
 
@@ -41,7 +41,8 @@ def completion(rootfs, kept: set[str], level: str, env: dict[str, str] | None = 
     jvm.completion(rootfs, kept, env or {}, processes, out, workdir)
     if level == IMPORTS:
         warnings = warnings if warnings is not None else []
-        _python_imports(rootfs, kept, env or {}, out, warnings, scan_python, cuts if cuts is not None else {})
+        _python_imports(rootfs, kept, env or {}, out, warnings, scan_python, cuts if cuts is not None else {},
+                        (processes, workdir))
         _node_imports(rootfs, kept, out, warnings)
         perl.completion(rootfs, kept, env or {}, out, warnings)
         php.completion(rootfs, kept, env or {}, out, warnings)
@@ -78,7 +79,7 @@ def _walk(rootfs, top: str, out: dict[str, Reason], why: str, want, skip=frozens
 
 
 def _python_imports(rootfs, kept: set[str], env: dict[str, str], out: dict[str, Reason], warnings: list,
-                    scan_python, cuts: dict[str, int]) -> None:
+                    scan_python, cuts: dict[str, int], ran: tuple = ((), "/")) -> None:
     """The import closure of every kept module; metadata of the packages that keep files; whole packages only
     where the code cannot be read (a parse failure) or names a module at run time (import_module(variable))."""
     py_files = sorted(p for p in kept if p.endswith(".py") and rootfs.is_file(p))
@@ -86,7 +87,9 @@ def _python_imports(rootfs, kept: set[str], env: dict[str, str], out: dict[str, 
         pypath, never, interpreter = python_setup(rootfs, kept, env, version)
         for rule in pybranches.RULES:
             cuts.setdefault(rule, 0)
-        found = pyimports.import_closure(rootfs, pypath, py_files, never, scan_python, interpreter)
+        scripts = main_scripts(rootfs, kept, pypath, *ran)
+        found = pyimports.import_closure(rootfs, pypath, sorted(set(py_files) | scripts), never, scan_python,
+                                         interpreter, scripts=scripts)
         for path, why in found.keep.items():
             out.setdefault(path, why)
         for rule, seeds in found.cut.items():  # what following the imports each rule cut would have added
@@ -120,6 +123,24 @@ def python_setup(rootfs, kept: set[str], env: dict[str, str], version: str
                                                                                            "dist-packages"))
     major, minor = (int(n) for n in version.split(".")[:2])
     return pypath, never, (major, minor)
+
+
+def main_scripts(rootfs, kept: set[str], pypath: PythonPath, processes, workdir: str) -> frozenset[str]:
+    """The kept files the traced processes ran as Python's __main__: `python3 app.py`, `python3 -m pkg.mod`
+    (pkg/mod.py, or pkg/__main__.py for a package), and scripts started by a `#!` line naming python."""
+    out = set()
+    for proc in processes:
+        script, module = run_as_main(proc.argv, proc.exe)
+        if script is None and module is None and proc.exe and rootfs.is_file(proc.exe):
+            with rootfs.open(proc.exe) as fh:
+                first = fh.read(256).split(b"\n", 1)[0]
+            script = proc.exe if first.startswith(b"#!") and b"python" in first else None
+        if script:
+            out.add(posixpath.normpath(posixpath.join(workdir, script)))
+        if module:
+            found = pypath.find(f"{module}.__main__") or pypath.find(module)
+            out.update(found[-1:] if found else ())
+    return frozenset(p for p in out if p in kept and rootfs.is_file(p))
 
 
 def _kept_whole(package: str | None) -> str:

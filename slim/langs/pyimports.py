@@ -255,7 +255,8 @@ def scan_serially(sources: dict) -> dict:
 def import_closure(rootfs, pypath: PythonPath, start: list[str], never: tuple[str, ...] = (),
                    scan_many=scan_serially, version: tuple[int, int] | None = None,
                    seeds: tuple[tuple[str, Reason], ...] | list[tuple[str, Reason]] = (),
-                   known: frozenset[str] = frozenset(), record_edges: bool = False) -> ImportClosure:
+                   known: frozenset[str] = frozenset(), record_edges: bool = False,
+                   scripts: frozenset[str] = frozenset()) -> ImportClosure:
     """From the kept .py files `start` (and the files `seeds` name, kept for their reason), every module their
     imports (and their modules' imports) load; nothing under the directories `never` (the standard library's
     test suites and GUI toolkits), nothing of `known` (already kept: not scanned again). Branches on
@@ -264,7 +265,9 @@ def import_closure(rootfs, pypath: PythonPath, start: list[str], never: tuple[st
     package: the one the name's constant start names ('encodings.' + name: encodings), else its own top-level
     one; a module that does not parse keeps its top-level package whole. Goes in waves: each wave's new
     modules are scanned as one batch by `scan_many` ({path: source} -> {path: Scan or None}), which may cache
-    or parallelise; the result does not depend on how it scans. `record_edges`: fill out.edges."""
+    or parallelise; the result does not depend on how it scans. `record_edges`: fill out.edges. `scripts`: the
+    files the image runs as __main__ (scripts, `python -m` modules, with or without .py): the imports of their
+    __main__ blocks are followed."""
     out = ImportClosure()
     seen: set[str] = set(known)
     whole: set[str] = set()  # package directories already put into a wave whole
@@ -280,7 +283,8 @@ def import_closure(rootfs, pypath: PythonPath, start: list[str], never: tuple[st
             seen.add(path)
             if why:
                 out.keep[path] = why
-            entry = rootfs.stat(path) if path.endswith(".py") else None  # an extension module: ELF closure's
+            # an extension module is the ELF closure's; a script may have no .py
+            entry = rootfs.stat(path) if path.endswith(".py") or path in scripts else None
             if entry is not None and entry.size <= MAX_SOURCE:
                 sources[path] = rootfs.read_bytes(path)
         wave = []
@@ -291,24 +295,34 @@ def import_closure(rootfs, pypath: PythonPath, start: list[str], never: tuple[st
                 continue
             result = Scan(*result)
             _dynamic(rootfs, pypath, path, package, result, wave, whole, out)
-            for imp in resolve(result.imports, package):
-                files = [(f, ImportedBy(path, imp.line)) for name in [imp.name, *(f"{imp.name}.{n}" for n in imp.names)]
-                         for f in pypath.find(name) or _parents(pypath, name if name == imp.name else "")]
-                if imp.unless and all(pypath.importable(name) for name in imp.unless):
-                    if not all(pypath.find(name) for name in imp.unless):  # a module built into the interpreter
-                        cut.setdefault(pybranches.BUILTIN_FALLBACK, []).extend(files)
-                    continue  # a fallback for modules the image has
-                if pybranches.holds(imp.when, version):
-                    wave += files
-                else:
-                    cut.setdefault(pybranches.VERSION, []).extend(files)
-            for rule, module, level, names, line in result.cut:
-                name = _absolute(module, level, package)
-                dotted_names = ([name] if name else []) + [f"{name}.{n}" if name else n for n in names]
-                cut.setdefault(rule, []).extend((f, ImportedBy(path, line)) for dotted in dotted_names
-                                                for f in pypath.find(dotted) or ())
+            _follow(pypath, path, package, result, version, path in scripts, wave, cut)
     out.cut = {rule: [(f, why) for f, why in files if f not in seen] for rule, files in sorted(cut.items())}
     return out
+
+
+def _follow(pypath: PythonPath, path: str, package: str, result: Scan, version: tuple[int, int] | None,
+            script: bool, wave: list, cut: dict[str, list[tuple[str, Reason]]]) -> None:
+    """Put the files the imports of one scanned module load into the next wave, or into `cut` under the rule
+    that says they never run; `script`: the module runs as __main__ (the MAIN rule does not hold for it)."""
+    for imp in resolve(result.imports, package):
+        files = [(f, ImportedBy(path, imp.line)) for name in [imp.name, *(f"{imp.name}.{n}" for n in imp.names)]
+                 for f in pypath.find(name) or _parents(pypath, name if name == imp.name else "")]
+        if imp.unless and all(pypath.importable(name) for name in imp.unless):
+            if not all(pypath.find(name) for name in imp.unless):  # a module built into the interpreter
+                cut.setdefault(pybranches.BUILTIN_FALLBACK, []).extend(files)
+            continue  # a fallback for modules the image has
+        if pybranches.holds(imp.when, version):
+            wave += files
+        else:
+            cut.setdefault(pybranches.VERSION, []).extend(files)
+    for rule, module, level, names, line in result.cut:
+        name = _absolute(module, level, package)
+        dotted_names = ([name] if name else []) + [f"{name}.{n}" if name else n for n in names]
+        files = [(f, ImportedBy(path, line)) for dotted in dotted_names for f in pypath.find(dotted) or ()]
+        if rule == pybranches.MAIN and script:
+            wave += files  # the module runs as __main__: its main block, and what only that block calls, run
+        else:
+            cut.setdefault(rule, []).extend(files)
 
 
 def _parents(pypath: PythonPath, name: str) -> list[str]:

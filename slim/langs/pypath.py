@@ -141,3 +141,33 @@ def builtin_modules(rootfs, binaries: list[str]) -> frozenset[str]:
         with rootfs.open(path) as fh:
             names.update(m.decode() for m in _PYINIT.findall(fh.read(_MAX_INTERPRETER)))
     return frozenset(names | _ALWAYS_BUILTIN) if names else frozenset()
+
+
+_PYTHON = re.compile(r"^python(\d+(\.\d+)?)?$")
+
+
+def run_as_main(argv: tuple[str, ...] | list[str], exe: str = "") -> tuple[str | None, str | None]:
+    """(script, module) a Python command line runs as __main__: `python3 -u app.py` -> ("app.py", None),
+    `python3 -m http.server` -> (None, "http.server"); (None, None) for `-c`, stdin, or a program that is
+    not Python."""
+    if not argv or not _PYTHON.match(posixpath.basename(exe or argv[0])):
+        return None, None
+    args = list(argv[1:])
+    while args:
+        arg = args.pop(0)
+        if arg == "--":
+            return (args[0] if args else None), None
+        if arg == "--check-hash-based-pycs":
+            args = args[1:]
+        elif arg.startswith("--"):
+            continue  # --version, --help: no argument
+        elif arg.startswith("-") and arg != "-":
+            for n, flag in enumerate(arg[1:], 1):
+                if flag in "cmWX":  # take the rest of the word, or the next argument
+                    value = arg[n + 1:] or (args.pop(0) if args else "")
+                    if flag in "cm":
+                        return None, (value or None) if flag == "m" else None
+                    break
+        else:
+            return (None if arg == "-" else arg), None
+    return None, None

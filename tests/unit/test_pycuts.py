@@ -1,6 +1,6 @@
 """Python imports that can never run in the image, beyond the branch rules of test_pynames: the `except
 ImportError:` fallbacks of imports of modules built into the image's interpreter, and `if 0:`/`if False:`
-blocks. Fixtures copy the text of Debian's Python 3.11 (random.py, threading.py, lib2to3's driver.py) and
+blocks; and the modules that run as __main__, for which the __main__ rule does not hold. Fixtures copy the text of Debian's Python 3.11 (random.py, threading.py, lib2to3's driver.py) and
 excerpts of the exported symbol names of its /usr/bin/python3.11."""
 
 from __future__ import annotations
@@ -11,7 +11,9 @@ from slim.closure.hostfs import HostFS
 from slim.image.flatten import flatten
 from slim.image.layer import unpack_layer
 from slim.langs import levels, pybranches, pyimports
-from slim.langs.pypath import PythonPath, builtin_modules
+from slim.langs.pypath import PythonPath, builtin_modules, run_as_main
+from slim.model import ProcessInfo
+from slim.results import ImportedBy
 from tarbuild import layer
 
 LIB = "usr/lib/python3.11"
@@ -169,3 +171,60 @@ def test_a_comment_naming_a_function_does_not_keep_what_only_the_main_block_runs
     # a string may be getattr's name: it still counts
     assert {m for m, *_ in pyimports.scan(SYSCONFIG).imports} == {"sys", "pprint"}
     assert pybranches._blank_comments(b"x = 1  # a\n# b\n") == b"x = 1     \n   \n"
+
+
+# http/server.py of Python 3.11 (lines 1265-1273, shortened): what `python3 -m http.server` runs as __main__
+HTTP_SERVER = b'''import socket
+def test(HandlerClass=None, ServerClass=None, protocol="HTTP/1.0", port=8000, bind=None):
+    pass
+if __name__ == '__main__':
+    import argparse
+    import contextlib
+
+    parser = argparse.ArgumentParser()
+'''
+# an entry script that builds its server in a private function only the __main__ block calls, with a request
+# handler that imports lazily (the shape of samples/python-web's server.py, moved into a function)
+SERVER = b'''from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+def _serve():
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            import csv
+    ThreadingHTTPServer(("0.0.0.0", 8080), Handler).serve_forever()
+if __name__ == "__main__":
+    _serve()
+'''
+
+
+def test_the_command_line_says_which_file_python_runs_as_main():
+    assert run_as_main(("python3", "-u", "/srv/app/server.py", "--port", "8")) == ("/srv/app/server.py", None)
+    assert run_as_main(("/usr/bin/python3.11", "-W", "ignore", "-X", "dev", "app.py")) == ("app.py", None)
+    assert run_as_main(("python3", "-m", "http.server", "8000")) == (None, "http.server")
+    assert run_as_main(("python3", "-OO", "-Wignore", "-um", "pkg")) == (None, "pkg")
+    assert run_as_main(("python3", "-c", "import app")) == run_as_main(("python3", "-")) == (None, None)
+    assert run_as_main(("node", "server.py")) == run_as_main(()) == (None, None)
+
+
+def test_what_only_the_main_block_of_a_module_run_as_main_calls_is_followed(ws):
+    root = stdlib(ws, DYNSTR, (f"{LIB}/http/__init__.py", b""), (f"{LIB}/http/server.py", HTTP_SERVER),
+                  (f"{LIB}/argparse.py", b"x" * 100), (f"{LIB}/contextlib.py", b""), (f"{LIB}/socket.py", b""),
+                  ("srv/app/server.py", SERVER), ("usr/local/bin/serve", b"#!/usr/bin/python3\n" + SERVER),
+                  ("srv/app/lib.py", SERVER))
+    kept = {"/usr/bin/python3.11", f"/{LIB}/http/server.py", "/srv/app/server.py", "/usr/local/bin/serve",
+            "/srv/app/lib.py"}
+    runs = [ProcessInfo(1, None, ("python3", "-m", "http.server"), "/usr/bin/python3.11"),
+            ProcessInfo(2, 1, ("python3", "server.py"), "/usr/bin/python3.11"),
+            ProcessInfo(3, 1, ("/usr/local/bin/serve",), "/usr/local/bin/serve")]
+    out = levels.completion(root, kept, levels.IMPORTS, {}, [], processes=runs, workdir="/srv/app")
+    # before: the __main__ rule held for every module, so argparse and the handler's csv were cut
+    assert isinstance(out[f"/{LIB}/argparse.py"], ImportedBy) and out[f"/{LIB}/argparse.py"].line == 5
+    assert out[f"/{LIB}/csv.py"] == ImportedBy("/srv/app/server.py", 5)
+    # a script with no .py, started by its #! line, is scanned and runs as __main__ too
+    serve = levels.completion(root, kept - {"/srv/app/server.py"}, levels.IMPORTS, {}, [], processes=runs[2:])
+    assert serve[f"/{LIB}/csv.py"] == ImportedBy("/usr/local/bin/serve", 6)
+    # a module only imported (lib.py) is never __main__: its main block's imports stay cut
+    alone = levels.completion(root, kept - {"/srv/app/server.py", "/usr/local/bin/serve"}, levels.IMPORTS, {}, [],
+                              processes=runs[:1], workdir="/srv/app")
+    assert f"/{LIB}/csv.py" not in alone
+    assert levels.main_scripts(root, kept, PythonPath(root, [f"/{LIB}"]), runs, "/srv/app") == {
+        f"/{LIB}/http/server.py", "/srv/app/server.py", "/usr/local/bin/serve"}

@@ -84,7 +84,13 @@ def _python_imports(rootfs, kept: set[str], env: dict[str, str], out: dict[str, 
     where the code cannot be read (a parse failure) or names a module at run time (import_module(variable))."""
     py_files = sorted(p for p in kept if p.endswith(".py") and rootfs.is_file(p))
     for version in sorted(python_versions(kept)):
-        pypath, never, interpreter = python_setup(rootfs, kept, env, version)
+        # `python3 -m pkg` puts its working directory first on the path (a script, its own directory); not
+        # / or a directory above the standard library, whose files would then seem to lie in packages
+        modules_run = any(run_as_main(proc.argv, proc.exe)[1] for proc in ran[0])
+        cwd = posixpath.normpath(ran[1])
+        above = any(f"{p}/lib/python{version}".startswith(cwd.rstrip("/") + "/") for p in ("/usr", "/usr/local"))
+        first = [cwd] if modules_run and not above else []
+        pypath, never, interpreter = python_setup(rootfs, kept, env, version, first)
         for rule in pybranches.RULES:
             cuts.setdefault(rule, 0)
         scripts = main_scripts(rootfs, kept, pypath, *ran)
@@ -106,11 +112,11 @@ def _python_imports(rootfs, kept: set[str], env: dict[str, str], out: dict[str, 
         _python_packages(rootfs, set(py_files) | set(found.keep), out, metadata_only=True)
 
 
-def python_setup(rootfs, kept: set[str], env: dict[str, str], version: str
+def python_setup(rootfs, kept: set[str], env: dict[str, str], version: str, first: list[str] | None = None
                  ) -> tuple[PythonPath, tuple[str, ...], tuple[int, int]]:
-    """For the interpreter pythonVERSION and the kept files: its module search path (with the modules built
-    into the kept interpreter), the directories the import closure never enters (test suites, GUI toolkits),
-    and its (major, minor)."""
+    """For the interpreter pythonVERSION and the kept files: its module search path (the directories `first`
+    first, then those of the kept scripts; with the modules built into the kept interpreter), the directories
+    the import closure never enters (test suites, GUI toolkits), and its (major, minor)."""
     py_files = [p for p in kept if p.endswith(".py") and rootfs.is_file(p)]
     stdlib = [f"{p}/lib/python{version}" for p in ("/usr", "/usr/local")]
     site_like = ("/site-packages/", "/dist-packages/")
@@ -118,7 +124,8 @@ def python_setup(rootfs, kept: set[str], env: dict[str, str], version: str
                           if not any(p.startswith(d + "/") for d in stdlib) and not any(s in p for s in site_like)})
     binaries = sorted(p for p in kept if p in (f"/usr/bin/python{version}", f"/usr/local/bin/python{version}")
                       or posixpath.basename(p).startswith(f"libpython{version}.so"))
-    pypath = PythonPath(rootfs, search_path(rootfs, version, env, script_dirs), builtin_modules(rootfs, binaries))
+    pypath = PythonPath(rootfs, search_path(rootfs, version, env, (first or []) + script_dirs),
+                        builtin_modules(rootfs, binaries))
     never = tuple(f"{lib}/{skip}" for lib in stdlib for skip in _STDLIB_SKIP if skip not in ("site-packages",
                                                                                            "dist-packages"))
     major, minor = (int(n) for n in version.split(".")[:2])

@@ -228,3 +228,21 @@ def test_what_only_the_main_block_of_a_module_run_as_main_calls_is_followed(ws):
     assert f"/{LIB}/csv.py" not in alone
     assert levels.main_scripts(root, kept, PythonPath(root, [f"/{LIB}"]), runs, "/srv/app") == {
         f"/{LIB}/http/server.py", "/srv/app/server.py", "/usr/local/bin/serve"}
+
+
+def test_a_package_run_with_python_m_is_found_from_the_working_directory(ws):
+    main = b'''def _main():
+    from app import report
+if __name__ == "__main__":
+    _main()
+'''
+    root = stdlib(ws, DYNSTR, ("srv/app/__init__.py", b""), ("srv/app/__main__.py", main),
+                  ("srv/app/report.py", b"import csv\n"))
+    kept = {"/usr/bin/python3.11", "/srv/app/__init__.py", "/srv/app/__main__.py"}
+    runs = [ProcessInfo(1, None, ("python3", "-m", "app"), "/usr/bin/python3.11")]
+    # before: /srv was not on the path, so app/__main__.py was not known to run as __main__: its _main's
+    # import was cut, and the route that needs report.py (and csv) would fail
+    out = levels.completion(root, kept, levels.IMPORTS, {}, [], processes=runs, workdir="/srv")
+    assert out["/srv/app/report.py"] == ImportedBy("/srv/app/__main__.py", 2) and f"/{LIB}/csv.py" in out
+    # from / the working directory is not put on the path: every file would seem to lie in a package
+    assert "/srv/app/report.py" not in levels.completion(root, kept, levels.IMPORTS, {}, [], processes=runs)

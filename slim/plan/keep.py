@@ -14,18 +14,18 @@ import fnmatch
 import posixpath
 from dataclasses import dataclass
 
-from slim.langs import jvm, levels, pyimports
+from slim.langs import jvm, levels, pyimports, rubyspecs
 from slim.closure.walk import INPUT, PARENT, ClosureBuilder
 from slim.closure.walk import Reason as ClosureReason
 from slim.packages.osrelease import DISTRIBUTION_MARKERS
-from slim.packages.catalog import is_db_path
+from slim.packages.catalog import is_db_path, read_catalog
 from slim.closure.shebang import which
 from slim.checks.users import ImageAccounts
 from slim.plan import accounts
 from slim.plan.content import app_content
 from slim.plan.data import keep_named_data
 from slim.model import EXEC, PSEUDO_FILESYSTEMS, RunConfig, SlimWarning, Trace, within
-from slim.results import (LANGUAGE, Essential, Included, KeepPlan, MadeAtRunTime, NeededBy, ParentDirectory,
+from slim.results import (LANGUAGE, TRACED, Essential, Included, KeepPlan, MadeAtRunTime, NeededBy, ParentDirectory,
                           PartOfWholePackage, Reason, TracedAccess)
 
 _TLS_LIBS = ("libssl.so", "libgnutls.so", "libnss3.so", "libmbedtls.so", "libwolfssl.so")
@@ -114,6 +114,7 @@ def plan_keep(rootfs, config: RunConfig, trace: Trace, accounts: ImageAccounts, 
     keep_named_data(p)  # after every step that keeps ELF files: the data they name opens on demand
     p.collect_closure()
     p.closure_warnings()
+    _unused_gemspecs(p)  # once every other step decided which gem files stay
     _exclude(p)
     return p.out
 
@@ -220,6 +221,49 @@ def _language(p: _Planner) -> None:
             p.out.kept_whole = _kept_whole(p.rootfs, {path: why for path, why in added.items() if path not in base})
             p.out.cuts = dict(sorted(cuts.items()))
     p.out.language_cost = sizes
+
+
+def _unused_gemspecs(p: _Planner) -> None:
+    """Leave out the gemspecs kept only because RubyGems read them all at start-up, of gems none of whose files
+    is kept (slim.langs.rubyspecs): scanners would list those gems, and their advisories, for the slim image.
+    Not at level off, which keeps what the trace and the static closure found and nothing else decided by language."""
+    if p.options.lang_completion == levels.OFF:
+        return
+    traced_only = [path for path, why in p.out.reasons.items()
+                   if path.endswith(".gemspec") and all(r.category == TRACED for r in why)]
+    owners: dict[str, tuple[str, ...]] = {}
+
+    def package_files(path: str) -> tuple[str, ...] | None:
+        if not owners:  # read the package database only for an image that has gems with no directory
+            owners.update({f: pkg.files for pkg in read_catalog(p.rootfs).packages for f in pkg.files})
+            owners.setdefault("", ())
+        return owners.get(path)
+
+    dropped = rubyspecs.unused_specs(p.rootfs, set(p.out.reasons), p.env, package_files, traced_only)
+    if not dropped:
+        return
+    markers = {m for gem in dropped.values() for m in rubyspecs.build_markers(p.rootfs, gem) if m in p.out.reasons}
+    gone = set(dropped) | {m for m in markers if all(r.category == TRACED for r in p.out.reasons[m])}
+    _forget(p, gone)
+    p.out.cuts[rubyspecs.CUT] = p.rootfs.bytes_of(gone)
+    names = ", ".join(sorted(f"{g.name}-{g.version}" for g in dropped.values()))
+    p.out.warnings.append(SlimWarning(
+        "lang.gemspec-left-out", f"the specifications of {len(dropped)} gems none of whose files are kept are left "
+        f"out, so scanners do not list them (keep one with --include-path): {names}"))
+
+
+def _forget(p: _Planner, paths: set[str]) -> None:
+    """Keep `paths` no longer, nor the directories kept only as their parents that now hold nothing kept."""
+    for path in paths:
+        p.out.reasons.pop(path, None)
+    parents = {posixpath.dirname(path) for path in paths}
+    while parents:
+        occupied = {posixpath.dirname(path) for path in p.out.reasons}
+        empty = {d for d in parents if d not in occupied and d in p.out.reasons
+                 and all(isinstance(r, ParentDirectory) for r in p.out.reasons[d])}
+        for directory in empty:
+            del p.out.reasons[directory]
+        parents = {posixpath.dirname(d) for d in empty}
 
 
 def _kept_whole(rootfs, added: dict[str, Reason]) -> dict[str, int]:

@@ -74,3 +74,29 @@ def test_routes_the_probes_never_took_still_answer(sample, level, engine, build_
     kept = {p["path"]: p["reasons"] for p in report["keep"]["paths"]}
     for path, why in kept_for.items():  # kept for the statement that loads it
         assert any(r.startswith(f"language: {why}") for r in kept.get(path, [])), (path, kept.get(path))
+    if sample == "ruby-sinatra":
+        rubygems_holds_together(engine, out, report)
+
+
+# RubyGems in the slim image: every specification it still has, each one's run-time dependencies found, and every
+# gem that is no default gem activated (what `gem NAME` and a require through RubyGems do)
+RUBYGEMS_CHECK = """
+specs = Gem::Specification.to_a
+bad = specs.flat_map { |s| s.runtime_dependencies.map { |d| begin; d.to_spec; nil; rescue Gem::LoadError => e
+  "#{s.full_name} needs #{d}: #{e.class}"; end } }.compact
+specs.reject(&:default_gem?).each { |s| begin; gem s.name, s.version.to_s; rescue Gem::LoadError => e
+  bad << "#{s.full_name}: #{e.message}"; end }
+puts "gems: #{specs.map(&:full_name).sort.join(' ')}", "broken: #{bad.join('; ')}"
+"""
+
+
+def rubygems_holds_together(engine, image: str, report: dict) -> None:
+    """The gemspecs of gems whose code slimming removed are gone (the bundled debug, rbs, typeprof...; the default
+    gems irb and rdoc), those of the gems the app uses stay, and RubyGems finds what each remaining gem needs."""
+    out = engine.containers.run(image, entrypoint=["ruby", "-e", RUBYGEMS_CHECK], remove=True).decode()
+    gems = {line for line in out.splitlines() if line.startswith("gems: ")}.pop().split()[1:]
+    names = {g.rsplit("-", 1)[0] for g in gems}
+    assert {"sinatra", "rack", "rack-protection", "mustermann", "tilt", "webrick", "csv", "digest"} <= names, gems
+    assert not names & {"debug", "rbs", "typeprof", "rake", "minitest", "test-unit", "irb", "rdoc"}, gems
+    assert out.split("broken: ", 1)[1].strip() == "", out
+    assert report["language_completion"]["cuts"]["ruby_unused_gemspecs"] > 0

@@ -1,10 +1,11 @@
 """Which findings the slim image still carries. Pure: findings and what the slim image holds in, a mapping out.
 
 A finding on an OS package (deb, apk) stays when the slim image's trimmed package database still lists the
-package (slim keeps an entry for every package that keeps a file); a language package's when its metadata
-(*.dist-info, *.egg-info, package.json) was kept, found by name or by the path the scanner gave; any other
-finding (a binary, an archive, a file) when a path it names, or a file below it, was kept. A finding that
-names neither a known package nor a path cannot be decided and is counted as remaining.
+package (slim keeps an entry for every package that keeps a file); a language package's (Python, npm, gem, Java
+archive) when the slim image's inventory still lists that name at that version, else when the path the scanner
+gave was kept; any other finding (a binary, an archive, a file) when a path it names, or a file below it, or the
+archive it lies in was kept. A finding that names neither a known package nor a path cannot be decided and is
+counted as remaining.
 """
 
 from __future__ import annotations
@@ -15,7 +16,21 @@ from dataclasses import dataclass
 from slim.vulns.finding import OS_TYPES, SEVERITIES, Finding, counts
 
 _MERGED = ("/bin/", "/sbin/", "/lib/", "/lib64/")
-_INVENTORY_TYPES = {"pypi": "python", "npm": "npm", "deb": "deb", "apk": "apk"}  # slim's kinds -> scanners'
+# slim's inventory kinds -> the package types scanners write (Grype's; Trivy's are mapped to them on reading)
+_INVENTORY_TYPES = {"pypi": "python", "npm": "npm", "deb": "deb", "apk": "apk", "maven": "java-archive"}
+_SAME_AS = {"jenkins-plugin": "java-archive"}  # Grype's type for .hpi/.jpi archives, which slim lists as maven
+# types whose every package the slim image's inventory lists: a name it does not list is gone
+_LISTED_WHOLE = ("python", "npm", "gem", "java-archive")
+# what a Java archive inside another is named by: `app.war/WEB-INF/lib/x.jar` (Trivy), `app.war:WEB-INF/...`
+_ARCHIVE_IN_PATH = re.compile(r"\.(?:jar|war|ear|par|sar|nar|jpi|hpi|kar|lpkg|zip)(?=[/:])")
+
+
+@dataclass(frozen=True)
+class LangPackage:
+    """A language package the slim image lists: its version and the kept path it was read from."""
+
+    version: str
+    location: str
 
 
 @dataclass(frozen=True)
@@ -24,7 +39,7 @@ class SlimContents:
     normalized name, and paths."""
 
     os_packages: dict[str, str]  # name -> the kept path that carries it (a file it owns, else its database entry)
-    lang_packages: dict[tuple[str, str], str]  # (type, normalized name) -> its kept metadata path
+    lang_packages: dict[tuple[str, str], tuple[LangPackage, ...]]  # (type, normalized name) -> each version kept
     paths: frozenset[str]  # every kept file, link and directory
     parents: frozenset[str]  # every directory above a kept path
 
@@ -32,13 +47,17 @@ class SlimContents:
 def normalized(kind: str, name: str) -> str:
     """A package name as its ecosystem compares names, so a scanner's spelling and the metadata's match."""
     # Python distribution names compare case-insensitively with runs of -_. as one "-" (PEP 503)
-    return re.sub(r"[-_.]+", "-", name).lower() if kind == "python" else name
+    if kind == "python":
+        return re.sub(r"[-_.]+", "-", name).lower()
+    # Trivy names a Java package GROUP:ARTIFACT, Grype and slim's inventory by its artifact id
+    return name.rsplit(":", 1)[-1] if kind == "java-archive" else name
 
 
 def contents_of(components, paths) -> SlimContents:
     """From the slim image's inventory (components with kind, name, location, files) and its kept paths."""
     kept = frozenset(paths)
-    os_packages, lang = {}, {}
+    os_packages: dict[str, str] = {}
+    lang: dict[tuple[str, str], tuple[LangPackage, ...]] = {}
     for c in components:
         kind = _INVENTORY_TYPES.get(c.kind, c.kind)
         if kind in OS_TYPES:
@@ -46,7 +65,8 @@ def contents_of(components, paths) -> SlimContents:
             entry = f"{c.location}/status.d/{c.name}"
             os_packages[c.name] = c.files[0] if c.files else entry if entry in kept else c.location
         else:
-            lang[(kind, normalized(kind, c.name))] = c.location
+            key = (kind, normalized(kind, c.name))
+            lang[key] = lang.get(key, ()) + (LangPackage(c.version, c.location),)
     parents = {p.rsplit("/", i)[0] or "/" for p in kept for i in range(1, p.count("/") + 1)}
     return SlimContents(os_packages, lang, kept, frozenset(parents))
 
@@ -56,16 +76,31 @@ def carrier(finding: Finding, slim: SlimContents) -> str | None:
     (no known package type, no path) return "" and count as remaining."""
     if finding.type in OS_TYPES:
         return slim.os_packages.get(finding.package)
-    found = slim.lang_packages.get((finding.type, normalized(finding.type, finding.package)))
-    if found:
-        return found
+    kind = _SAME_AS.get(finding.type, finding.type)
+    named = slim.lang_packages.get((kind, normalized(kind, finding.package)), ())
+    exact = next((p.location for p in named if p.version == finding.version), None)
+    if exact:
+        return exact
     for path in finding.paths:
-        # merged /usr: a scanner may name /lib/x for what the image holds as /usr/lib/x (conservative: when the
-        # image is not merged, this can only count a removed file as remaining, never the other way round)
-        for alias in (path, "/usr" + path) if path.startswith(_MERGED) else (path,):
-            if alias in slim.paths or alias in slim.parents:
-                return path
-    return None if finding.paths or finding.type in ("python", "npm") else ""
+        found = _kept(path, slim)
+        if found:
+            return found
+    if named and not finding.paths:  # that name at another version, and nothing says where the finding's was
+        return named[0].location
+    return None if finding.paths or kind in _LISTED_WHOLE else ""
+
+
+def _kept(path: str, slim: SlimContents) -> str | None:
+    """`path` when it, a file below it, or the archive it lies inside was kept (None otherwise)."""
+    # merged /usr: a scanner may name /lib/x for what the image holds as /usr/lib/x (conservative: when the image
+    # is not merged, this can only count a removed file as remaining, never the other way round)
+    for alias in (path, "/usr" + path) if path.startswith(_MERGED) else (path,):
+        if alias in slim.paths or alias in slim.parents:
+            return path
+        for m in _ARCHIVE_IN_PATH.finditer(alias):  # a package inside an archive that was kept whole
+            if alias[:m.end()] in slim.paths:
+                return alias[:m.end()]
+    return None
 
 
 def _row(finding: Finding, kept_path: str | None = None) -> dict:

@@ -183,3 +183,58 @@ def test_the_mapping_fits_the_published_report_schema():
         mapped = match.mapping(*_read(name))
         mapped["scanned_slim"] = mapped["after"]  # what --scan adds
         jsonschema.Draft202012Validator(part).validate(mapped)
+
+
+# what slim keeps of tomcat-jsp (its SBOM of the slim image): the Java packages of two archives it kept; the German
+# messages' archive (tomcat10-i18n-de) is removed
+CATALINA = "/usr/share/java/tomcat10-catalina-10.1.55.jar"
+JDT = "/usr/share/java/eclipse-jdt-core-3.32.0.jar"
+TOMCAT_KEPT = [SimpleNamespace(kind="maven", name="tomcat10-catalina", version="10.1.55", location=CATALINA,
+                               files=(CATALINA,), namespace="org.apache.tomcat-catalina"),
+               SimpleNamespace(kind="maven", name="eclipse-jdt-core", version="3.32.0", location=JDT, files=(JDT,),
+                               namespace="org.eclipse.jdt.core")]
+
+
+def _without_paths(doc: dict) -> dict:
+    """The report as a scanner writes it when it gives no path (Trivy's PkgPath is optional, a Grype match on an
+    SBOM input has no file locations)."""
+    for found in doc.get("matches", []):
+        found["artifact"]["locations"] = []
+    for result in doc.get("Results", []):
+        for vuln in result.get("Vulnerabilities") or []:
+            vuln.pop("PkgPath", None)
+    return doc
+
+
+@pytest.mark.parametrize("name", ["tomcat-jsp.grype.json", "tomcat-jsp.trivy.json"])
+@pytest.mark.parametrize("paths", [True, False])
+def test_java_findings_match_the_kept_archives_by_name_and_version(name, paths):
+    """Handwritten in each scanner's real JSON shape (no vulnerability database can be downloaded here):
+    Grype's `java-archive` artifacts named by artifact id, Trivy's `jar` packages named GROUP:ARTIFACT."""
+    doc = load(name) if paths else _without_paths(load(name))
+    reader = grype if name.endswith("grype.json") else trivy
+    mapped = match.mapping(reader.findings(doc), slim(TOMCAT_KEPT, [CATALINA, JDT]), reader.scanner(doc))
+    assert {r["id"]: r["kept_path"] for r in mapped["remaining"]} == {"SLIM-FIXTURE-0002": CATALINA,
+                                                                      "SLIM-FIXTURE-0003": JDT}
+    assert [(r["id"], r["type"]) for r in mapped["removed"]] == [("SLIM-FIXTURE-0004", "java-archive")]
+
+
+def test_a_java_package_inside_a_kept_archive_stays():
+    war = "/var/lib/tomcat10/webapps/app.war"
+    doc = {"SchemaVersion": 2, "Results": [{"Target": "Java", "Class": "lang-pkgs", "Type": "jar", "Vulnerabilities": [
+        {"VulnerabilityID": "SLIM-FIXTURE-0005", "PkgName": "org.example:helper", "InstalledVersion": "1.0",
+         "PkgPath": "var/lib/tomcat10/webapps/app.war/WEB-INF/lib/helper-1.0.jar", "Severity": "HIGH"}]}]}
+    [finding] = trivy.findings(doc)
+    assert match.carrier(finding, slim(paths=[war])) == war  # Trivy joins an inner archive's path with "/"
+    assert match.carrier(finding, slim()) is None
+
+
+def test_another_version_of_a_kept_name_does_not_hold_a_finding():
+    meta = "/usr/lib/python3/dist-packages/six-1.16.0.egg-info/PKG-INFO"
+    kept = slim([SimpleNamespace(kind="pypi", name="six", version="1.16.0", location=meta, files=())])
+    doc = {"matches": [{"vulnerability": {"id": "SLIM-FIXTURE-0006", "severity": "High"},
+                        "artifact": {"name": "six", "version": v, "type": "python",
+                                     "locations": [{"path": f"/opt/venv/lib/six-{v}.dist-info/METADATA"}]}}
+                       for v in ("1.16.0", "1.15.0")]}
+    carriers = {f.version: match.carrier(f, kept) for f in grype.findings(doc)}
+    assert carriers == {"1.16.0": meta, "1.15.0": None}  # the old copy's metadata went, and nothing else holds it

@@ -86,6 +86,14 @@ class NeededBy(Reason):
 
 
 @dataclass(frozen=True)
+class NeededByLanguageFile(NeededBy):
+    """The static closure of a file only language completion kept (the library a Python extension module links,
+    libdb for `_dbm`): counted with the language level that brought it, not with what the trace needs."""
+
+    category: ClassVar[str] = LANGUAGE
+
+
+@dataclass(frozen=True)
 class DataNamedBy(Reason):
     """A data file a kept binary names in its read-only data and opens on demand (zone data, CA roots...):
     `rule` is the entry of slim.closure.data_paths that matched, `binary` the kept file that names it."""

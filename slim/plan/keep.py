@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import fnmatch
 import posixpath
+import re
 from dataclasses import dataclass
 
 from slim.langs import jvm, levels, pyimports, rubyspecs
@@ -25,11 +26,13 @@ from slim.plan import accounts
 from slim.plan.content import app_content
 from slim.plan.data import keep_named_data
 from slim.model import EXEC, PSEUDO_FILESYSTEMS, RunConfig, SlimWarning, Trace, within
-from slim.results import (LANGUAGE, TRACED, Essential, Included, KeepPlan, MadeAtRunTime, NeededBy, ParentDirectory,
-                          PartOfWholePackage, Reason, TracedAccess)
+from slim.results import (LANGUAGE, TRACED, Essential, Included, KeepPlan, MadeAtRunTime, NeededBy,
+                          NeededByLanguageFile, ParentDirectory, PartOfWholePackage, Reason, TracedAccess)
 
 _TLS_LIBS = ("libssl.so", "libgnutls.so", "libnss3.so", "libmbedtls.so", "libwolfssl.so")
 _CA_FILES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/ssl/cert.pem", "/etc/pki/tls/certs/ca-bundle.crt")
+# what of a level's files can need libraries: extension modules (.so, Node's .node), not source files
+_SHARED_OBJECT = re.compile(r"\.(so|node)(\.[0-9.]+)?$")
 _MAX_CLOSURE_REASONS = 8  # per path: enough to explain it, without listing every library that needs libc
 
 
@@ -63,6 +66,7 @@ class _Planner:
         self.env = config.env_dict()
         self.builder = ClosureBuilder(rootfs, self.env, config.workdir or "/")
         self.out = KeepPlan()
+        self.language_closure: set[str] = set()  # closure paths only language completion's files lead to
 
     def seed(self, path: str, reason: Reason, runs: bool = True) -> None:
         """Keep `path` (when the image has it) for `reason`, and everything its closure needs. runs=False:
@@ -80,7 +84,8 @@ class _Planner:
             for r in why:
                 if r.kind == INPUT:
                     continue
-                reason = NeededBy(r.kind, r.of) if r.kind != PARENT else ParentDirectory()
+                needed = NeededByLanguageFile if path in self.language_closure else NeededBy
+                reason = needed(r.kind, r.of) if r.kind != PARENT else ParentDirectory()
                 entry = self.out.reasons.setdefault(path, [])
                 if reason not in entry and len(entry) < _MAX_CLOSURE_REASONS:
                     entry.append(reason)
@@ -211,16 +216,28 @@ def _language(p: _Planner) -> None:
         cuts: dict[str, int] = {}
         added = levels.completion(p.rootfs, base, level, p.env, found, p.scan_python, cuts,
                                   processes=p.trace.processes, workdir=p.config.workdir or "/")
+        new = set(added) - base
+        # a level costs its files and the libraries they bring (libdb for `_dbm`), not its files alone
+        sizes[level] = p.rootfs.bytes_of(new | _closure_of(p, new, base))
         if level == p.options.lang_completion:
             p.out.warnings.extend(found)
-        sizes[level] = p.rootfs.bytes_of(set(added) - base)
-        if level == p.options.lang_completion:
+            before = set(p.builder.closure.keep)
             for path, why in sorted(added.items()):
                 if path not in base:
                     p.seed(path, why)
+            p.language_closure = set(p.builder.closure.keep) - before - new
             p.out.kept_whole = _kept_whole(p.rootfs, {path: why for path, why in added.items() if path not in base})
             p.out.cuts = dict(sorted(cuts.items()))
     p.out.language_cost = sizes
+
+
+def _closure_of(p: _Planner, files: set[str], base: set[str]) -> set[str]:
+    """What the static closure of a level's `files` adds beyond `base`: the libraries its extension modules
+    link. Followed in a builder of its own, so levels not chosen leave the plan as it was."""
+    builder = ClosureBuilder(p.rootfs, p.env, p.config.workdir or "/")
+    for path in sorted(f for f in files if _SHARED_OBJECT.search(posixpath.basename(f))):
+        builder.add(path, ClosureReason(INPUT, LANGUAGE), scripts=False)
+    return set(builder.closure.keep) - base - files
 
 
 def _unused_gemspecs(p: _Planner) -> None:

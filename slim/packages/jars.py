@@ -181,9 +181,13 @@ def _check_directory(stream) -> None:
     if at < 0 or len(tail) < at + 22:
         raise Unreadable("no zip end record")
     entries, size = struct.unpack_from("<HL", tail, at + 10)
-    zip64 = at - 20 - 56  # zip64: the counts are in the zip64 end record, just before its locator
-    if (entries == 0xFFFF or size == 0xFFFFFFFF) and zip64 >= 0 and tail[zip64:zip64 + 4] == b"PK\x06\x06":
-        entries, size = struct.unpack_from("<QQ", tail, zip64 + 32)
+    # zipfile takes the counts from a zip64 end record whenever its locator sits just before the end record,
+    # whatever the 32-bit counts say: read them the same way, or a forged pair would pass one bound to zipfile
+    if start + at >= 76:
+        stream.seek(start + at - 76)
+        record = stream.read(76)
+        if record[56:60] == b"PK\x06\x07" and record[:4] == b"PK\x06\x06":
+            entries, size = struct.unpack_from("<QQ", record, 32)
     if size > MAX_DIRECTORY or entries > MAX_ENTRIES:
         raise Unreadable(f"central directory of {entries} entries in {size} bytes, past slim's bounds")
     stream.seek(0)

@@ -207,6 +207,27 @@ def test_a_corrupt_archive_is_one_warning(data, reason):
     assert reason in warnings[0] and "\n" not in warnings[0]
 
 
+def test_a_zip64_record_cannot_hide_a_directory_past_the_bounds(monkeypatch):
+    """zipfile takes the counts of a zip64 end record whenever one is there, whatever the 32-bit record says: a
+    forged small 32-bit record must not let a directory past the bounds through."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for i in range(3000):
+            zf.writestr(f"f{i:06d}", b"")
+    data = buf.getvalue()
+    at = data.rfind(b"PK\x05\x06")
+    entries, size, offset = struct.unpack_from("<HLL", data, at + 10)
+    zip64 = struct.pack("<4sQ2H2L4Q", b"PK\x06\x06", 44, 45, 45, 0, 0, entries, entries, size, offset)
+    locator = struct.pack("<4sLQL", b"PK\x06\x07", 0, at, 1)
+    small = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 1, 1, 10, offset, 0)
+    forged = data[:at] + zip64 + locator + small
+    assert len(zipfile.ZipFile(io.BytesIO(forged)).namelist()) == 3000  # what zipfile would list
+    monkeypatch.setattr(jars, "MAX_DIRECTORY", size // 2)
+    found, warnings = listed(forged, "/lib/forged.jar")
+    assert found == [] and warnings == [f"/lib/forged.jar: not read as a Java archive: central directory of "
+                                        f"{entries} entries in {size} bytes, past slim's bounds"]
+
+
 def test_names_that_climb_out_or_carry_control_characters_stay_strings(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     war = archive(("../../../../evil-1.0.jar", jar("jopt-simple-5.0.4")),

@@ -13,8 +13,13 @@ from dataclasses import dataclass
 
 _FEATURE_EXTS = (".rb", ".so")
 RUBY_EXE = re.compile(r"^/usr(?:/local)?/bin/ruby(?:\d+(?:\.\d+)*)?$")
-_CONFIG = re.compile(r'^\s*CONFIG\["(\w+)"\]\s*=\s*(.*?)\s*$', re.M)
-_TOPDIR = re.compile(r'TOPDIR\s*=\s*File\.dirname\(__FILE__\)\.chomp!\("([^"]+)"\)')
+# The files read here come from the image: no pattern has two adjacent runs that can trade characters (`\s*\(?\s*`)
+# or a run that may scan to the end of the file once for every place it starts, so a hostile file costs linear time
+_CONFIG = re.compile(r'^[ \t]*CONFIG\["(\w+)"\][ \t]*=[ \t]*(.*)$', re.M)
+_TOPDIR = re.compile(r'TOPDIR[ \t]*=[ \t]*File\.dirname\(__FILE__\)\.chomp!\("([^"\n]{1,1024})"\)')
+_NAME = re.compile(r"\.name\s*=\s*[\"']([^\"'\n]{1,1024})[\"']")
+_VERSION = re.compile(r"\.version\s*=\s*[\"']([^\"'\n]{1,1024})[\"']")
+_DEPENDS = re.compile(r"add_(?:runtime_)?dependency[\s(]*(?:%q<([^>\n]{1,256})>|[\"']([^\"'\n]{1,256})[\"'])")
 # Debian's gem directories (rubygems-integration) beside the ones rbconfig implies
 _DEBIAN_GEM_DIRS = ("/var/lib/gems/{v}", "/usr/local/lib/ruby/gems/{v}", "/usr/share/rubygems-integration/{v}",
                     "/usr/share/rubygems-integration/all", "/usr/lib/{arch}/rubygems-integration/{v}",
@@ -37,6 +42,7 @@ def read_config(text: str, path: str) -> dict[str, str]:
     """rbconfig.rb's CONFIG, its `$(var)` references expanded; `prefix` from where the file lies, as Ruby does."""
     raw = {}
     for key, value in _CONFIG.findall(text):
+        value = value.strip()
         m = re.fullmatch(r'"([^"]*)"|\'([^\']*)\'', value)
         if m:
             raw[key] = m.group(1) if m.group(1) is not None else m.group(2)
@@ -58,8 +64,7 @@ def read_config(text: str, path: str) -> dict[str, str]:
 
 def parse_gemspec(text: str, path: str) -> Gem | None:
     """A gem from its specification (Ruby code read with conservative patterns; unknown require_paths: lib)."""
-    name = re.search(r"\.name\s*=\s*[\"']([^\"']+)[\"']", text)
-    version = re.search(r"\.version\s*=\s*[\"']([^\"']+)[\"']", text)
+    name, version = _NAME.search(text), _VERSION.search(text)
     if not name or not version:
         stem = posixpath.basename(path)[:-len(".gemspec")]
         m = re.fullmatch(r"(.+)-(\d[^-]*)", stem)
@@ -68,8 +73,8 @@ def parse_gemspec(text: str, path: str) -> Gem | None:
         name_s, version_s = m.group(1), m.group(2)
     else:
         name_s, version_s = name.group(1), version.group(1)
-    paths = re.search(r"\.require_paths\s*=\s*\[([^\]]*)\]", text)
-    require_paths = re.findall(r"[\"']([^\"']+)[\"']", paths.group(1)) if paths else ["lib"]
+    paths = list_field(text, "require_paths")
+    require_paths = re.findall(r"[\"']([^\"']+)[\"']", paths) if paths is not None else ["lib"]
     full = f"{name_s}-{version_s}"
     base = posixpath.dirname(posixpath.dirname(path))
     if posixpath.basename(posixpath.dirname(path)) == "default":
@@ -77,8 +82,18 @@ def parse_gemspec(text: str, path: str) -> Gem | None:
     dirs = [posixpath.normpath(p if p.startswith("/") else f"{base}/gems/{full}/{p}") for p in require_paths]
     if re.search(r"\.extensions\s*=\s*\[\s*[\"']", text):
         dirs.append(f"{base}/extensions")  # made concrete by LoadPath (the platform directories under it)
-    depends = re.findall(r"add_(?:runtime_)?dependency\s*\(?\s*(?:%q<([^>]+)>|[\"']([^\"']+)[\"'])", text)
+    depends = _DEPENDS.findall(text)
     return Gem(name_s, version_s, path, tuple(dirs), tuple(a or b for a, b in depends), f"{base}/gems/{full}")
+
+
+def list_field(text: str, field: str) -> str | None:
+    """What lies between the brackets of a specification's first `.FIELD = [...]` (None when it has none); the
+    closing bracket is found once, not by a pattern that would scan the rest of the file for every opening one."""
+    opening = re.search(rf"\.{field}\s*=\s*\[", text)
+    if opening is None:
+        return None
+    end = text.find("]", opening.end())
+    return text[opening.end():end] if end >= 0 else None
 
 
 class LoadPath:

@@ -22,16 +22,17 @@ import posixpath
 import re
 from collections.abc import Callable, Iterable
 
-from slim.langs.rubypath import Gem, LoadPath, find_rbconfig, load_path, parse_gemspec
+from slim.langs.rubypath import Gem, LoadPath, find_rbconfig, list_field, load_path, parse_gemspec
 
 BUILD_MARKER = "gem.build_complete"
 CUT = "ruby_unused_gemspecs"  # language_completion.cuts: the bytes of the specifications left out
 LOCKFILES = ("Gemfile.lock", "gems.locked")
-_FILES = re.compile(r"\.files\s*=\s*\[([^\]]*)\]")
 _QUOTED = re.compile(r"[\"']([^\"'\n]+)[\"']")
 # a lockfile's gem lines: `    rack (2.2.22)` under specs, `  sinatra (~> 3.0)` or `  sinatra!` under DEPENDENCIES
 _LOCKED = re.compile(r"^ {2}(?: {2})?([A-Za-z0-9][\w.-]*)(?: \(|!|$)", re.M)
-_DEPENDENCY = re.compile(r"add_(runtime_|development_|)dependency\s*\(?\s*(?:%q<([^>]+)>|[\"']([^\"']+)[\"'])")
+# bounded names and one run before them, so that a hostile specification costs linear time (as in rubypath)
+_DEPENDENCY = re.compile(
+    r"add_(runtime_|development_|)dependency[\s(]*(?:%q<([^>\n]{1,256})>|[\"']([^\"'\n]{1,256})[\"'])")
 _NOT_CODE = "/usr/share/doc/"  # a package's copyright and changelog say nothing about whether its code is kept
 
 PackageFiles = Callable[[str], "tuple[str, ...] | None"]  # a path -> the files of the package that owns it
@@ -135,8 +136,7 @@ def _default_gem_files(rootfs, path: LoadPath, gem: Gem) -> list[str]:
     """The files a default gem's specification lists, found in the interpreter's library directories (the list
     names them relative to the gem, with or without its `lib/`)."""
     text = rootfs.read_bytes(gem.spec, 1 << 20).decode("utf-8", "replace")
-    listed = _FILES.search(text)
-    names = _QUOTED.findall(listed.group(1)) if listed else []
+    names = _QUOTED.findall(list_field(text, "files") or "")
     names += [n[len("lib/"):] for n in names if n.startswith("lib/")]
     return sorted({f"{d}/{n}" for d in path.stdlib for n in names
                    if ".." not in n.split("/") and rootfs.is_file(f"{d}/{n}")})

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import io
 import os
+import time
 
 import pytest
 
 from slim.checks.users import read_accounts
 from slim.image.flatten import flatten
 from slim.image.layer import unpack_layer
-from slim.langs import rubyspecs
+from slim.langs import rubypath, rubyspecs
 from slim.model import EXEC, READ, STAT, FileAccess, RunConfig, Trace
 from slim.packages.catalog import read_catalog
 from slim.plan.keep import PlanOptions, plan_keep
@@ -138,3 +139,25 @@ def test_an_included_spec_stays_and_level_off_keeps_every_spec(ws, options):
     keep = plan(tree(ws), **options)
     assert SPEC["debug-1.4.0"] in keep.reasons
     assert (SPEC["date-3.2.2"] in keep.reasons) == (options.get("lang_completion") == "off")
+
+
+@pytest.mark.parametrize("parse, text", [
+    # found by bench/fuzz.py: runs that trade characters (`\s*\(?\s*`) or scan to the end once for every place they
+    # start made these quadratic; each took seconds at these sizes, and a 1 MiB file would take hours
+    (lambda t: rubypath.read_config(t, f"/{ARCHDIR}/rbconfig.rb"), "\n" * 60_000),
+    (lambda t: rubypath.parse_gemspec(t, f"{GEMS}/specifications/x-1.gemspec"), "s.add_dependency" + " " * 20_000),
+    (lambda t: rubypath.parse_gemspec(t, f"{GEMS}/specifications/x-1.gemspec"), ".require_paths = [" * 9_000),
+    (rubyspecs.runtime_dependencies, "s.add_dependency" + "\t \n" * 7_000),
+    (lambda t: rubypath.list_field(t, "files"), ".files = [" * 20_000),
+])
+def test_hostile_specs_and_rbconfig_cost_linear_time(parse, text):
+    started = time.monotonic()
+    parse(text)
+    assert time.monotonic() - started < 1.0
+
+
+def test_the_bracketed_lists_read_as_before():
+    assert rubypath.list_field('s.files = ["a".freeze, "b"]\ns.require_paths = ["lib"]', "files") == '"a".freeze, "b"'
+    assert rubypath.list_field("s.files = [", "files") is None and rubypath.list_field("", "files") is None
+    config = rubypath.read_config('CONFIG["ruby_version"] = "3.1.0"  \n  CONFIG["arch"]\t= \'x86_64-linux\'\n', "/r.rb")
+    assert (config["ruby_version"], config["arch"]) == ("3.1.0", "x86_64-linux")

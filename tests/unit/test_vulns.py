@@ -196,8 +196,8 @@ TOMCAT_KEPT = [SimpleNamespace(kind="maven", name="tomcat10-catalina", version="
 
 
 def _without_paths(doc: dict) -> dict:
-    """The report as a scanner writes it when it gives no path (Trivy's PkgPath is optional, a Grype match on an
-    SBOM input has no file locations)."""
+    """The report as a scanner writes it when it gives no path (Trivy leaves out an empty PkgPath; Grype's
+    artifacts have no locations when it scanned a list of purls rather than the image)."""
     for found in doc.get("matches", []):
         found["artifact"]["locations"] = []
     for result in doc.get("Results", []):

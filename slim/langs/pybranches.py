@@ -248,8 +248,7 @@ def script_only_functions(tree: ast.Module, source: bytes, flags: dict) -> set[i
     count: no code runs them."""
     private = {stmt.name: stmt for stmt in tree.body if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef))
                and stmt.name.startswith("_") and not stmt.name.endswith("__")}
-    main_blocks = [(stmt.lineno, stmt.end_lineno or stmt.lineno) for stmt in tree.body
-                   if isinstance(stmt, ast.If) and condition(stmt.test, flags).yes is False]
+    main_blocks = _never_run_branches(tree, flags)
     if not private or not main_blocks:
         return set()
     mentions = {}  # name -> lines it appears on, outside its own definition
@@ -267,6 +266,13 @@ def script_only_functions(tree: ast.Module, source: bytes, flags: dict) -> set[i
         if not grown:
             return {id(fn) for fn in script_only.values()}
         script_only.update(grown)
+
+
+def _never_run_branches(tree: ast.Module, flags: dict) -> list[tuple[int, int]]:
+    """(first, last line) of the body of each module-level `if` whose body never runs on import (`if __name__ ==
+    "__main__":`): the body only, not the test nor an `else:`, which runs on every import."""
+    return [(stmt.body[0].lineno, stmt.body[-1].end_lineno or stmt.body[-1].lineno) for stmt in tree.body
+            if isinstance(stmt, ast.If) and condition(stmt.test, flags).yes is False]
 
 
 def _blank_comments(source: bytes) -> bytes:

@@ -24,8 +24,8 @@ from slim.langs import pyimports
 from slim.model import SlimWarning
 
 # Bump when pyimports.scan's output changes for the same source: older cached scans are then never read.
-SCAN_FORMAT = 7  # 4: version conditions, cut imports, names spelled out; 5: default arguments too; 6: if 0;
-# 7: comments do not mention functions
+SCAN_FORMAT = 8  # 4: version conditions, cut imports, names spelled out; 5: default arguments too; 6: if 0;
+# 7: comments do not mention functions; 8: what the else of a main block calls runs
 # The parsing Python's minor version is part of the key: a newer grammar parses what an older one rejects.
 _KEY_SUFFIX = f":{SCAN_FORMAT}:{sys.version_info[0]}.{sys.version_info[1]}".encode()
 _PARALLEL_FROM = 512 << 10  # bytes of uncached source below which starting workers costs more than it saves

@@ -173,6 +173,22 @@ def test_a_comment_naming_a_function_does_not_keep_what_only_the_main_block_runs
     assert pybranches._blank_comments(b"x = 1  # a\n# b\n") == b"x = 1     \n   \n"
 
 
+def test_a_function_the_else_of_the_main_block_calls_runs_on_import():
+    """`else:` of `if __name__ == "__main__":` runs on every import: what only it calls is followed."""
+    source = b'''def _register():
+    import plugin_registry
+def _cli():
+    import argparse
+if __name__ == "__main__":
+    _cli()
+else:
+    _register()
+'''
+    scan = pyimports.scan(source)
+    assert [m for m, *_ in scan.imports] == ["plugin_registry"]  # before: cut as run only by the main block
+    assert [(rule, m) for rule, m, *_ in scan.cut] == [(pybranches.MAIN, "argparse")]
+
+
 # http/server.py of Python 3.11 (lines 1265-1273, shortened): what `python3 -m http.server` runs as __main__
 HTTP_SERVER = b'''import socket
 def test(HandlerClass=None, ServerClass=None, protocol="HTTP/1.0", port=8000, bind=None):

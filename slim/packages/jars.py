@@ -33,6 +33,7 @@ MAX_METADATA = 2 << 20  # a MANIFEST.MF or pom.properties bigger than this is sk
 MAX_NESTED = 64 << 20  # an archive inside another is read into memory up to this size
 MAX_INFLATED = 512 << 20  # bytes inflated for one archive in the image, nested ones included (time)
 MAX_DEPTH = 4  # an ear's war's jar's jar is 3 deep; memory stays under MAX_DEPTH * MAX_NESTED
+MAX_WARNINGS = 10  # lines for one archive in the image: a hostile one would otherwise give one per member
 MANIFEST = "META-INF/MANIFEST.MF"
 # what a malformed, truncated, encrypted or hostile zip makes zipfile raise
 _ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, NotImplementedError,
@@ -67,6 +68,9 @@ def read_archive(stream: BinaryIO, location: str) -> tuple[list[JavaPackage], li
         found = _read(_Seekable(stream), location, wrapper, 0, _Budget(MAX_INFLATED), warnings)
     except Unreadable as e:
         return [], [f"{_printable(location)}: not read as a Java archive: {e}"]
+    if len(warnings) > MAX_WARNINGS:
+        more = len(warnings) - MAX_WARNINGS + 1
+        warnings[MAX_WARNINGS - 1:] = [f"{_printable(location)}: {more} more warnings on the archives inside it"]
     return found, warnings
 
 

@@ -228,6 +228,15 @@ def test_a_zip64_record_cannot_hide_a_directory_past_the_bounds(monkeypatch):
                                         f"{entries} entries in {size} bytes, past slim's bounds"]
 
 
+def test_an_archive_of_many_broken_archives_is_a_few_lines():
+    """A war of 500 members named .jar that are no zips: a few warning lines, not one per member."""
+    war = archive(("META-INF/MANIFEST.MF", WAR_MANIFEST), *[(f"WEB-INF/lib/x{i:03d}.jar", b"no zip") for i in range(500)])
+    found, warnings = listed(war, "/srv/app.war")
+    assert [f[0] for f in found] == ["app"] and len(warnings) == jars.MAX_WARNINGS
+    assert warnings[0] == "/srv/app.war:WEB-INF/lib/x000.jar: not read as a Java archive: no zip end record"
+    assert warnings[-1] == f"/srv/app.war: {500 - jars.MAX_WARNINGS + 1} more warnings on the archives inside it"
+
+
 def test_names_that_climb_out_or_carry_control_characters_stay_strings(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     war = archive(("../../../../evil-1.0.jar", jar("jopt-simple-5.0.4")),

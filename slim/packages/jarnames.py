@@ -60,7 +60,9 @@ class PomProperties:
 def parse_manifest(text: str) -> Manifest:
     """The sections of a manifest (JAR specification: `Key: value` lines, a line starting with a space continues
     the value above, a blank line ends a section); lines that are neither are skipped."""
-    sections: list[list[tuple[str, str]]] = []
+    # a value's pieces are joined once its lines end: adding each continuation to the value would copy it per
+    # line, quadratic in a hostile manifest of a million one-character continuations
+    sections: list[list[tuple[str, list[str]]]] = []
     last_key = ""
     for line in text.replace("\r\n", "\n").split("\n"):
         line = line.rstrip("\r")
@@ -69,8 +71,7 @@ def parse_manifest(text: str) -> Manifest:
             continue
         if line[0] == " ":
             if last_key:
-                key, value = sections[-1][-1]
-                sections[-1][-1] = (key, value + line.strip())
+                sections[-1][-1][1].append(line.strip())
             continue
         key, sep, value = line.partition(":")
         key = key.strip()
@@ -78,11 +79,12 @@ def parse_manifest(text: str) -> Manifest:
             continue
         if not last_key:
             sections.append([])
-        sections[-1].append((key, value.strip()))
+        sections[-1].append((key, [value.strip()]))
         last_key = key
-    if not sections:
+    joined = [tuple((key, "".join(pieces)) for key, pieces in section) for section in sections]
+    if not joined:
         return Manifest()
-    return Manifest(tuple(sections[0]), tuple(tuple(s) for s in sections[1:]))
+    return Manifest(joined[0], tuple(joined[1:]))
 
 
 def parse_pom_properties(text: str) -> PomProperties | None:

@@ -237,6 +237,18 @@ def test_an_archive_of_many_broken_archives_is_a_few_lines():
     assert warnings[-1] == f"/srv/app.war: {500 - jars.MAX_WARNINGS + 1} more warnings on the archives inside it"
 
 
+def test_a_manifest_of_a_million_continuation_lines_reads_in_linear_time():
+    """2 MiB of one-character continuations (2 KB deflated): before, each line copied the value so far, about
+    seven seconds for one manifest, and a war holds hundreds of such jars within the inflation budget."""
+    import time
+
+    text = "Manifest-Version: 1.0\nName: a\n" + " b\n" * 700_000
+    started = time.process_time()
+    manifest = parse_manifest(text)
+    assert time.process_time() - started < 1.5
+    assert manifest.get("Name") == "a" + "b" * 700_000
+
+
 def test_names_that_climb_out_or_carry_control_characters_stay_strings(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     war = archive(("../../../../evil-1.0.jar", jar("jopt-simple-5.0.4")),

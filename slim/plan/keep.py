@@ -211,11 +211,14 @@ def _content(p: _Planner, owned: frozenset[str]) -> None:
 def _language(p: _Planner) -> None:
     base = set(p.builder.closure.keep) | set(p.out.reasons)
     sizes = {}
+    # where the traced command started (--workdir moves it off the image's WORKDIR): `python3 app.py` and
+    # `python3 -m pkg` name their files from there
+    workdir = p.trace.workdir if p.trace.workdir not in ("", "/") else p.config.workdir or "/"
     for level in levels.LEVELS:
         found: list = []
         cuts: dict[str, int] = {}
         added = levels.completion(p.rootfs, base, level, p.env, found, p.scan_python, cuts,
-                                  processes=p.trace.processes, workdir=p.config.workdir or "/")
+                                  processes=p.trace.processes, workdir=workdir)
         new = set(added) - base
         # a level costs its files and the libraries they bring (libdb for `_dbm`), not its files alone
         sizes[level] = p.rootfs.bytes_of(new | _closure_of(p, new, base))

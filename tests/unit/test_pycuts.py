@@ -262,3 +262,19 @@ if __name__ == "__main__":
     assert out["/srv/app/report.py"] == ImportedBy("/srv/app/__main__.py", 2) and f"/{LIB}/csv.py" in out
     # from / the working directory is not put on the path: every file would seem to lie in a package
     assert "/srv/app/report.py" not in levels.completion(root, kept, levels.IMPORTS, {}, [], processes=runs)
+
+
+def test_the_plan_resolves_what_ran_as_main_from_the_runs_working_directory(ws):
+    """`slim build IMAGE --workdir /srv/app` runs `python3 server.py` in /srv/app while the image's WORKDIR is
+    /: the trace's working directory, not the image's, says which file ran as __main__."""
+    from slim.checks.users import read_accounts
+    from slim.model import EXEC, READ, FileAccess, RunConfig, Trace
+    from slim.plan.keep import PlanOptions, plan_keep
+
+    root = stdlib(ws, DYNSTR, ("srv/app/server.py", SERVER))
+    trace = Trace(accesses=(FileAccess("/usr/bin/python3.11", EXEC, True), FileAccess("/srv/app/server.py", READ, True)),
+                  processes=(ProcessInfo(1, None, ("python3", "server.py"), "/usr/bin/python3.11"),),
+                  argv=("python3", "server.py"), workdir="/srv/app")
+    keep = plan_keep(root, RunConfig(), trace, read_accounts(root), PlanOptions())
+    # before: the image's WORKDIR (/) was taken, /server.py is no file, and the handler's import was cut
+    assert keep.reasons[f"/{LIB}/csv.py"] == [ImportedBy("/srv/app/server.py", 5)]

@@ -135,7 +135,7 @@ def python_setup(rootfs, kept: set[str], env: dict[str, str], version: str, firs
 def main_scripts(rootfs, kept: set[str], pypath: PythonPath, processes, workdir: str) -> frozenset[str]:
     """The kept files the traced processes ran as Python's __main__: `python3 app.py`, `python3 -m pkg.mod`
     (pkg/mod.py, or pkg/__main__.py for a package), and scripts started by a `#!` line naming python."""
-    out = set()
+    out, relative = set(), set()
     for proc in processes:
         script, module = run_as_main(proc.argv, proc.exe)
         if script is None and module is None and proc.exe and rootfs.is_file(proc.exe):
@@ -144,9 +144,17 @@ def main_scripts(rootfs, kept: set[str], pypath: PythonPath, processes, workdir:
             script = proc.exe if first.startswith(b"#!") and b"python" in first else None
         if script:
             out.add(posixpath.normpath(posixpath.join(workdir, script)))
+            if not script.startswith("/"):
+                relative.add(posixpath.normpath(script))
         if module:
             found = pypath.find(f"{module}.__main__") or pypath.find(module)
             out.update(found[-1:] if found else ())
+    # A shell may change directory before it starts the script (`cd /srv && python3 app.py`), which the trace
+    # does not record: every kept file the relative name can reach counts. Taking one file too many as
+    # __main__ only keeps more; missing the real one would cut what its main block runs.
+    names = {posixpath.basename(r) for r in relative if not r.startswith("..")}
+    out.update(p for p in kept if posixpath.basename(p) in names
+               and any(p.endswith("/" + r) for r in relative))
     return frozenset(p for p in out if p in kept and rootfs.is_file(p))
 
 

@@ -278,3 +278,15 @@ def test_the_plan_resolves_what_ran_as_main_from_the_runs_working_directory(ws):
     keep = plan_keep(root, RunConfig(), trace, read_accounts(root), PlanOptions())
     # before: the image's WORKDIR (/) was taken, /server.py is no file, and the handler's import was cut
     assert keep.reasons[f"/{LIB}/csv.py"] == [ImportedBy("/srv/app/server.py", 5)]
+
+
+def test_a_script_started_after_the_shell_changed_directory_still_runs_as_main(ws):
+    """`sh -c "cd /srv/app && python3 server.py"` from WORKDIR /: the trace does not record the `cd`, so the
+    relative name is matched against the kept files. Before: /server.py was looked for, server.py was not
+    taken as __main__, and the request handler's lazy import (csv) was cut."""
+    root = stdlib(ws, DYNSTR, ("srv/app/server.py", SERVER))
+    kept = {"/usr/bin/python3.11", "/srv/app/server.py"}
+    runs = [ProcessInfo(1, None, ("sh", "-c", "cd /srv/app && python3 server.py"), "/bin/sh"),
+            ProcessInfo(2, 1, ("python3", "server.py"), "/usr/bin/python3.11")]
+    out = levels.completion(root, kept, levels.IMPORTS, {}, [], processes=runs, workdir="/")
+    assert out[f"/{LIB}/csv.py"] == ImportedBy("/srv/app/server.py", 5)

@@ -106,8 +106,9 @@ def build_run_options(image: str, kw: dict) -> RunOptions:
 
 
 def _ready_path(path: str | None) -> str | None:
-    if path is not None and not path.startswith("/"):
-        raise UsageError(f"--ready-path {path!r}: expected a path that starts with /")
+    if path is not None and (not path.startswith("/") or any(c.isspace() or not c.isprintable() for c in path)):
+        raise UsageError(f"--ready-path {path!r}: expected a URL path that starts with / (no spaces or control "
+                         "characters)")
     return path
 
 

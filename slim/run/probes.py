@@ -94,9 +94,9 @@ def wait_until_ready(plan: ProbePlan, host: str, ports: list[int], alive: Callab
     apps: a probe sent then would compare a 404 of a half-started server."""
     if plan.ready_path is None:
         return None
+    deadline = time.monotonic() + plan.port_wait  # one wait for the whole server, as --port-wait's help says
     for port in ports:
         reach = (published or {}).get(port, port)
-        deadline = time.monotonic() + plan.port_wait
         reason = wait_for_port(host, reach, deadline, alive)
         result = None
         while reason is None:

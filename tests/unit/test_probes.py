@@ -4,7 +4,7 @@ import http.server
 import threading
 from typing import ClassVar
 
-from slim.run.probes import ProbePlan, http_probes, parse_continue_after, same_origin_links
+from slim.run.probes import ProbePlan, http_probes, parse_continue_after, same_origin_links, wait_until_ready
 
 import pytest
 from slim.errors import UsageError
@@ -66,3 +66,25 @@ def test_links_and_continue_after_parsing():
     for bad in ("timeout:0", "later", "timeout:x"):
         with pytest.raises(UsageError):
             parse_continue_after(bad)
+
+
+def test_ready_path_waits_once_for_the_whole_server_not_once_per_port():
+    """Before: each closed port got its own --port-wait, so two ports waited twice as long as the help says."""
+    import time
+    start = time.monotonic()
+    unready = wait_until_ready(ProbePlan(port_wait=1.0, ready_path="/"), "127.0.0.1", [1, 2], lambda: True)
+    assert unready is not None and not unready.ok and time.monotonic() - start < 1.8
+
+
+def test_ready_path_answers_once_the_path_says_ready(site):
+    assert wait_until_ready(ProbePlan(port_wait=5, ready_path="/a.html"), "127.0.0.1", [site], lambda: True) is None
+    missing = wait_until_ready(ProbePlan(port_wait=1, ready_path="/nope"), "127.0.0.1", [site], lambda: True)
+    assert missing is not None and missing.status == 404 and missing.detail.startswith("not ready: GET /nope answered 404")
+
+
+@pytest.mark.parametrize("path", ["health", "/a b", "/x\x07", ""])
+def test_a_ready_path_that_is_no_url_path_is_a_usage_error(path):
+    """Before: a space or a control character was let through, and the run waited all of --port-wait."""
+    from slim.cli.options import _ready_path
+    with pytest.raises(UsageError):
+        _ready_path(path)

@@ -27,12 +27,15 @@ from slim.packages.jarnames import (Manifest, PomProperties, artifact_fits_file_
 
 ARCHIVES = (".jar", ".war", ".ear", ".par", ".sar", ".nar", ".jpi", ".hpi", ".kar", ".lpkg")
 WRAPPERS = (".zip",)  # read only for the archives inside them
-MAX_DIRECTORY = 32 << 20  # central directory bytes: 60,000 entries take about 5 MiB
-MAX_ENTRIES = 500_000
+# zipfile holds about 700 bytes of objects per entry, some 11 times the directory's bytes. These bounds hold
+# for the archives open at once (an archive and those it is nested in), not for each: about 180 MiB of
+# directory objects and 64 MiB of nested archives' bytes at most, however deep or wide the nesting.
+MAX_DIRECTORY = 16 << 20  # central directory bytes of the archives open at once: 60,000 entries take about 5 MiB
+MAX_ENTRIES = 350_000  # what the end record claims (zipfile parses by size: at least 46 bytes an entry)
 MAX_METADATA = 2 << 20  # a MANIFEST.MF or pom.properties bigger than this is skipped
-MAX_NESTED = 64 << 20  # an archive inside another is read into memory up to this size
+MAX_NESTED = 64 << 20  # bytes of nested archives held in memory at once
 MAX_INFLATED = 512 << 20  # bytes inflated for one archive in the image, nested ones included (time)
-MAX_DEPTH = 4  # an ear's war's jar's jar is 3 deep; memory stays under MAX_DEPTH * MAX_NESTED
+MAX_DEPTH = 4  # an ear's war's jar's jar is 3 deep
 MAX_WARNINGS = 10  # lines for one archive in the image: a hostile one would otherwise give one per member
 MANIFEST = "META-INF/MANIFEST.MF"
 # what a malformed, truncated, encrypted or hostile zip makes zipfile raise
@@ -57,6 +60,8 @@ class Unreadable(Exception):
 @dataclass
 class _Budget:
     left: int  # bytes still to be inflated for the archive being read
+    directory: int  # central directory bytes the archives open at once may still have
+    held: int  # bytes of nested archives that may still be held in memory at once
 
 
 def read_archive(stream: BinaryIO, location: str) -> tuple[list[JavaPackage], list[str]]:
@@ -65,7 +70,7 @@ def read_archive(stream: BinaryIO, location: str) -> tuple[list[JavaPackage], li
     warnings: list[str] = []
     wrapper = location.endswith(WRAPPERS)
     try:
-        found = _read(_Seekable(stream), location, wrapper, 0, _Budget(MAX_INFLATED), warnings)
+        found = _read(_Seekable(stream), location, wrapper, 0, _Budget(MAX_INFLATED, MAX_DIRECTORY, MAX_NESTED), warnings)
     except Unreadable as e:
         return [], [f"{_printable(location)}: not read as a Java archive: {e}"]
     if len(warnings) > MAX_WARNINGS:
@@ -75,7 +80,8 @@ def read_archive(stream: BinaryIO, location: str) -> tuple[list[JavaPackage], li
 
 
 def _read(stream, location: str, wrapper: bool, depth: int, budget: _Budget, warnings: list[str]) -> list[JavaPackage]:
-    _check_directory(stream)
+    size = _check_directory(stream, budget.directory)
+    budget.directory -= size
     try:
         with zipfile.ZipFile(stream) as zf:
             names = sorted(set(zf.namelist()))
@@ -89,19 +95,25 @@ def _read(stream, location: str, wrapper: bool, depth: int, budget: _Budget, war
             return found
     except _ZIP_ERRORS as e:
         raise Unreadable(_reason(e)) from e
+    finally:
+        budget.directory += size  # closed: its directory's objects go
 
 
 def _nested(zf: zipfile.ZipFile, member: str, location: str, depth: int, budget: _Budget,
             warnings: list[str]) -> list[JavaPackage]:
     """The packages of an archive inside another, read into memory within the bounds."""
     inner = f"{location}:{member}"
+    data = b""
     try:
-        data = _member_bytes(zf, member, MAX_NESTED, budget)
+        data = _member_bytes(zf, member, budget.held, budget)
+        budget.held -= len(data)
         return _read(io.BytesIO(data), inner, False, depth + 1, budget, warnings)
     except Unreadable as e:
         warnings.append(f"{_printable(inner)}: not read as a Java archive: {e}")
     except _ZIP_ERRORS as e:
         warnings.append(f"{_printable(inner)}: not read as a Java archive: {_reason(e)}")
+    finally:
+        budget.held += len(data)  # read: its bytes go
     return []
 
 
@@ -174,9 +186,9 @@ def _member_bytes(zf: zipfile.ZipFile, member: str, limit: int, budget: _Budget)
     return data
 
 
-def _check_directory(stream) -> None:
-    """Refuse a zip whose central directory is too big to list (millions of entries would take gigabytes as
-    zipfile's objects) before zipfile reads it; the end records give its size and entry count."""
+def _check_directory(stream, room: int) -> int:
+    """The size of a zip's central directory; refused before zipfile reads it when it is bigger than `room`
+    (millions of entries would take gigabytes as zipfile's objects) or claims too many entries."""
     end = stream.seek(0, 2)
     start = max(0, end - (1 << 16) - 22)  # the end record, after a comment of at most 64 KiB
     stream.seek(start)
@@ -192,9 +204,10 @@ def _check_directory(stream) -> None:
         record = stream.read(76)
         if record[56:60] == b"PK\x06\x07" and record[:4] == b"PK\x06\x06":
             entries, size = struct.unpack_from("<QQ", record, 32)
-    if size > MAX_DIRECTORY or entries > MAX_ENTRIES:
+    if size > room or entries > MAX_ENTRIES:
         raise Unreadable(f"central directory of {entries} entries in {size} bytes, past slim's bounds")
     stream.seek(0)
+    return size
 
 
 class _Seekable:

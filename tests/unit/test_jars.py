@@ -299,3 +299,26 @@ def test_slim_sbom_lists_an_archive_and_warns_once_for_a_broken_one(tmp_path):
         "pkg:maven/app/app@1.0", "pkg:maven/net.sf.jopt-simple/jopt-simple@5.0.4"]
     assert [line for line in result.stderr.splitlines() if "warning" in line] == [
         "warning: /srv/broken.jar: not read as a Java archive: no zip end record"]
+
+
+def test_the_directory_bound_holds_for_the_archives_open_at_once(monkeypatch):
+    """zipfile keeps about 700 bytes of objects per entry while an archive is open, and a nested archive is
+    open inside its parents. Before: each archive was checked on its own, so four nested levels of directories
+    each just under the bound held four times the memory the bound was meant for (831 MiB measured for three
+    levels of 450,000 entries)."""
+    def level(inner: bytes | None, tag: str) -> bytes:
+        members = [(f"{tag}/{i:05d}.class", b"") for i in range(2000)]
+        return archive(("META-INF/MANIFEST.MF", b"Manifest-Version: 1.0\nImplementation-Title: " + tag.encode()
+                        + b"\nImplementation-Version: 1\n\n"), *members, *([("lib/inner.jar", inner)] if inner else []))
+    inner = level(None, "inner")
+    middle = level(inner, "middle")
+    outer = level(middle, "outer")
+    at = outer.rfind(b"PK\x05\x06")
+    size = struct.unpack_from("<L", outer, at + 12)[0]
+    monkeypatch.setattr(jars, "MAX_DIRECTORY", int(size * 2.5))  # two levels fit at once, not three
+    found, warnings = listed(outer, "/srv/app.jar")
+    assert [f[3] for f in found] == ["/srv/app.jar", "/srv/app.jar:lib/inner.jar"]
+    assert len(warnings) == 1 and warnings[0].startswith(
+        "/srv/app.jar:lib/inner.jar:lib/inner.jar: not read as a Java archive: central directory of 2001 entries")
+    alone, none = listed(inner, "/srv/inner.jar")  # the same archive on its own is read
+    assert [f[3] for f in alone] == ["/srv/inner.jar"] and none == []

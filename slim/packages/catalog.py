@@ -27,6 +27,14 @@ class KeptPaths:
     def __contains__(self, path: str) -> bool:
         return path in self.paths or (self.rootfs.realpath(path) or path) in self.real
 
+    def holds_file(self, path: str) -> bool:
+        """Whether `path` leads to a non-directory that is kept: what `in` tells for a path that leads to a file,
+        with the path resolved once, not twice (a catalog asks it of every path its packages own)."""
+        found = self.rootfs.resolve(path)
+        if found.entry is None or found.entry.is_dir:
+            return False  # directories, and links to them ("/bin" under merged /usr), are shared by all
+        return path in self.paths or found.path in self.real
+
 
 def _kept_paths(rootfs, paths) -> KeptPaths:
     return paths if isinstance(paths, KeptPaths) else KeptPaths(rootfs, paths)
@@ -70,17 +78,8 @@ class Catalog:
 
     def kept(self, rootfs, kept_paths) -> list[Package]:
         """Packages with at least one owned non-directory path kept. `kept_paths`: a set or a KeptPaths."""
-        is_kept = _kept_paths(rootfs, kept_paths)
-        out = []
-        for pkg in self.packages:
-            for path in pkg.files:
-                entry = rootfs.stat(path)
-                if entry is None or entry.is_dir:
-                    continue  # directories, and links to them ("/bin" under merged /usr), are shared by all
-                if path in is_kept:
-                    out.append(pkg)
-                    break
-        return out
+        holds_file = _kept_paths(rootfs, kept_paths).holds_file
+        return [pkg for pkg in self.packages if any(holds_file(path) for path in pkg.files)]
 
     def trimmed(self, rootfs, kept: list[Package], kept_paths) -> dict[str, bytes]:
         """path -> bytes of the trimmed database files. `kept_paths`: a set or a KeptPaths."""
@@ -116,7 +115,7 @@ def _read_apk(rootfs) -> Catalog:
         parsed = apk.parse_installed(fh)
     cat = Catalog("apk", warnings=parsed.warnings)
     for p in parsed.packages:
-        cat.packages.append(Package(p.name, p.version, tuple(p.files)))
+        cat.packages.append(Package(p.name, p.version, tuple(map(rootfs.path_of, p.files))))
         cat._apk[p.name] = p
     return cat
 
@@ -154,7 +153,7 @@ def _read_dpkg(rootfs) -> Catalog:
         sums = _first_file(rootfs, [sums_file] if sums_file else [],
                            lambda fh: dpkg.parse_md5sums(fh, cat.warnings)) or []
         # distroless images have no .list files: their md5sums name the files
-        owned = tuple(dict.fromkeys(listed + [p for _, p in sums]))
+        owned = tuple(map(rootfs.path_of, dict.fromkeys(listed + [p for _, p in sums])))
         cat.packages.append(Package(stanza.name, stanza.fields.get("Version", ""), owned))
         # not the sums themselves: at 500k files they hold 100 MB, and only the kept packages' are written
         cat._dpkg[stanza.name] = (stanza, sums_file)

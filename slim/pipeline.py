@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import threading
 import time
 from typing import Any
 from concurrent.futures import ThreadPoolExecutor
@@ -34,8 +33,8 @@ from slim.image.model import Image
 from slim.image.overlay import overlay
 from slim.image.reference import DAEMON, Reference, tag_of
 from slim.image.sink import DOCKER, Output, Written, dispose, remove_tags, temporary_tag, write_image
-from slim.image.source import read_image
-from slim.image.stage import stage_in_engine
+from slim.image.source import Reading, read_image
+from slim.image.stage import Unstaging, stage_in_engine
 from slim.model import ImageInfo, SlimWarning, Trace
 from slim.plan.keep import PlanOptions, plan_keep
 from slim.plan.rebase import RunAs, rebase, with_user
@@ -247,11 +246,14 @@ def build(ref: Reference, opts: BuildOptions, ws: Workspace, engine: Engine, pha
     sweep(engine, os.path.dirname(ws.root), phases)
     created: list[str] = []  # tags made in the engine, removed again on failure
     written: list[Written] = []  # file outputs written, removed again on failure
+    unstaging: list[Unstaging] = []  # the staged original, removed in the background once traced
     try:
+        reading = Reading(ref, ws, engine)  # a file needs no engine: read while the engine loads it
         image_name = _in_engine(ref, ws, engine, phases, created)
         opts = dataclasses.replace(opts, run=dataclasses.replace(opts.run, image=image_name))
         original = engine.image(image_name)
-        image, rootfs, traced = _trace_and_read(ref, opts, ws, engine, phases)
+        image, rootfs, traced = _trace_and_read(ref, reading, opts, engine, phases)
+        unstaging.append(Unstaging(engine, created))
         if not opts.allow_failing_probes:
             require_passing(traced.outcome)
         config = image.run_config
@@ -267,7 +269,7 @@ def build(ref: Reference, opts: BuildOptions, ws: Workspace, engine: Engine, pha
         slim_user = rebased.user if rebased and rebased.user else None
         with phases.phase("assemble", f"assembling {len(paths)} paths into one layer"):
             assembled = assemble(newroot, paths, with_user(image.config, slim_user), image_name, image.image_id, ws)
-        in_engine = _write(assembled, opts, ws, engine, phases, created, written)
+        in_engine = _write(assembled, opts, ws, engine, phases, created, written, unstaging[0])
         verification = _verify(engine, opts, in_engine, traced, phases)
         # what the slim image runs as: the rebased user, else a --user given for the runs, else its own USER
         slim_config = dataclasses.replace(config, user=slim_user or opts.run.user or config.user)
@@ -286,9 +288,7 @@ def build(ref: Reference, opts: BuildOptions, ws: Workspace, engine: Engine, pha
             history=image.config.get("history") or [], tag=reference_tag(ref, image), engine=engine.facts())
         report = BuildReport.of(facts, rootfs, newroot)
     except BaseException:  # nothing unverified stays: not the tags, not the files
-        remove_tags(engine, created)
-        for output in written:
-            output.remove()
+        _undo(engine, created, written, unstaging)
         raise
     return report
 
@@ -322,11 +322,23 @@ def sweep(engine: Engine, work_base: str, phases: Phases) -> None:
         phases.warn(f"could not remove {line}, left by a slim run that was killed: {reason} (slim cleanup retries)")
 
 
+def _undo(engine: Images, created: list[str], written: list[Written], unstaging: list[Unstaging]) -> None:
+    """Remove what a failed build made: the tags (once the staged original's removal is over), the files."""
+    for removal in unstaging:
+        removal.wait()
+    remove_tags(engine, created)
+    for output in written:
+        output.remove()
+
+
 def _write(assembled, opts: BuildOptions, ws, engine: Images, phases: Phases, created: list[str],
-           written: list[Written]) -> str | None:
+           written: list[Written], unstaging: Unstaging) -> str | None:
     """Write the output; returns the tag the engine knows the result by (a temporary one for file outputs
     that are to be verified), and records in `created` every tag made and in `written` every file output,
-    for removal on failure."""
+    for removal on failure. The staged original's removal ends first: the engine makes a load wait for it."""
+    if unstaging.tags:  # it went on while slim planned and assembled
+        with phases.showing("removing the original, loaded into the engine for the trace"):
+            phases.seconds["unstage"] = unstaging.wait()
     with phases.phase("write", f"writing {opts.output.describe(opts.tags)}"):
         if opts.output.kind != DOCKER:
             written.append(write_image(assembled, opts.output, list(opts.tags), ws, engine))
@@ -374,26 +386,12 @@ def _harden(engine: Engine, opts: BuildOptions, image: str | None, traced: Trace
     return HardenedProfile(profile, opts.seccomp_file, line, proven)
 
 
-def _trace_and_read(ref: Reference, opts: BuildOptions, ws, engine: Engine, phases: Phases):
-    """The traced run and the reading of the image are independent: do them at the same time."""
-    box: dict = {}
-
-    def read() -> None:
-        start = time.monotonic()
-        try:
-            image = read_image(ref, ws, engine)
-            box["image"], box["rootfs"] = image, image.rootfs()
-        except BaseException as exc:  # handed to the main thread, which raises it
-            box["error"] = exc
-        box["seconds"] = time.monotonic() - start
-
-    reader = threading.Thread(target=read, name="slim-read", daemon=True)
-    reader.start()
+def _trace_and_read(ref: Reference, reading: Reading, opts: BuildOptions, engine: Engine, phases: Phases):
+    """The traced run, while the reading of the image goes on (the two are independent)."""
     tracer = StraceTracer(engine, syscall_profile=opts.tracing.syscall_profile, seccomp_bpf=opts.tracing.seccomp_bpf)
     with phases.phase("trace", f"tracing {ref.location} while probing it (and reading its layers)"):
         traced = tracer.trace(opts.run)
-        reader.join()
-    phases.seconds["read"] = box.get("seconds", 0.0)
-    if "error" in box:
-        raise box["error"]
-    return box["image"], box["rootfs"], traced
+        reading.wait()
+    phases.seconds["read"] = reading.seconds
+    image, rootfs = reading.result()
+    return image, rootfs, traced

@@ -12,6 +12,8 @@ import io
 import json
 import os
 import tarfile
+import threading
+import time
 
 from slim.engine import Images
 from slim.errors import ImageFormatError
@@ -19,7 +21,7 @@ from slim.image import archive, documents, oci
 from slim.image.documents import MAX_DOCUMENT_BYTES
 from slim.image.reference import ARCHIVE, OCI, Reference
 from slim.image.safeopen import open_regular
-from slim.image.sink import temporary_tag
+from slim.image.sink import is_temporary, remove_tags, temporary_tag
 from slim.workspace import Workspace
 
 
@@ -41,6 +43,34 @@ def stage_in_engine(ref: Reference, ws: Workspace, engine: Images, created: list
     finally:
         os.unlink(path)
     return tag
+
+
+class Unstaging:
+    """The temporary tags in `created` (an original staged for its trace), removed from the engine in a thread of
+    their own: the engine takes about as long to delete an image's files as to load them (50 s at 500k files),
+    and once the trace is over that can go on while slim plans and assembles (the engine makes a load or a run
+    wait until it is done). The tags leave `created`, so the failure path waits for this removal instead of
+    starting a second one."""
+
+    def __init__(self, engine: Images, created: list[str]):
+        self.tags = [tag for tag in created if is_temporary(tag)]
+        created[:] = [tag for tag in created if tag not in self.tags]
+        self.seconds = 0.0  # how long the removal took, once wait() has returned
+        self._thread = threading.Thread(target=self._remove, args=(engine, self.tags), name="slim-unstage",
+                                        daemon=True)
+        if self.tags:
+            self._thread.start()
+
+    def _remove(self, engine: Images, tags: list[str]) -> None:
+        start = time.monotonic()
+        remove_tags(engine, tags)  # never raises: a tag it could not remove is a leftover the next sweep finds
+        self.seconds = time.monotonic() - start
+
+    def wait(self) -> float:
+        """Wait for the removal to end; how long it took."""
+        if self.tags:
+            self._thread.join()
+        return self.seconds
 
 
 def _retag_archive(ref: Reference, out, tag: str) -> None:

@@ -146,18 +146,14 @@ def paths_of(report: dict, category: str) -> set[str]:
     return {p["path"] for p in report["keep"]["paths"] if p["category"] == category}
 
 
-def extension_closure(report: dict, added: set[str]) -> set[str]:
-    """The files kept only as the ELF closure of language-added extension modules (libdb for _dbm)."""
-    reasons = {p["path"]: p["reasons"] for p in report["keep"]["paths"]}
-    out: set[str] = set()
-    grown = True
-    while grown:
-        grown = False
-        for path, why in reasons.items():
-            needers = [r.rsplit(" ", 1)[-1] for r in why if r.startswith("closure: needed-by ")]
-            if path not in out | added and why and len(needers) == len(why) and all(n in added | out for n in needers):
-                out.add(path)
-                grown = True
+def extension_closure(report: dict, added: set[str]) -> dict[str, str]:
+    """The files kept as the ELF closure of language-added extension modules (libdb for _dbm), each with a
+    module that needs it: the build counts them as language (`language: needed-by MODULE`)."""
+    out: dict[str, str] = {}
+    for entry in report["keep"]["paths"]:
+        needers = [r.rsplit(" ", 1)[-1] for r in entry["reasons"] if r.startswith("language: needed-by ")]
+        if entry["path"] in added and needers:
+            out[entry["path"]] = needers[0]
     return out
 
 
@@ -199,7 +195,7 @@ def measure(name: str):
             causes.update(attribute(rootfs, found.edges, base, traced, app_dirs))
         size = {p: rootfs.bytes_of([p]) for p in added if rootfs.is_file(p)}
         elf = extension_closure(mine, added)
-        elf_size = rootfs.bytes_of(elf)
+        elf_size = rootfs.bytes_of(set(elf))
     return mine, size, causes, needed, elf, elf_size
 
 
@@ -209,8 +205,11 @@ def surplus(name: str, top: int) -> str:
     groups: dict[str, list[str]] = {}
     heads: dict[tuple[str, str], list[str]] = {}
     for path in sorted(size):
+        needer = path
+        while needer in elf and needer != elf[needer]:  # a library goes with the module that links it
+            needer = elf[needer]
         kind, head = ((METADATA, "") if ".egg-info/" in path or ".dist-info/" in path
-                      else causes.get(path, ("not reached again (a difference to explain)", "")))
+                      else causes.get(needer, ("not reached again (a difference to explain)", "")))
         groups.setdefault(kind, []).append(path)
         heads.setdefault((kind, head), []).append(path)
 
@@ -231,8 +230,9 @@ def surplus(name: str, top: int) -> str:
                     + [row(k, v) for k, v in groups.items() if k not in (*KINDS, METADATA)], "By cause:")
             + "\n" + table([row(f"{kind}: {head}" if head else kind, paths) for (kind, head), paths in ranked],
                            f"The {top} biggest single causes:")
-            + f"\nThe ELF closure of the extension modules `imports` added is counted as closure, so it is in the "
-            f"traced + closure bytes too: {len(elf)} files, {kb(elf_size)} ({', '.join(sorted(elf)) or 'none'}).\n")
+            + f"\nThe libraries the extension modules `imports` added link count with the module that links "
+            f"them (as the build counts them, language, not closure): {len(elf)} files, {kb(elf_size)} "
+            f"({', '.join(sorted(elf)) or 'none'}).\n")
 
 
 def verdict(exact: float, with_whole: float) -> str:

@@ -26,7 +26,9 @@ MAX_SOURCE = 4 << 20
 PERL_EXE = re.compile(r"^/usr(?:/local)?/bin/perl(?:5[\d.]*)?$")
 _MODULE = r"[A-Za-z_]\w*(?:::\w+)*"
 _STATEMENT = re.compile(r"(?:^|(?<=[;{}]))[ \t]*(use|no|require)\s+(.*?)(?=;|\}|$)", re.M | re.S)
-_EVAL = re.compile(r"""\beval\s*(?:qq?\s*[{(\[]|["'])\s*(use|require)\s+(\$?)(""" + _MODULE + ")")
+# qq/q take any punctuation as delimiter (Text::CSV: eval qq| use $module |); `#` only right after the q
+_EVAL = re.compile(r"""\beval\s*(?:qq?(?:[^\w\s]|\s+[^\w\s#])|["'])\s*(use|require)\s+(\$?)(""" + _MODULE
+                   + r")(::\$)?")
 _HEREDOC = re.compile(r"""<<~?(?:"([A-Za-z_]\w*)"|'([A-Za-z_]\w*)'|([A-Za-z_]\w*))""")
 _CONFIG_KEYS = ("sitearchexp", "sitelibexp", "vendorarchexp", "vendorlibexp", "archlibexp", "privlibexp")
 _PRAGMA_LISTS = {"parent", "base"}
@@ -91,6 +93,8 @@ def loads_of(source: bytes) -> tuple[list[Load], list[tuple[int, str]]]:
         line = bisect.bisect_left(newlines, m.start()) + 1
         if m.group(2):
             dynamic.append((line, ""))
+        elif m.group(4):  # eval qq{use Debconf::DbDriver::$type}: a module below Debconf/DbDriver/
+            dynamic.append((line, m.group(3).replace("::", "/") + "/"))
         else:
             found.append(Load(m.group(3), line))
     return found, dynamic
@@ -114,6 +118,8 @@ def _use(rest: str, line: int, found: list[Load]) -> None:
     m = re.match(_MODULE, rest)
     if not m or re.match(r"v?\d", rest):
         return  # use 5.010; use v5.36
+    if rest[m.end():].startswith("::"):
+        return  # eval qq{use Foo::$type}: a name computed at run time, which the eval scan reports
     module = m.group(0)
     found.append(Load(module, line))
     args = rest[m.end():]

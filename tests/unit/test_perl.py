@@ -166,3 +166,57 @@ def test_package_and_full_levels_keep_whole_namespaces_and_the_core_library(ws):
     assert f"/{BASE}/File/Basename.pm" in package and f"/{BASE}/List/Util.pm" not in package
     full = levels.completion(root, kept, levels.FULL)
     assert {f"/{BASE}/List/Util.pm", f"/{BASE}/auto/POSIX/POSIX.so", "/usr/share/perl/5.36/ctime.pl"} <= set(full)
+
+
+# Lines copied from Debian bookworm's /usr/share/perl5/Text/CSV.pm (libtext-csv-perl), which picks its backend
+# with `eval qq| use ... |`, and /usr/share/perl5/Debconf/Db.pm, which loads a driver below a fixed namespace.
+TEXT_CSV = b"""package Text::CSV;
+my $Module_XS  = 'Text::CSV_XS';
+my $Module_PP  = 'Text::CSV_PP';
+sub _load_pp { _load($Module_PP) }
+
+sub _load {
+    my ($module, $version) = @_;
+    $version ||= '';
+
+    $Text::CSV::DEBUG and Carp::carp "Load $module.";
+
+    eval qq| use $module $version |;
+
+    return if $@;
+}
+"""
+DEBCONF_DB = b"""package Debconf::Db;
+sub makedriver {
+\tmy $type=$config{driver} or die "driver type not specified (perhaps you need to re-read debconf.conf(5))";
+
+\tif (! UNIVERSAL::can("Debconf::DbDriver::$type", 'new')) {
+\t\teval qq{use Debconf::DbDriver::$type};
+\t\tdie $@ if $@;
+\t}
+}
+"""
+
+
+def test_eval_strings_with_any_delimiter_and_an_interpolated_tail_are_dynamic():
+    assert perl.loads_of(TEXT_CSV) == ([], [(12, "")])
+    assert perl.loads_of(DEBCONF_DB) == ([], [(6, "Debconf/DbDriver/")])
+    assert perl.loads_of(b"eval q| require Scalar::Util |;\neval q #x#;\n")[0] == [perl.Load("Scalar::Util", 1)]
+
+
+def test_a_backend_chosen_at_run_time_keeps_its_namespace(ws):
+    data = layer(
+        ("usr/share/perl5/Text/CSV.pm", "file", TEXT_CSV),
+        ("usr/share/perl5/Text/CSV_PP.pm", "file", b"package Text::CSV_PP;\n"),
+        ("usr/share/perl5/Debconf/Db.pm", "file", DEBCONF_DB),
+        ("usr/share/perl5/Debconf/DbDriver.pm", "file", b"package Debconf::DbDriver;\n"),
+        ("usr/share/perl5/Debconf/DbDriver/File.pm", "file", b"package Debconf::DbDriver::File;\n"),
+        ("usr/share/perl5/Debconf/Element.pm", "file", b"package Debconf::Element;\n"),
+    )
+    root = flatten([unpack_layer(io.BytesIO(data), ws.path("layers", "csv.pack"), "csv")])
+    found = perl.use_closure(root, ["/usr/share/perl5"], ["/usr/share/perl5/Text/CSV.pm", "/usr/share/perl5/Debconf/Db.pm"])
+    assert "/usr/share/perl5/Text/CSV_PP.pm" in found.keep
+    assert {"/usr/share/perl5/Debconf/DbDriver/File.pm", "/usr/share/perl5/Debconf/DbDriver.pm"} <= set(found.keep)
+    assert "/usr/share/perl5/Debconf/Element.pm" not in found.keep  # only the driver directory, not all of Debconf
+    assert found.dynamic == {"/usr/share/perl5/Text/CSV.pm:12": "/usr/share/perl5/Text",
+                             "/usr/share/perl5/Debconf/Db.pm:6": "/usr/share/perl5/Debconf/DbDriver"}

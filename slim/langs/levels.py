@@ -109,7 +109,31 @@ def _python_imports(rootfs, kept: set[str], env: dict[str, str], out: dict[str, 
         for where, package in found.dynamic.items():
             warnings.append(SlimWarning("lang.dynamic-import",
                                         f"imports a module named at run time: {_kept_whole(package)}", where))
+        for path, why in stdlib_named_at_run_time(rootfs, set(py_files) | set(found.keep), version).items():
+            out.setdefault(path, why)
         _python_packages(rootfs, set(py_files) | set(found.keep), out, metadata_only=True)
+
+
+_ZONE_SKIP = frozenset({"right"})  # the leap-second variants: loaded only by a "right/..." key
+
+
+def stdlib_named_at_run_time(rootfs, modules: set[str], version: str) -> dict[str, Reason]:
+    """What kept standard-library modules load by names no import spells out: sysconfig's build configuration
+    (`__import__(f'_sysconfigdata_{abiflags}_{multiarch}')`, which zoneinfo, venv and pip reach), and the zone
+    files zoneinfo opens under its search path (Debian's: /usr/share/zoneinfo, no tzdata package)."""
+    out: dict[str, Reason] = {}
+    for stdlib in (f"/usr/lib/python{version}", f"/usr/local/lib/python{version}"):
+        if f"{stdlib}/sysconfig.py" in modules:
+            why = LanguageRule(f"imported at {stdlib}/sysconfig.py by a name built at run time (the build's "
+                               "configuration)")
+            out.update((f"{stdlib}/{name}", why) for name in rootfs.listdir(stdlib)
+                       if name.startswith("_sysconfigdata_") and name.endswith(".py"))
+        if f"{stdlib}/zoneinfo/_tzpath.py" in modules and rootfs.stat("/usr/share/zoneinfo") is not None:
+            why = LanguageRule(f"zone data {stdlib}/zoneinfo reads when a zone is loaded by name")
+            out.update((p, why) for p in rootfs.below("/usr/share/zoneinfo", _ZONE_SKIP))
+            if rootfs.lstat("/etc/localtime") is not None:
+                out["/etc/localtime"] = why
+    return out
 
 
 def python_setup(rootfs, kept: set[str], env: dict[str, str], version: str, first: list[str] | None = None

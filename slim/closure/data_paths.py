@@ -62,7 +62,10 @@ RULES = (
              skip=frozenset({"right"})),
     DataRule("ca-bundle", ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt",
                            "/etc/ssl/ca-bundle.pem", "/etc/pki/tls/cacert.pem", "/etc/ssl/cert.pem",
-                           "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem"),
+                           "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+                           # Debian's OpenSSL (OPENSSLDIR /usr/lib/ssl): a link to the bundle above, loaded by
+                           # SSL_CTX_set_default_verify_paths (Python's ssl.create_default_context, Ruby, Perl)
+                           "/usr/lib/ssl/cert.pem"),
              "Go (crypto/x509), rustls-native-certs, curl and TLS libraries built with a bundle path",
              "the system's trusted roots, read when the first TLS connection is verified", 4 * MiB),
     # the directories hold the same roots as the bundle update-ca-certificates (Debian, Alpine) or

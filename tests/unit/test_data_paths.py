@@ -159,3 +159,23 @@ def test_truncated_or_hostile_headers_give_an_error_not_a_crash(root):
     for data in (good[:200], good[:63], bytes(hostile)):
         with pytest.raises(ElfError):
             read_only_data(io.BytesIO(data), len(data))
+
+
+# The strings Debian bookworm's libcrypto.so.3 carries for its OPENSSLDIR; its cert.pem is a link to the bundle
+NAMES_OPENSSLDIR = r"""
+#include <stdio.h>
+static const char *const names[] = {"/usr/lib/ssl", "/usr/lib/ssl/cert.pem", "/usr/lib/ssl/certs", "/usr/lib/ssl/ct"};
+int main(int argc, char **argv) { puts(names[argc % 4]); return 0; }
+"""
+
+
+def test_debians_openssl_default_file_keeps_the_bundle_it_links_to(root, tmp_path):
+    top = str(tmp_path / "r")
+    shutil.copytree(root, top, symlinks=True)
+    compile_exe(top, "/usr/lib/x86_64-linux-gnu/libcrypto.so.3", NAMES_OPENSSLDIR)
+    os.makedirs(f"{top}/usr/lib/ssl")
+    os.symlink("/etc/ssl/certs/ca-certificates.crt", f"{top}/usr/lib/ssl/cert.pem")
+    os.symlink("/etc/ssl/certs", f"{top}/usr/lib/ssl/certs")
+    found = data_named(rootfs_of(top), ["/usr/lib/x86_64-linux-gnu/libcrypto.so.3"])
+    # the link; the plan keeps what it points to as the link's closure
+    assert found.by_rule == {"ca-bundle": {"/usr/lib/ssl/cert.pem"}}

@@ -115,12 +115,23 @@ def _python_imports(rootfs, kept: set[str], env: dict[str, str], out: dict[str, 
 
 
 _ZONE_SKIP = frozenset({"right"})  # the leap-second variants: loaded only by a "right/..." key
+# Data files standard-library modules open when first asked, which a probe that never asks leaves out:
+# module -> (paths, a trailing "/" for a directory kept whole; why). getservbyname and setlocale go through
+# the C runtime, whose own naming of these files the data-path table deliberately does not count.
+_STDLIB_DATA = {
+    "zoneinfo/_tzpath.py": (("/usr/share/zoneinfo/", "/etc/localtime"), "zone data zoneinfo reads when a zone "
+                                                                        "is loaded by name"),
+    "socket.py": (("/etc/services", "/etc/protocols"), "the services and protocols socket.getservbyname and "
+                                                       "getprotobyname read"),
+    "mimetypes.py": (("/etc/mime.types",), "the types mimetypes.init reads on the first guess"),
+    "locale.py": (("/usr/lib/locale/C.utf8/",), "the C.UTF-8 locale locale.setlocale loads (all categories)"),
+}
 
 
 def stdlib_named_at_run_time(rootfs, modules: set[str], version: str) -> dict[str, Reason]:
     """What kept standard-library modules load by names no import spells out: sysconfig's build configuration
-    (`__import__(f'_sysconfigdata_{abiflags}_{multiarch}')`, which zoneinfo, venv and pip reach), and the zone
-    files zoneinfo opens under its search path (Debian's: /usr/share/zoneinfo, no tzdata package)."""
+    (`__import__(f'_sysconfigdata_{abiflags}_{multiarch}')`, which zoneinfo, venv and pip reach), and the data
+    files of _STDLIB_DATA the image has."""
     out: dict[str, Reason] = {}
     for stdlib in (f"/usr/lib/python{version}", f"/usr/local/lib/python{version}"):
         if f"{stdlib}/sysconfig.py" in modules:
@@ -128,11 +139,15 @@ def stdlib_named_at_run_time(rootfs, modules: set[str], version: str) -> dict[st
                                "configuration)")
             out.update((f"{stdlib}/{name}", why) for name in rootfs.listdir(stdlib)
                        if name.startswith("_sysconfigdata_") and name.endswith(".py"))
-        if f"{stdlib}/zoneinfo/_tzpath.py" in modules and rootfs.stat("/usr/share/zoneinfo") is not None:
-            why = LanguageRule(f"zone data {stdlib}/zoneinfo reads when a zone is loaded by name")
-            out.update((p, why) for p in rootfs.below("/usr/share/zoneinfo", _ZONE_SKIP))
-            if rootfs.lstat("/etc/localtime") is not None:
-                out["/etc/localtime"] = why
+        for module, (paths, text) in _STDLIB_DATA.items():
+            if f"{stdlib}/{module}" not in modules:
+                continue
+            why = LanguageRule(f"{text} ({stdlib}/{module})")
+            for path in paths:
+                if path.endswith("/"):
+                    out.update((p, why) for p in rootfs.below(path.rstrip("/"), _ZONE_SKIP))
+                elif rootfs.lstat(path) is not None:
+                    out[path] = why
     return out
 
 

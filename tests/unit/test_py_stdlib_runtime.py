@@ -104,7 +104,7 @@ def test_a_lazy_zoneinfo_keeps_sysconfigs_data_module_and_the_zone_files(ws):
         assert why[f"/{LIB}/{name}"] == (f"imported at /{LIB}/sysconfig.py by a name built at run time "
                                          "(the build's configuration)")
     assert f"/{LIB}/_sysconfig_unrelated.py" not in out
-    zone = f"zone data /{LIB}/zoneinfo reads when a zone is loaded by name"
+    zone = f"zone data zoneinfo reads when a zone is loaded by name (/{LIB}/zoneinfo/_tzpath.py)"
     assert why["/usr/share/zoneinfo/Europe/Paris"] == zone and why["/etc/localtime"] == zone
     assert "/usr/share/zoneinfo/right/Europe/Paris" not in out
 
@@ -115,3 +115,24 @@ def test_without_zoneinfo_no_zone_files_and_without_zone_files_nothing_fails(ws)
     out = levels.completion(tree(ws, with_zoneinfo=False), {"/usr/bin/python3.11", "/app/app.py"}, levels.IMPORTS, {}, [])
     assert f"/{LIB}/_sysconfigdata__x86_64-linux-gnu.py" in out
     assert not any(p.startswith("/usr/share/zoneinfo") for p in out)
+
+
+def test_socket_mimetypes_and_locale_keep_the_files_they_read_on_first_use(ws):
+    data = layer(
+        (f"{LIB}/socket.py", "file", b"import _socket\nfrom _socket import *\n"),
+        (f"{LIB}/mimetypes.py", "file", b'knownfiles = [\n    "/etc/mime.types",\n    "/etc/httpd/mime.types",\n]\n'),
+        (f"{LIB}/locale.py", "file", b"import sys\nimport encodings\n"),
+        ("etc/services", "file", b"https\t\t443/tcp\n"),
+        ("etc/protocols", "file", b"tcp\t6\tTCP\n"),
+        ("etc/mime.types", "file", b"image/webp\t\t\t\t\twebp\n"),
+        ("usr/lib/locale/C.utf8/LC_CTYPE", "file", b"\x00" * 16),
+        ("usr/lib/locale/C.utf8/LC_TIME", "file", b"\x00" * 16),
+        ("usr/lib/locale/de_DE.utf8/LC_TIME", "file", b"\x00" * 16),
+    )
+    root = flatten([unpack_layer(io.BytesIO(data), ws.path("layers", "data.pack"), "data")])
+    out = levels.stdlib_named_at_run_time(root, {f"/{LIB}/socket.py", f"/{LIB}/mimetypes.py"}, "3.11")
+    assert sorted(out) == ["/etc/mime.types", "/etc/protocols", "/etc/services"]
+    assert out["/etc/mime.types"].text() == f"the types mimetypes.init reads on the first guess (/{LIB}/mimetypes.py)"
+    out = levels.stdlib_named_at_run_time(root, {f"/{LIB}/locale.py"}, "3.11")
+    assert sorted(out) == ["/usr/lib/locale/C.utf8/LC_CTYPE", "/usr/lib/locale/C.utf8/LC_TIME"]
+    assert levels.stdlib_named_at_run_time(root, {f"/{LIB}/os.py"}, "3.11") == {}

@@ -47,7 +47,8 @@ ROUTE, FROZEN_SOURCE, MODULE, FUNCTION, NAMED, WHOLE = (
     "app code the probes did not run (the untaken routes)", "frozen standard library module (source)",
     "module level of a kept module, in a branch the run did not take", "inside a function of a kept module",
     "a name the code spells out (six.moves table)", "package kept whole (a name built at run time)")
-KINDS = (ROUTE, FROZEN_SOURCE, MODULE, FUNCTION, NAMED, WHOLE)
+STDLIB_DATA = "what the standard library loads by a name no import spells (data, configuration)"
+KINDS = (ROUTE, FROZEN_SOURCE, MODULE, FUNCTION, NAMED, WHOLE, STDLIB_DATA)
 METADATA = "package metadata (egg-info, dist-info)"
 
 
@@ -157,6 +158,16 @@ def extension_closure(report: dict, added: set[str]) -> dict[str, str]:
     return out
 
 
+def rule_of(report: dict, path: str) -> tuple[str, str] | None:
+    """For a file no import reaches: the language rule the build kept it by (data the standard library reads on
+    first use, sysconfig's build configuration), grouped by that rule's words."""
+    for entry in report["keep"]["paths"]:
+        if entry["path"] == path:
+            rules = [r.split(": ", 1)[1] for r in entry["reasons"] if r.startswith("language: ")]
+            return (STDLIB_DATA, rules[0]) if rules else None
+    return None
+
+
 def kb(n: int) -> str:
     return f"{n / 1e3:,.1f} kB"
 
@@ -209,7 +220,8 @@ def surplus(name: str, top: int) -> str:
         while needer in elf and needer != elf[needer]:  # a library goes with the module that links it
             needer = elf[needer]
         kind, head = ((METADATA, "") if ".egg-info/" in path or ".dist-info/" in path
-                      else causes.get(needer, ("not reached again (a difference to explain)", "")))
+                      else causes.get(needer) or rule_of(mine, path)
+                      or ("not reached again (a difference to explain)", ""))
         groups.setdefault(kind, []).append(path)
         heads.setdefault((kind, head), []).append(path)
 

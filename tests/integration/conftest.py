@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -57,6 +58,18 @@ def build_sample(engine):
         return _built[name]
 
     return build
+
+
+@contextlib.contextmanager
+def built_image(name: str):
+    """Build tests/integration/images/NAME as slim-test/NAME:1 and remove it afterwards (module fixtures)."""
+    tag = f"slim-test/{name}:1"
+    subprocess.run(["docker", "build", "-q", "-t", tag, os.path.join(os.path.dirname(__file__), "images", name)],
+                   check=True, stdout=subprocess.DEVNULL)
+    try:
+        yield tag
+    finally:
+        subprocess.run(["docker", "rmi", "-f", tag], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 @pytest.fixture

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 
 import pytest
 from click.testing import CliRunner
 
 from slim.cli import main
-from tests.integration.conftest import run_output
+from tests.integration.conftest import built_image, run_output
 
 pytestmark = pytest.mark.docker
 
@@ -21,11 +20,8 @@ HERE = os.path.dirname(__file__)
 
 @pytest.fixture(scope="module")
 def perl_csv(engine):
-    tag = "slim-test/perl-csv-backend:1"
-    subprocess.run(["docker", "build", "-q", "-t", tag, os.path.join(HERE, "images", "perl-csv-backend")],
-                   check=True, stdout=subprocess.DEVNULL)
-    yield tag
-    subprocess.run(["docker", "rmi", "-f", tag], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with built_image("perl-csv-backend") as tag:
+        yield tag
 
 
 def test_a_backend_named_at_run_time_is_kept(engine, perl_csv, scratch_tags, tmp_path, no_leftovers):

@@ -5,13 +5,12 @@ file (read only then)."""
 from __future__ import annotations
 
 import os
-import subprocess
 
 import pytest
 from click.testing import CliRunner
 
 from slim.cli import main
-from tests.integration.conftest import run_output
+from tests.integration.conftest import built_image, run_output
 
 pytestmark = pytest.mark.docker
 
@@ -20,11 +19,8 @@ HERE = os.path.dirname(__file__)
 
 @pytest.fixture(scope="module")
 def python_zoneinfo(engine):
-    tag = "slim-test/python-zoneinfo:1"
-    subprocess.run(["docker", "build", "-q", "-t", tag, os.path.join(HERE, "images", "python-zoneinfo")],
-                   check=True, stdout=subprocess.DEVNULL)
-    yield tag
-    subprocess.run(["docker", "rmi", "-f", tag], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with built_image("python-zoneinfo") as tag:
+        yield tag
 
 
 def test_a_zone_loaded_by_name_on_an_untaken_path(engine, python_zoneinfo, scratch_tags, tmp_path, no_leftovers):

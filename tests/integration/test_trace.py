@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from slim.cli import main
 from slim.model import EXEC, READ, STAT
 from schemas import validate
+from tests.integration.conftest import built_image
 
 HERE = os.path.dirname(__file__)
 
@@ -70,11 +71,8 @@ def test_shell_batch_job_tools_and_their_libraries(build_sample, no_leftovers):
 @pytest.fixture(scope="module")
 def busybox_scratch(engine, build_sample):
     build_sample("busybox-httpd")
-    tag = "slim-test/busybox-scratch:1"
-    subprocess.run(["docker", "build", "-q", "-t", tag, os.path.join(HERE, "images", "busybox-scratch")],
-                   check=True, stdout=subprocess.DEVNULL)
-    yield tag
-    subprocess.run(["docker", "rmi", "-f", tag], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with built_image("busybox-scratch") as tag:
+        yield tag
 
 
 def test_static_binary_in_an_image_without_libc(busybox_scratch, no_leftovers):

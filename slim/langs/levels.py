@@ -192,8 +192,9 @@ def main_scripts(rootfs, kept: set[str], pypath: PythonPath, processes, workdir:
     # does not record: every kept file the relative name can reach counts. Taking one file too many as
     # __main__ only keeps more; missing the real one would cut what its main block runs.
     names = {posixpath.basename(r) for r in relative if not r.startswith("..")}
-    out.update(p for p in kept if posixpath.basename(p) in names
-               and any(p.endswith("/" + r) for r in relative))
+    if names:  # one pass over the kept paths, and none when every script was named absolutely
+        out.update(p for p in kept if posixpath.basename(p) in names
+                   and any(p.endswith("/" + r) for r in relative))
     return frozenset(p for p in out if p in kept and rootfs.is_file(p))
 
 

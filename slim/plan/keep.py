@@ -221,7 +221,6 @@ def _language(p: _Planner) -> None:
                                   processes=p.trace.processes, workdir=workdir)
         new = set(added) - base
         # a level costs its files and the libraries they bring (libdb for `_dbm`), not its files alone
-        sizes[level] = p.rootfs.bytes_of(new | _closure_of(p, new, base))
         if level == p.options.lang_completion:
             p.out.warnings.extend(found)
             before = set(p.builder.closure.keep)
@@ -229,6 +228,9 @@ def _language(p: _Planner) -> None:
                 if path not in base:
                     p.seed(path, why)
             p.language_closure = set(p.builder.closure.keep) - before - new
+            sizes[level] = p.rootfs.bytes_of(new | p.language_closure)  # the plan's own closure of them
+        else:
+            sizes[level] = p.rootfs.bytes_of(new | _closure_of(p, new, base))
             p.out.kept_whole = _kept_whole(p.rootfs, {path: why for path, why in added.items() if path not in base})
             p.out.cuts = dict(sorted(cuts.items()))
     p.out.language_cost = sizes

@@ -5,7 +5,6 @@ Text::CSV, yet the slim image must still find Text::CSV's backend there."""
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 from click.testing import CliRunner
@@ -14,9 +13,6 @@ from slim.cli import main
 from tests.integration.conftest import built_image, run_output
 
 pytestmark = pytest.mark.docker
-
-HERE = os.path.dirname(__file__)
-
 
 @pytest.fixture(scope="module")
 def perl_csv(engine):

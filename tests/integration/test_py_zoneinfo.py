@@ -4,7 +4,6 @@ file (read only then)."""
 
 from __future__ import annotations
 
-import os
 
 import pytest
 from click.testing import CliRunner
@@ -13,9 +12,6 @@ from slim.cli import main
 from tests.integration.conftest import built_image, run_output
 
 pytestmark = pytest.mark.docker
-
-HERE = os.path.dirname(__file__)
-
 
 @pytest.fixture(scope="module")
 def python_zoneinfo(engine):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -16,9 +15,6 @@ from slim.cli import main
 from slim.model import EXEC, READ, STAT
 from schemas import validate
 from tests.integration.conftest import built_image
-
-HERE = os.path.dirname(__file__)
-
 
 def trace(*args: str) -> dict:
     result = CliRunner().invoke(main, ["-q", "trace", "--json", *args])

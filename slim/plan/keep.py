@@ -229,10 +229,10 @@ def _language(p: _Planner) -> None:
                     p.seed(path, why)
             p.language_closure = set(p.builder.closure.keep) - before - new
             sizes[level] = p.rootfs.bytes_of(new | p.language_closure)  # the plan's own closure of them
-        else:
-            sizes[level] = p.rootfs.bytes_of(new | _closure_of(p, new, base))
             p.out.kept_whole = _kept_whole(p.rootfs, {path: why for path, why in added.items() if path not in base})
             p.out.cuts = dict(sorted(cuts.items()))
+        else:
+            sizes[level] = p.rootfs.bytes_of(new | _closure_of(p, new, base))
     p.out.language_cost = sizes
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from elfroot import base_root, compile_exe, compile_so, rootfs_of
 from slim.checks.users import read_accounts
+from slim.langs import pybranches
 from slim.model import EXEC, READ, FileAccess, RunConfig, Trace
 from slim.plan.keep import PlanOptions, plan_keep
 from slim.results import CLOSURE, LANGUAGE
@@ -57,6 +58,8 @@ def test_the_library_an_imported_extension_links_counts_as_language(root):
                          f"{LIBDIR}/libdb-5.3.so"})
     assert keep.language_cost["imports"] == added
     assert keep.language_cost["off"] == 0
+    # the chosen level's other results come with it: every cut rule reported, whole packages named
+    assert set(keep.cuts) == set(pybranches.RULES) and keep.kept_whole == {}
 
 
 def test_at_level_off_the_library_is_not_kept(root):
